@@ -1,0 +1,87 @@
+"""Settings read from environment variables, with embedded defaults.
+
+Read once at an edge (app factory, worker, CLI, migrations) and passed down; nothing here connects.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path(os.environ.get("COOP_DATA_DIR", Path.home() / ".local" / "share" / "coop"))
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{DEFAULT_DATA_DIR / 'coop.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=_default_database_url)
+    # None means jobs run inline in the calling process (no Redis needed).
+    redis_url: str | None = None
+    # platform name -> webhook secret
+    platform_secrets: dict[str, str] = field(default_factory=dict)
+    max_body_bytes: int = 2 * 1024 * 1024
+    # Farms farther than this from any road node are refused (metres).
+    max_snap_distance_m: int = 5_000
+    rq_queue: str = "coop"
+    log_level: str = "INFO"
+    # Road network used for snapping and routing: an .osm.pbf extract, a saved network, or empty for
+    # the bundled sample county.
+    road_network: str = ""
+    # Rate limit for unauthenticated endpoints (webhooks), flask-limiter syntax.
+    webhook_rate_limit: str = "6000/minute"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        kwargs: dict = {}
+        if env.get("DATABASE_URL"):
+            kwargs["database_url"] = env["DATABASE_URL"]
+        if env.get("REDIS_URL"):
+            kwargs["redis_url"] = env["REDIS_URL"]
+        if env.get("COOP_PLATFORM_SECRETS"):
+            secrets = json.loads(env["COOP_PLATFORM_SECRETS"])
+            if not isinstance(secrets, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in secrets.items()
+            ):
+                raise ValueError("COOP_PLATFORM_SECRETS must be a JSON object of platform name to secret")
+            kwargs["platform_secrets"] = secrets
+        if env.get("COOP_MAX_BODY_BYTES"):
+            kwargs["max_body_bytes"] = int(env["COOP_MAX_BODY_BYTES"])
+        if env.get("COOP_MAX_SNAP_DISTANCE_M"):
+            kwargs["max_snap_distance_m"] = int(env["COOP_MAX_SNAP_DISTANCE_M"])
+        if env.get("COOP_RQ_QUEUE"):
+            kwargs["rq_queue"] = env["COOP_RQ_QUEUE"]
+        if env.get("COOP_LOG_LEVEL"):
+            kwargs["log_level"] = env["COOP_LOG_LEVEL"]
+        if env.get("COOP_ROAD_NETWORK"):
+            kwargs["road_network"] = env["COOP_ROAD_NETWORK"]
+        if env.get("COOP_WEBHOOK_RATE_LIMIT"):
+            kwargs["webhook_rate_limit"] = env["COOP_WEBHOOK_RATE_LIMIT"]
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def __repr__(self) -> str:  # never print secrets
+        return (
+            f"Settings(database_url={_redact(self.database_url)!r}, redis_url={_redact(self.redis_url)!r}, "
+            f"platforms={sorted(self.platform_secrets)!r})"
+        )
+
+
+def _redact(url: str | None) -> str | None:
+    if not url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
