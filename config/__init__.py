@@ -21,8 +21,9 @@ class Settings:
     database_url: str = field(default_factory=_default_database_url)
     # None means jobs run inline in the calling process (no Redis needed).
     redis_url: str | None = None
-    # platform name -> webhook secret
-    platform_secrets: dict[str, str] = field(default_factory=dict)
+    # platform name -> webhook secret: a string, or an object for platforms whose signature needs
+    # several parts (app key and secret, client id and secret, message key)
+    platform_secrets: dict[str, str | dict[str, str]] = field(default_factory=dict)
     max_body_bytes: int = 2 * 1024 * 1024
     # Farms farther than this from any road node are refused (metres).
     max_snap_distance_m: int = 5_000
@@ -45,7 +46,7 @@ class Settings:
         if env.get("COOP_PLATFORM_SECRETS"):
             secrets = json.loads(env["COOP_PLATFORM_SECRETS"])
             if not isinstance(secrets, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in secrets.items()
+                isinstance(k, str) and isinstance(v, (str, dict)) for k, v in secrets.items()
             ):
                 raise ValueError("COOP_PLATFORM_SECRETS must be a JSON object of platform name to secret")
             kwargs["platform_secrets"] = secrets
