@@ -1,0 +1,254 @@
+"""The shared vocabulary of the platform adapters: events, errors, the adapter base and small helpers.
+
+Nothing here knows HTTP frameworks, the database or our order model: an adapter turns a raw webhook
+body into `PlatformEvent` values and says what the platform expects back.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+EVENT_KINDS = ("ping", "created", "paid", "cancelled", "refunded", "other")
+
+# Platforms that do not say otherwise report local times in China Standard Time.
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+class PlatformError(Exception):
+    """Base of everything the adapters raise on purpose."""
+
+    code = "platform_error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidSignature(PlatformError):
+    """The request is not provably from the platform: answer 401 and store nothing."""
+
+    code = "invalid_signature"
+
+
+class InvalidPayload(PlatformError):
+    """The body is signed but malformed; `field` is a dotted path such as ``events[0].order.lines``."""
+
+    code = "invalid_payload"
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+    @property
+    def fields(self) -> dict[str, list[str]]:
+        return {self.field: [self.reason]}
+
+
+class UnknownPlatform(PlatformError, LookupError):
+    """No adapter is configured under that name."""
+
+    code = "unknown_platform"
+
+
+class PlatformConfigError(PlatformError, ValueError):
+    """A platform's entry in COOP_PLATFORM_SECRETS is missing a key or has the wrong shape."""
+
+    code = "platform_config_error"
+
+
+@dataclass(frozen=True)
+class PlatformLine:
+    """One line of a platform order: the platform's own product/SKU id and a quantity.
+
+    Mapping `product_ref` to our SKU is the service's job (the manager maintains the mapping).
+    """
+
+    product_ref: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PlatformEvent:
+    """One order event from a platform, normalised.
+
+    - `message_id` is stable across re-deliveries of the same message: de-duplicate on
+      (`platform`, `message_id`).
+    - `version` orders events about one order that arrive out of order: a higher version overrides a
+      lower one; None when the platform gives nothing usable.
+    - `lines == ()` means the push did not carry line items (Douyin and Kuaishou messages never do):
+      the service must store the event and mark the order "needs order detail" (fetch it from the
+      platform's order API, or report it to the manager), never drop it. See `needs_order_detail`.
+    - `buyer` holds personal data (names, phones, addresses, buyer ids) kept apart from `raw`, which
+      has those parts removed, so the service can protect or discard it in one place.
+    """
+
+    platform: str
+    message_id: str
+    kind: str
+    external_order_id: str | None = None
+    version: int | None = None
+    occurred_at: datetime | None = None
+    lines: tuple[PlatformLine, ...] = ()
+    amount_fen: int | None = None
+    buyer: dict | None = field(default=None, compare=False)
+    raw: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in EVENT_KINDS:
+            raise ValueError(f"kind must be one of {EVENT_KINDS}, not {self.kind!r}")
+
+    @property
+    def needs_order_detail(self) -> bool:
+        """True for an order event that names an order but carries no line items."""
+        return self.kind in ("created", "paid") and not self.lines and self.external_order_id is not None
+
+
+class PlatformAdapter(ABC):
+    """One livestream platform's webhook dialect.
+
+    The web layer calls, in this order: `verify(headers, raw_body)` (raises `InvalidSignature`),
+    `parse(raw_body)` (raises `InvalidPayload`), hands the events to the service, then answers with
+    `acknowledge(results)` on success or `reject(...)` on failure.
+    """
+
+    name: str
+
+    @abstractmethod
+    def verify(self, headers: Mapping[str, str], raw_body: bytes) -> None:
+        """Raise `InvalidSignature` unless the body provably comes from the platform."""
+
+    @abstractmethod
+    def parse(self, raw_body: bytes) -> list[PlatformEvent]:
+        """Decode a verified body into events; raise `InvalidPayload(field, reason)` when malformed."""
+
+    def acknowledge(self, results: Sequence[Any] = ()) -> tuple[dict, int]:
+        """The body and status the platform expects once every event is stored."""
+        return {"code": 0, "msg": "success"}, 200
+
+    def reject(self, status: int = 401, code: str = "invalid_signature",
+               message: str = "signature missing or wrong") -> tuple[dict, int]:
+        """What to answer on failure.
+
+        None of the platforms documents a failure body in the sources we rely on, only that anything
+        other than the success answer makes it deliver again; so every adapter answers with the
+        project's error shape (API.md) and a non-2xx status.
+        """
+        return {"error": {"code": code, "message": message}}, status
+
+
+# -- helpers shared by the adapters ------------------------------------------------------------
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header value looked up without regard to case (a plain dict is case-sensitive)."""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        for key, candidate in headers.items():
+            if key.lower() == lowered:
+                value = candidate
+                break
+    return value.strip() if isinstance(value, str) else None
+
+
+def same_hex_digest(expected_hex: str, given: str | None) -> bool:
+    """Constant-time comparison of a hex digest, ignoring the case of the given one."""
+    if not given:
+        return False
+    return hmac.compare_digest(expected_hex.lower().encode("ascii"), given.strip().lower().encode("ascii", "replace"))
+
+
+def load_json(raw: bytes | str, field_name: str) -> Any:
+    try:
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8")
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidPayload(field_name, "is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidPayload(field_name, f"is not valid JSON ({exc.msg})") from None
+
+
+def require_object(value: Any, field_name: str) -> dict:
+    if not isinstance(value, dict):
+        raise InvalidPayload(field_name, "must be an object")
+    return value
+
+
+def id_string(value: Any, field_name: str, *, required: bool = True) -> str | None:
+    """Platform ids arrive as strings or (large) integers; we keep them as strings."""
+    if value is None or value == "":
+        if required:
+            raise InvalidPayload(field_name, "is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidPayload(field_name, "must be a string or an integer")
+    return str(value).strip()
+
+
+def optional_int(value: Any, field_name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidPayload(field_name, "must be an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise InvalidPayload(field_name, "must be an integer")
+
+
+def positive_quantity(value: Any, field_name: str) -> int:
+    quantity = optional_int(value, field_name)
+    if quantity is None:
+        raise InvalidPayload(field_name, "is required")
+    if quantity <= 0:
+        raise InvalidPayload(field_name, "must be a positive integer")
+    return quantity
+
+
+def yuan_to_fen(value: Any, field_name: str) -> int | None:
+    """A money amount in yuan ("12.50" or 12.5) as integer fen, exactly (no float rounding)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidPayload(field_name, "must be an amount in yuan")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidPayload(field_name, "must be an amount in yuan") from None
+    fen = amount * 100
+    if fen != fen.to_integral_value():
+        raise InvalidPayload(field_name, "has more than two decimals")
+    return int(fen)
+
+
+def from_epoch(value: Any, field_name: str, *, millis: bool = False) -> datetime | None:
+    number = optional_int(value, field_name)
+    if number is None or number <= 0:
+        return None
+    return datetime.fromtimestamp(number / 1000 if millis else number, tz=timezone.utc)
+
+
+def from_china_local(value: Any, field_name: str) -> datetime | None:
+    """'2024-06-18 20:15:03' in China Standard Time, as an aware datetime."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidPayload(field_name, "must be a 'YYYY-MM-DD HH:MM:SS' time")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidPayload(field_name, "must be a 'YYYY-MM-DD HH:MM:SS' time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA_TZ)
+
+
+def without(mapping: dict, keys: Sequence[str]) -> dict:
+    return {k: v for k, v in mapping.items() if k not in keys}

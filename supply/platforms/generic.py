@@ -1,0 +1,114 @@
+"""Our own webhook format (API.md, ``POST /webhooks/{platform}``), spoken by any platform configured
+with a plain string secret.
+
+- Signature: header ``X-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>``.
+- Body: ``{"events": [{"type": "order.paid" | "order.cancelled", "id"?: str,
+  "order": {"platform"?, "external_id", "stream_id"?, "lines": [{"sku", "quantity"}], "buyer"?}}]}``.
+  Line ``sku`` is our SKU, surfaced unchanged as `PlatformLine.product_ref`.
+- ``message_id``: the event's optional ``id``; otherwise derived from (type, platform, external_id),
+  so a re-sent event de-duplicates.
+- ``order.platform``: must equal the webhook's platform name, so that a sender holding one platform's
+  secret cannot touch another platform's orders. Only the adapter named ``generic`` (the catch-all)
+  accepts any platform named in the body.
+- Success answer: 200 with ``{"results": [...]}``, one result per event (API.md).
+
+The format is ours; nothing here rests on an outside source.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .base import (
+    InvalidPayload,
+    InvalidSignature,
+    PlatformAdapter,
+    PlatformEvent,
+    PlatformLine,
+    header,
+    id_string,
+    load_json,
+    optional_int,
+    positive_quantity,
+    require_object,
+    same_hex_digest,
+    without,
+)
+
+SIGNATURE_HEADER = "X-Signature"
+SIGNATURE_PREFIX = "sha256="
+EVENT_TYPES = {"order.paid": "paid", "order.cancelled": "cancelled"}
+
+
+class GenericAdapter(PlatformAdapter):
+    def __init__(self, name: str, secret: str, *, any_platform: bool | None = None):
+        if not secret:
+            raise ValueError(f"platform {name!r}: the webhook secret is empty")
+        self.name = name
+        self._secret = secret.encode("utf-8")
+        self._any_platform = (name == "generic") if any_platform is None else any_platform
+
+    def verify(self, headers: Mapping[str, str], raw_body: bytes) -> None:
+        given = header(headers, SIGNATURE_HEADER)
+        if not given:
+            raise InvalidSignature(f"missing {SIGNATURE_HEADER} header")
+        if not given.lower().startswith(SIGNATURE_PREFIX):
+            raise InvalidSignature(f"{SIGNATURE_HEADER} must start with {SIGNATURE_PREFIX!r}")
+        expected = hmac.new(self._secret, raw_body, hashlib.sha256).hexdigest()
+        if not same_hex_digest(expected, given[len(SIGNATURE_PREFIX):]):
+            raise InvalidSignature("signature does not match the body")
+
+    def parse(self, raw_body: bytes) -> list[PlatformEvent]:
+        body = require_object(load_json(raw_body, "body"), "body")
+        events = body.get("events")
+        if not isinstance(events, list):
+            raise InvalidPayload("events", "must be a list")
+        return [self._event(item, f"events[{i}]") for i, item in enumerate(events)]
+
+    def acknowledge(self, results: Sequence[Any] = ()) -> tuple[dict, int]:
+        return {"results": list(results)}, 200
+
+    def _event(self, item: Any, path: str) -> PlatformEvent:
+        item = require_object(item, path)
+        event_type = item.get("type")
+        if event_type not in EVENT_TYPES:
+            raise InvalidPayload(f"{path}.type", f"must be one of {sorted(EVENT_TYPES)}")
+        order = require_object(item.get("order"), f"{path}.order")
+        platform = id_string(order.get("platform"), f"{path}.order.platform", required=False) or self.name
+        if platform != self.name and not self._any_platform:
+            raise InvalidPayload(f"{path}.order.platform", f"must be {self.name!r} on this webhook")
+        external_id = id_string(order.get("external_id"), f"{path}.order.external_id")
+        kind = EVENT_TYPES[event_type]
+        lines = self._lines(order.get("lines"), f"{path}.order.lines", required=kind == "paid")
+        message_id = id_string(item.get("id"), f"{path}.id", required=False) or f"{event_type}:{platform}:{external_id}"
+        buyer = order.get("buyer")
+        if buyer is not None and not isinstance(buyer, dict):
+            raise InvalidPayload(f"{path}.order.buyer", "must be an object")
+        raw = dict(item, order=without(order, ("buyer",)))
+        return PlatformEvent(
+            platform=platform,
+            message_id=message_id,
+            kind=kind,
+            external_order_id=external_id,
+            version=optional_int(item.get("version"), f"{path}.version"),
+            lines=lines,
+            buyer=buyer,
+            raw=raw,
+        )
+
+    @staticmethod
+    def _lines(value: Any, path: str, *, required: bool) -> tuple[PlatformLine, ...]:
+        if value is None and not required:
+            return ()
+        if not isinstance(value, list) or (required and not value):
+            raise InvalidPayload(path, "must be a non-empty list" if required else "must be a list")
+        lines = []
+        for i, line in enumerate(value):
+            line = require_object(line, f"{path}[{i}]")
+            sku = line.get("sku")
+            if not isinstance(sku, str) or not sku.strip():
+                raise InvalidPayload(f"{path}[{i}].sku", "must be a non-empty string")
+            lines.append(PlatformLine(sku.strip(), positive_quantity(line.get("quantity"), f"{path}[{i}].quantity")))
+        return tuple(lines)
