@@ -1,0 +1,319 @@
+"""The route sheet as an A4 PDF (fpdf2), CJK font embedded, the map as vector graphics.
+
+Page 1 is the overview: vehicle, driver, times, totals, the map and the route's QR code.
+Then one block per stop, never split across pages: ETA, window, farm, phone, roads to take,
+what to collect, the load after the stop, and the QR code that opens the stop-collected page
+(the code is also a link, for a driver reading the PDF on a phone).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.enums import MethodReturnValue, XPos, YPos
+
+from . import fmt, qr
+from .mapdraw import HUB_COLOUR, TRIP_COLOURS, attribution_text, map_scene
+from .model import RouteSheet, SheetLeg, SheetStop
+from .typeface import font_path
+
+FONT = "sheet"
+MARGIN = 12.0
+PAGE_W = 210.0
+CONTENT_W = PAGE_W - 2 * MARGIN
+INK = (17, 17, 17)
+MUTED = (90, 90, 90)
+LINE = (190, 190, 190)
+COLD = (2, 119, 189)
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    value = hex_colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+class _SheetPDF(FPDF):
+    def __init__(self, sheet: RouteSheet) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.sheet = sheet
+        self.footer_credit = attribution_text(sheet)
+
+    def footer(self) -> None:
+        self.set_y(-10)
+        self.set_font(FONT, size=7)
+        self.set_text_color(*MUTED)
+        left = (f"Route {self.sheet.route_id} · {self.sheet.date.isoformat()} · "
+                f"plan {self.sheet.plan_id} v{self.sheet.plan_version}")
+        if self.footer_credit:
+            left += f" · Map data {self.footer_credit}"
+        self.cell(CONTENT_W - 20, 4, left)
+        self.cell(20, 4, f"{self.page_no()}/{{nb}}", align="R")
+        self.set_text_color(*INK)
+
+
+def render_pdf(sheet: RouteSheet, font_path_override: str | Path | None = None) -> bytes:
+    """The sheet as PDF bytes: A4 portrait, Noto Sans SC (or the given font) embedded."""
+    pdf = _SheetPDF(sheet)
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_auto_page_break(True, margin=14)
+    pdf.add_font(FONT, fname=str(font_path(font_path_override)))
+    pdf.set_title(f"Route {sheet.route_id} {sheet.date.isoformat()}")
+    pdf.set_subject(f"{sheet.cooperative_name} route sheet")
+    pdf.set_lang("zh-Hans")
+    pdf.set_creation_date(sheet.departure)
+    pdf.add_page()
+    _overview(pdf, sheet)
+    pdf.add_page()
+    for stop in sheet.stops:
+        _keep_together(pdf, lambda target, stop=stop: _stop_block(target, sheet, stop))
+    if sheet.return_legs:
+        _keep_together(pdf, lambda target: _return_block(target, sheet))
+    return bytes(pdf.output())
+
+
+def _keep_together(pdf: FPDF, draw) -> None:
+    with pdf.offset_rendering() as trial:
+        draw(trial)
+    if trial.page_break_triggered:
+        pdf.add_page()
+    draw(pdf)
+
+
+def _text(pdf: FPDF, size: float, text: str, height: float | None = None,
+           colour: tuple[int, int, int] = INK, width: float = 0, align: str = "L") -> None:
+    pdf.set_font(FONT, size=size)
+    pdf.set_text_color(*colour)
+    pdf.multi_cell(width, height or size * 0.5, text, align=align,
+                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(*INK)
+
+
+def _fact_row(pdf: FPDF, facts: list[tuple[str, str]]) -> None:
+    width = CONTENT_W / len(facts)
+    top = pdf.get_y()
+    for index, (label, value) in enumerate(facts):
+        x = MARGIN + index * width
+        pdf.set_draw_color(*LINE)
+        pdf.rect(x + 0.5, top, width - 1, 15)
+        pdf.set_xy(x + 2, top + 1.2)
+        pdf.set_font(FONT, size=7.5)
+        pdf.set_text_color(*MUTED)
+        pdf.cell(width - 4, 4, label)
+        pdf.set_xy(x + 2, top + 5.5)
+        pdf.set_font(FONT, size=12)
+        pdf.set_text_color(*INK)
+        pdf.cell(width - 4, 7, value)
+    pdf.set_xy(MARGIN, top + 17)
+
+
+def _overview(pdf: FPDF, sheet: RouteSheet) -> None:
+    _text(pdf, 17, f"{sheet.cooperative_name} · Route {sheet.route_id}", 8.5)
+    _text(pdf, 9.5, f"{sheet.date.isoformat()} · plan {sheet.plan_id} (version "
+                    f"{sheet.plan_version}) · hub {sheet.hub_name}", 5, MUTED)
+    pdf.ln(2)
+    _fact_row(pdf, [("Vehicle", f"{sheet.vehicle_name} {sheet.vehicle_plate}"),
+                    ("Driver", sheet.driver_name),
+                    ("Departure", fmt.clock(sheet.departure, sheet)),
+                    ("Back at hub", fmt.clock(sheet.return_at, sheet))])
+    _fact_row(pdf, [("Distance", fmt.km(sheet.total_distance_m)),
+                    ("Time", fmt.duration(sheet.total_duration_s)),
+                    ("Stops", str(len(sheet.pickups))),
+                    ("Weight", fmt.kg(sheet.total_weight_kg)),
+                    ("Trips", str(sheet.trips))])
+    if sheet.has_cold_chain:
+        _text(pdf, 10, "Cold chain on this route: keep items marked [cold] in the "
+                       "refrigerated box.", 5.5, COLD)
+        pdf.ln(1)
+    map_top = pdf.get_y()
+    map_h = min(135.0, 297 - 14 - map_top - 42)
+    _draw_map(pdf, sheet, MARGIN, map_top, CONTENT_W, map_h)
+    pdf.set_xy(MARGIN, map_top + map_h + 1.5)
+    caption = f"Stops numbered in driving order; H = hub {sheet.hub_name}."
+    credit = attribution_text(sheet)
+    if credit:
+        caption += f" Roads: {credit}"
+    _text(pdf, 8, caption, 4, MUTED)
+    if sheet.route_url:
+        pdf.ln(2)
+        top = pdf.get_y()
+        _draw_qr(pdf, sheet.route_url, MARGIN, top, 32)
+        pdf.set_xy(MARGIN + 36, top + 8)
+        _text(pdf, 10, "Whole route online:", 5, width=CONTENT_W - 36)
+        pdf.set_x(MARGIN + 36)
+        _text(pdf, 9, sheet.route_url, 4.5, MUTED, width=CONTENT_W - 36)
+
+
+def _draw_map(pdf: FPDF, sheet: RouteSheet, x: float, y: float, w: float, h: float) -> None:
+    scene = map_scene(sheet, w, h, margin=6)
+
+    def at(point: tuple[float, float]) -> tuple[float, float]:
+        return x + point[0], y + point[1]
+
+    with pdf.rect_clip(x, y, w, h):
+        pdf.set_fill_color(251, 250, 246)
+        pdf.rect(x, y, w, h, style="F")
+        pdf.set_draw_color(176, 176, 176)
+        pdf.set_line_width(0.25)
+        for line in scene.background:
+            pdf.polyline([at(p) for p in line])
+        pdf.set_line_width(1.0)
+        for hop in scene.hops:
+            if len(hop.points) >= 2:
+                pdf.set_draw_color(*_rgb(hop.colour))
+                pdf.polyline([at(p) for p in hop.points])
+        hx, hy = at(scene.hub)
+        pdf.set_fill_color(*_rgb(HUB_COLOUR))
+        pdf.set_draw_color(255, 255, 255)
+        pdf.set_line_width(0.4)
+        pdf.rect(hx - 2.8, hy - 2.8, 5.6, 5.6, style="DF")
+        _centred(pdf, "H", hx, hy, 8, (255, 255, 255))
+        for mark in scene.stops:
+            sx, sy = at((mark.x, mark.y))
+            pdf.set_fill_color(255, 255, 255)
+            pdf.set_draw_color(*_rgb(TRIP_COLOURS[(mark.trip - 1) % len(TRIP_COLOURS)]))
+            pdf.set_line_width(0.7)
+            pdf.circle(sx, sy, 2.8, style="DF")
+            _centred(pdf, mark.label, sx, sy, 7.5, INK)
+        bar_y = y + h - 4
+        pdf.set_draw_color(*INK)
+        pdf.set_line_width(0.3)
+        pdf.polyline([(x + 3, bar_y - 1.5), (x + 3, bar_y),
+                      (x + 3 + scene.scale_bar_length, bar_y),
+                      (x + 3 + scene.scale_bar_length, bar_y - 1.5)])
+        _centred(pdf, scene.scale_bar_label, x + 3 + scene.scale_bar_length / 2, bar_y - 3.2,
+                 7, INK)
+        if scene.attribution:
+            pdf.set_font(FONT, size=6.5)
+            text_w = pdf.get_string_width(scene.attribution) + 2
+            pdf.set_fill_color(251, 250, 246)
+            pdf.set_xy(x + w - text_w - 1, y + h - 4.5)
+            pdf.set_text_color(51, 51, 51)
+            pdf.cell(text_w, 3.5, scene.attribution, align="R", fill=True)
+            pdf.set_text_color(*INK)
+    pdf.set_draw_color(*LINE)
+    pdf.set_line_width(0.2)
+    pdf.rect(x, y, w, h)
+
+
+def _centred(pdf: FPDF, text: str, cx: float, cy: float, size: float,
+             colour: tuple[int, int, int]) -> None:
+    pdf.set_font(FONT, size=size)
+    pdf.set_text_color(*colour)
+    height = size * 0.3528  # points to mm
+    pdf.set_xy(cx - 10, cy - height / 2)
+    pdf.cell(20, height, text, align="C")
+    pdf.set_text_color(*INK)
+
+
+def _draw_qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
+    """Dark modules as filled rectangles (vector, sharp at any zoom), plus a link area."""
+    modules = qr.size(url)
+    border = 2
+    module = size / (modules + 2 * border)
+    pdf.set_fill_color(255, 255, 255)
+    pdf.rect(x, y, size, size, style="F")
+    pdf.set_fill_color(0, 0, 0)
+    for row, col, length in qr.dark_runs(url):
+        pdf.rect(x + (col + border) * module, y + (row + border) * module,
+                 length * module, module, style="F")
+    pdf.link(x, y, size, size, url)
+
+
+def _legs_text(legs: tuple[SheetLeg, ...]) -> str:
+    return " → ".join(f"{leg.display_name} {fmt.km(leg.distance_m)}" for leg in legs)
+
+
+def _stop_block(pdf: FPDF, sheet: RouteSheet, stop: SheetStop) -> None:
+    qr_size = 30.0 if stop.collect_url else 0.0
+    text_w = CONTENT_W - 6 - (qr_size + 4 if qr_size else 0)
+    top = pdf.get_y() + 2
+    page = pdf.page
+    left = MARGIN + 3
+    pdf.set_xy(left, top + 2)
+    colour = _rgb(TRIP_COLOURS[(sheet.trip_of_hop(stop.sequence - 1) - 1) % len(TRIP_COLOURS)])
+    pdf.set_draw_color(*colour)
+    pdf.set_line_width(0.8)
+    pdf.set_fill_color(255, 255, 255)
+    pdf.circle(left + 4.5, top + 6.5, 4.5, style="DF")
+    _centred(pdf, str(stop.sequence), left + 4.5, top + 6.5, 13, INK)
+    pdf.set_xy(left + 12, top + 2.5)
+    pdf.set_font(FONT, size=15)
+    eta = fmt.clock(stop.arrival, sheet)
+    pdf.cell(pdf.get_string_width(eta) + 3, 8, eta)
+    if not stop.is_reload:
+        pdf.set_font(FONT, size=10)
+        pdf.set_text_color(*MUTED)
+        pdf.cell(60, 8, f"window {fmt.window(stop)}")
+        pdf.set_text_color(*INK)
+    pdf.set_xy(left, top + 13)
+    pdf.set_left_margin(left)
+    title = f"Back at hub: unload · {stop.farm_name}" if stop.is_reload else stop.farm_name
+    _text(pdf, 13, title, 6.5, width=text_w)
+    if stop.phone:
+        _text(pdf, 11, f"Tel. {stop.phone}", 6, width=text_w)
+    if stop.legs_from_previous:
+        _text(pdf, 9, f"Roads: {_legs_text(stop.legs_from_previous)}", 4.6, MUTED, width=text_w)
+    if stop.items:
+        pdf.ln(1)
+        _items_table(pdf, stop, text_w)
+    _text(pdf, 10, f"Load after this stop: {fmt.kg(stop.load_after_kg)} · "
+                   f"{fmt.litres(stop.load_after_l)}", 6, width=text_w)
+    pdf.set_left_margin(MARGIN)
+    if qr_size:
+        qr_x = MARGIN + CONTENT_W - qr_size - 3
+        _draw_qr(pdf, stop.collect_url, qr_x, top + 3, qr_size)
+        pdf.set_xy(qr_x - 2, top + 3 + qr_size)
+        pdf.set_font(FONT, size=7)
+        pdf.set_text_color(*MUTED)
+        pdf.cell(qr_size + 4, 3.5, "scan when unloaded" if stop.is_reload
+                 else "scan when collected", align="C")
+        pdf.set_text_color(*INK)
+    bottom = max(pdf.get_y() if pdf.page == page else top, top + qr_size + 8)
+    if pdf.page == page:
+        pdf.set_draw_color(*(LINE if stop.is_reload else INK))
+        pdf.set_line_width(0.35)
+        pdf.rect(MARGIN, top, CONTENT_W, bottom + 1.5 - top)
+    pdf.set_xy(MARGIN, bottom + 2)
+
+
+def _items_table(pdf: FPDF, stop: SheetStop, width: float) -> None:
+    qty_w, weight_w = 30.0, 24.0
+    name_w = width - qty_w - weight_w
+    pdf.set_font(FONT, size=8)
+    pdf.set_text_color(*MUTED)
+    x = pdf.get_x()
+    pdf.cell(name_w, 5, "Collect", border="B")
+    pdf.cell(qty_w, 5, "Qty", border="B", align="R")
+    pdf.cell(weight_w, 5, "Weight", border="B", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(*INK)
+    pdf.set_draw_color(*LINE)
+    pdf.set_line_width(0.2)
+    for item in stop.items:
+        name = item.product_name + ("  [cold]" if item.cold_chain else "")
+        pdf.set_font(FONT, size=10.5)
+        row_top = pdf.get_y()
+        pdf.set_x(x)
+        row_h = pdf.multi_cell(name_w, 5.5, name, new_x=XPos.RIGHT, new_y=YPos.TOP,
+                               output=MethodReturnValue.HEIGHT)
+        pdf.set_xy(x + name_w, row_top)
+        pdf.cell(qty_w, 5.5, f"{fmt.quantity(item.quantity)} {item.unit}", align="R")
+        pdf.cell(weight_w, 5.5, fmt.kg(item.weight_kg), align="R")
+        row_bottom = row_top + max(5.5, row_h)
+        pdf.line(x, row_bottom, x + width, row_bottom)
+        pdf.set_xy(x, row_bottom)
+    pdf.ln(1)
+
+
+def _return_block(pdf: FPDF, sheet: RouteSheet) -> None:
+    top = pdf.get_y() + 2
+    pdf.set_xy(MARGIN + 3, top + 2)
+    pdf.set_left_margin(MARGIN + 3)
+    _text(pdf, 13, f"Return to {sheet.hub_name} · {fmt.clock(sheet.return_at, sheet)}", 6.5,
+          width=CONTENT_W - 6)
+    _text(pdf, 9, f"Roads: {_legs_text(sheet.return_legs)}", 4.6, MUTED, width=CONTENT_W - 6)
+    pdf.set_left_margin(MARGIN)
+    bottom = pdf.get_y() + 1.5
+    pdf.set_draw_color(*LINE)
+    pdf.rect(MARGIN, top, CONTENT_W, bottom - top)
+    pdf.set_xy(MARGIN, bottom + 2)
