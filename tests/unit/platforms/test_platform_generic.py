@@ -1,0 +1,121 @@
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature, get_adapter
+
+SECRET = "县合作社-webhook-secret"
+
+
+def body_of(events):
+    return json.dumps({"events": events}, ensure_ascii=False).encode("utf-8")
+
+
+def signed(raw, secret=SECRET):
+    return {"X-Signature": "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()}
+
+
+PAID = {
+    "type": "order.paid",
+    "order": {
+        "platform": "hubei-live",
+        "external_id": "HB-20260618-0001",
+        "stream_id": 7,
+        "lines": [{"sku": "KQM-500G", "quantity": 3}, {"sku": "HMJ-1KG", "quantity": 1}],
+        "buyer": {"name": "王小明", "phone": "13800138000"},
+    },
+}
+
+
+@pytest.fixture
+def adapter():
+    return get_adapter("hubei-live", SECRET)
+
+
+def test_a_string_secret_gives_the_generic_format_under_any_name(adapter):
+    assert isinstance(adapter, GenericAdapter)
+    assert adapter.name == "hubei-live"
+
+
+def test_accepts_a_body_signed_with_the_secret(adapter):
+    raw = body_of([PAID])
+    adapter.verify(signed(raw), raw)
+    adapter.verify({"x-signature": signed(raw)["X-Signature"].upper().replace("SHA256=", "sha256=")}, raw)
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"X-Signature": ""},
+    {"X-Signature": "md5=abc"},
+    {"X-Signature": "sha256=" + "0" * 64},
+])
+def test_refuses_missing_or_wrong_signatures(adapter, headers):
+    raw = body_of([PAID])
+    with pytest.raises(InvalidSignature):
+        adapter.verify(headers, raw)
+
+
+def test_refuses_a_tampered_body_and_another_secret(adapter):
+    raw = body_of([PAID])
+    headers = signed(raw)
+    with pytest.raises(InvalidSignature):
+        adapter.verify(headers, raw.replace(b'"quantity": 3', b'"quantity": 300'))
+    with pytest.raises(InvalidSignature):
+        adapter.verify(signed(raw, "other-secret"), raw)
+
+
+def test_parses_paid_and_cancelled_events(adapter):
+    cancelled = {"type": "order.cancelled", "order": {"platform": "hubei-live", "external_id": "HB-20260618-0002"}}
+    paid, cancel = adapter.parse(body_of([PAID, cancelled]))
+    assert paid.kind == "paid"
+    assert paid.external_order_id == "HB-20260618-0001"
+    assert [(line.product_ref, line.quantity) for line in paid.lines] == [("KQM-500G", 3), ("HMJ-1KG", 1)]
+    assert paid.buyer == {"name": "王小明", "phone": "13800138000"}
+    assert "buyer" not in paid.raw["order"]
+    assert cancel.kind == "cancelled" and cancel.lines == ()
+    assert not cancel.needs_order_detail
+
+
+def test_the_same_event_sent_twice_has_the_same_message_id(adapter):
+    first, again = adapter.parse(body_of([PAID, PAID]))
+    assert first.message_id == again.message_id == "order.paid:hubei-live:HB-20260618-0001"
+    with_id = adapter.parse(body_of([dict(PAID, id="evt-42", version=3)]))[0]
+    assert with_id.message_id == "evt-42" and with_id.version == 3
+
+
+def test_an_order_for_another_platform_is_refused_except_on_the_catch_all(adapter):
+    other = {"type": "order.paid", "order": dict(PAID["order"], platform="douyin")}
+    with pytest.raises(InvalidPayload) as err:
+        adapter.parse(body_of([other]))
+    assert err.value.field == "events[0].order.platform"
+    assert get_adapter("generic", SECRET).parse(body_of([other]))[0].platform == "douyin"
+
+
+@pytest.mark.parametrize("raw, field", [
+    (b"not json", "body"),
+    (b"[]", "body"),
+    (b'{"orders": []}', "events"),
+    (body_of([{"type": "order.shipped", "order": PAID["order"]}]), "events[0].type"),
+    (body_of([{"type": "order.paid"}]), "events[0].order"),
+    (body_of([{"type": "order.paid", "order": {"platform": "hubei-live", "lines": []}}]), "events[0].order.external_id"),
+    (body_of([{"type": "order.paid", "order": {"external_id": "A1", "lines": []}}]), "events[0].order.lines"),
+    (body_of([{"type": "order.paid", "order": {"external_id": "A1", "lines": [{"quantity": 1}]}}]),
+     "events[0].order.lines[0].sku"),
+    (body_of([{"type": "order.paid", "order": {"external_id": "A1", "lines": [{"sku": "KQM-500G", "quantity": 0}]}}]),
+     "events[0].order.lines[0].quantity"),
+    (body_of([{"type": "order.paid", "order": {"external_id": "A1", "lines": [{"sku": "KQM-500G", "quantity": "2x"}]}}]),
+     "events[0].order.lines[0].quantity"),
+])
+def test_malformed_bodies_name_the_field(adapter, raw, field):
+    with pytest.raises(InvalidPayload) as err:
+        adapter.parse(raw)
+    assert err.value.field == field
+    assert err.value.fields == {field: [err.value.reason]}
+
+
+def test_acknowledges_with_one_result_per_event(adapter):
+    assert adapter.acknowledge([{"status": 201}]) == ({"results": [{"status": 201}]}, 200)
+    body, status = adapter.reject()
+    assert status == 401 and body["error"]["code"] == "invalid_signature"
