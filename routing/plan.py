@@ -1,0 +1,113 @@
+"""What the solver returns: routes with per-visit times, loads and distances, and what was left out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+PICKUP = "pickup"
+RELOAD = "reload"
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One stop of a route.
+
+    ``kind`` is ``"pickup"`` (``stop_id`` set; ``weight_kg``/``volume_l`` is what is collected here,
+    part of the stop's total when the pickup is split) or ``"reload"`` (back at the hub to unload;
+    ``stop_id`` is None). ``load_*`` is the load on board when leaving; ``distance_m`` is the
+    cumulative distance from the route's start to this visit.
+    """
+
+    kind: str
+    stop_id: str | int | None
+    location: int
+    arrival_s: int
+    service_start_s: int
+    departure_s: int
+    weight_kg: int
+    volume_l: int
+    load_weight_kg: int
+    load_volume_l: int
+    distance_m: int
+
+
+@dataclass(frozen=True)
+class Route:
+    """One vehicle's day: leave the hub at ``start_s``, the visits in order, back at ``end_s``."""
+
+    vehicle_id: str | int
+    visits: tuple[Visit, ...]
+    start_s: int
+    end_s: int
+    distance_m: int
+    cost: int
+    hub_location: int
+
+    @property
+    def duration_s(self) -> int:
+        return self.end_s - self.start_s
+
+    @property
+    def locations(self) -> tuple[int, ...]:
+        """Matrix location indices in driving order, hub first and last (for road paths)."""
+        return (self.hub_location, *(v.location for v in self.visits), self.hub_location)
+
+    @property
+    def stop_ids(self) -> tuple:
+        """Pickup stop ids in visiting order (a split pickup may appear more than once)."""
+        return tuple(v.stop_id for v in self.visits if v.kind == PICKUP)
+
+    @property
+    def trips(self) -> int:
+        return 1 + sum(1 for v in self.visits if v.kind == RELOAD)
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    """A pickup the plan leaves out, and why: one of ``routing.model.REASONS``."""
+
+    stop_id: str | int
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Routes (only vehicles that are used), pickups left out, and totals.
+
+    ``cost`` is in the problem's currency unit (per-km costs and fixed costs of used vehicles).
+    ``engine`` names the solver that produced the routes.
+    """
+
+    routes: tuple[Route, ...]
+    unassigned: tuple[Unassigned, ...]
+    cost: int
+    distance_m: int
+    engine: str
+    solve_time_s: float = 0.0
+
+    @property
+    def num_vehicles(self) -> int:
+        return len(self.routes)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dictionary."""
+        return {
+            "cost": self.cost,
+            "distance_m": self.distance_m,
+            "engine": self.engine,
+            "solve_time_s": round(self.solve_time_s, 3),
+            "routes": [
+                {
+                    "vehicle_id": r.vehicle_id,
+                    "start_s": r.start_s,
+                    "end_s": r.end_s,
+                    "distance_m": r.distance_m,
+                    "cost": r.cost,
+                    "locations": list(r.locations),
+                    "visits": [asdict(v) for v in r.visits],
+                }
+                for r in self.routes
+            ],
+            "unassigned": [asdict(u) for u in self.unassigned],
+        }
