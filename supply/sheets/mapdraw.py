@@ -43,6 +43,12 @@ class HopLine:
     def colour(self) -> str:
         return TRIP_COLOURS[(self.trip - 1) % len(TRIP_COLOURS)]
 
+    @property
+    def weight(self) -> float:
+        """Relative line width: later trips are drawn thinner on top, so a valley road
+        driven on both trips shows both colours."""
+        return 1.0 if self.trip == 1 else 0.5
+
 
 @dataclass(frozen=True)
 class MapScene:
@@ -188,11 +194,12 @@ def render_map_svg(sheet: RouteSheet, width: float = 800, height: float = 560,
         'stroke-linejoin="round" stroke-linecap="round">',
     ]
     out += [f'<polyline points="{_svg_points(line)}"/>' for line in scene.background]
-    out.append('</g><g class="route" fill="none" stroke-width="4" stroke-linejoin="round" '
-               'stroke-linecap="round" stroke-opacity="0.85">')
+    out.append('</g><g class="route" fill="none" stroke-linejoin="round" '
+               'stroke-linecap="round" stroke-opacity="0.9">')
     out += [
         f'<polyline class="route-leg" data-hop="{hop.hop}" data-trip="{hop.trip}" '
-        f'stroke="{hop.colour}" points="{_svg_points(hop.points)}"/>'
+        f'stroke="{hop.colour}" stroke-width="{4 * hop.weight:g}" '
+        f'points="{_svg_points(hop.points)}"/>'
         for hop in scene.hops
     ]
     out.append("</g>")
@@ -246,7 +253,8 @@ def render_map_png(sheet: RouteSheet, width: int = 1600, height: int = 1120) -> 
         draw.line(line, fill=ROAD_GREY, width=max(1, round(1.2 * unit)), joint="curve")
     for hop in scene.hops:
         if len(hop.points) >= 2:
-            draw.line(hop.points, fill=hop.colour, width=round(4 * unit), joint="curve")
+            draw.line(hop.points, fill=hop.colour, width=round(4 * unit * hop.weight),
+                      joint="curve")
     hx, hy = scene.hub
     r = 11 * unit
     label_font = pil_font(round(13 * unit))

@@ -101,8 +101,12 @@ def _fact_row(pdf: FPDF, facts: list[tuple[str, str]]) -> None:
         pdf.set_text_color(*MUTED)
         pdf.cell(width - 4, 4, label)
         pdf.set_xy(x + 2, top + 5.5)
-        pdf.set_font(FONT, size=12)
         pdf.set_text_color(*INK)
+        size = 12.0
+        pdf.set_font(FONT, size=size)
+        while size > 7 and pdf.get_string_width(value) > width - 4:
+            size -= 0.5
+            pdf.set_font(FONT, size=size)
         pdf.cell(width - 4, 7, value)
     pdf.set_xy(MARGIN, top + 17)
 
@@ -126,7 +130,7 @@ def _overview(pdf: FPDF, sheet: RouteSheet) -> None:
                        "refrigerated box.", 5.5, COLD)
         pdf.ln(1)
     map_top = pdf.get_y()
-    map_h = min(135.0, 297 - 14 - map_top - 42)
+    map_h = min(175.0, 297 - 14 - map_top - 46)
     _draw_map(pdf, sheet, MARGIN, map_top, CONTENT_W, map_h)
     pdf.set_xy(MARGIN, map_top + map_h + 1.5)
     caption = f"Stops numbered in driving order; H = hub {sheet.hub_name}."
@@ -157,9 +161,9 @@ def _draw_map(pdf: FPDF, sheet: RouteSheet, x: float, y: float, w: float, h: flo
         pdf.set_line_width(0.25)
         for line in scene.background:
             pdf.polyline([at(p) for p in line])
-        pdf.set_line_width(1.0)
         for hop in scene.hops:
             if len(hop.points) >= 2:
+                pdf.set_line_width(1.0 * hop.weight)
                 pdf.set_draw_color(*_rgb(hop.colour))
                 pdf.polyline([at(p) for p in hop.points])
         hx, hy = at(scene.hub)
@@ -260,6 +264,7 @@ def _stop_block(pdf: FPDF, sheet: RouteSheet, stop: SheetStop) -> None:
     _text(pdf, 10, f"Load after this stop: {fmt.kg(stop.load_after_kg)} · "
                    f"{fmt.litres(stop.load_after_l)}", 6, width=text_w)
     pdf.set_left_margin(MARGIN)
+    text_bottom = pdf.get_y()
     if qr_size:
         qr_x = MARGIN + CONTENT_W - qr_size - 3
         _draw_qr(pdf, stop.collect_url, qr_x, top + 3, qr_size)
@@ -269,7 +274,7 @@ def _stop_block(pdf: FPDF, sheet: RouteSheet, stop: SheetStop) -> None:
         pdf.cell(qr_size + 4, 3.5, "scan when unloaded" if stop.is_reload
                  else "scan when collected", align="C")
         pdf.set_text_color(*INK)
-    bottom = max(pdf.get_y() if pdf.page == page else top, top + qr_size + 8)
+    bottom = max(text_bottom, top + qr_size + 8)
     if pdf.page == page:
         pdf.set_draw_color(*(LINE if stop.is_reload else INK))
         pdf.set_line_width(0.35)
@@ -282,6 +287,8 @@ def _items_table(pdf: FPDF, stop: SheetStop, width: float) -> None:
     name_w = width - qty_w - weight_w
     pdf.set_font(FONT, size=8)
     pdf.set_text_color(*MUTED)
+    pdf.set_draw_color(*LINE)
+    pdf.set_line_width(0.2)
     x = pdf.get_x()
     pdf.cell(name_w, 5, "Collect", border="B")
     pdf.cell(qty_w, 5, "Qty", border="B", align="R")
