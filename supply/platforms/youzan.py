@@ -79,7 +79,7 @@ def _decode_body(raw_body: bytes) -> dict:
     except UnicodeDecodeError:
         raise InvalidPayload("body", "is not UTF-8") from None
     stripped = text.lstrip()
-    if stripped.startswith("{"):
+    if stripped.startswith(("{", "[")):
         try:
             return require_object(json.loads(text), "body")
         except json.JSONDecodeError as exc:
