@@ -1,0 +1,132 @@
+"""One error shape for everything (API.md): {"error": {"code", "message", "fields"?}}."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+from supply.db.session import is_connection_error
+from supply.domain.errors import (
+    Conflict, DomainError, Forbidden, InvalidInput, NotFound, ServiceUnavailable, Unauthorized,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR = [
+    (InvalidInput, 422), (NotFound, 404), (Conflict, 409), (Unauthorized, 401), (Forbidden, 403),
+    (ServiceUnavailable, 503),
+]
+
+CODE_BY_STATUS = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "body_too_large", 415: "unsupported_media_type", 422: "validation_error",
+    429: "rate_limited", 500: "internal_error", 503: "service_unavailable",
+}
+
+
+def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
+    error = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    error.update({k: v for k, v in extra.items() if v is not None})
+    return {"error": error}
+
+
+def status_for(exc: DomainError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def domain_error_body(exc: DomainError) -> dict:
+    return error_body(exc.code, exc.message, exc.fields, **(exc.details or {}))
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages -> {"lines[0].sku": ["..."]}."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if isinstance(key, int):
+                name = f"{prefix}[{key}]"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, (dict,)):
+                flat.update(flatten_messages(value, name))
+            elif isinstance(value, list) and value and not all(isinstance(v, str) for v in value):
+                for item in value:
+                    flat.update(flatten_messages(item, name))
+            else:
+                flat.setdefault(name or "_body", []).extend(value if isinstance(value, list) else [str(value)])
+    elif isinstance(messages, list):
+        flat.setdefault(prefix or "_body", []).extend(str(m) for m in messages)
+    return flat
+
+
+def http_error_response(error: HTTPException):
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    fields = None
+    if "messages" in data:
+        messages = data["messages"]
+        # webargs nests by location ("json", "query", ...); the field names matter, not the location.
+        if isinstance(messages, dict) and set(messages) <= {"json", "query", "view_args", "form", "headers",
+                                                             "files", "path"}:
+            merged: dict = {}
+            for value in messages.values():
+                merged.update(flatten_messages(value))
+            fields = merged
+        else:
+            fields = flatten_messages(messages)
+    code = CODE_BY_STATUS.get(status, "error")
+    message = error.description or error.name
+    if status == 422:
+        message = "the request has invalid fields"
+    elif status == 400 and "json" in str(message).lower():
+        code = "malformed_json"
+    response = jsonify(error_body(code, message, fields))
+    response.status_code = status
+    for key, value in (getattr(error, "get_headers", lambda: [])() or []):
+        if key.lower() not in ("content-type", "content-length"):
+            response.headers[key] = value
+    if status == 503:
+        response.headers["Retry-After"] = "2"
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        status = status_for(exc)
+        response = jsonify(domain_error_body(exc))
+        response.status_code = status
+        if status == 503:
+            response.headers["Retry-After"] = "2"
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.errorhandler(DBAPIError)
+    def _database(exc: DBAPIError):
+        if is_connection_error(exc):
+            log.warning("database unavailable: %s", exc.__class__.__name__)
+            response = jsonify(error_body("service_unavailable", "the database is unavailable; retry shortly"))
+            response.status_code = 503
+            response.headers["Retry-After"] = "2"
+            return response
+        log.exception("database error")
+        response = jsonify(error_body("internal_error", "an unexpected error occurred"))
+        response.status_code = 500
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return http_error_response(exc)
+        log.exception("unexpected error")
+        response = jsonify(error_body("internal_error", "an unexpected error occurred"))
+        response.status_code = 500
+        return response

@@ -1,0 +1,48 @@
+"""Shared marshmallow pieces: strict types, text without control characters, the error shape."""
+from __future__ import annotations
+
+import unicodedata
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from supply.domain.rules import MAX_LINE_QUANTITY
+
+
+def printable_text(value: str) -> None:
+    """Chinese, emoji and any printable text are fine; control characters and blank text are not."""
+    if not value.strip():
+        raise ValidationError("must not be blank")
+    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co") for ch in value):
+        raise ValidationError("must not contain control characters")
+
+
+def Text(max_length: int = 200, **kwargs) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=max_length), printable_text], **kwargs)
+
+
+def Int(minimum: int | None = None, maximum: int | None = None, *, validate_also=None, strict: bool = True,
+        **kwargs) -> fields.Integer:
+    """An integer in range. JSON bodies are strict (no "5", no 5.5); query strings are text by nature."""
+    validators = [validate.Range(min=minimum, max=maximum)] + ([validate_also] if validate_also else [])
+    return fields.Integer(strict=strict, validate=validators, **kwargs)
+
+
+def QueryInt(minimum: int | None = None, maximum: int | None = None, **kwargs) -> fields.Integer:
+    return Int(minimum, maximum, strict=False, **kwargs)
+
+
+def Bool(**kwargs) -> fields.Boolean:
+    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+
+
+Quantity = lambda **kw: Int(1, MAX_LINE_QUANTITY, **kw)  # noqa: E731
+
+
+class ErrorDetail(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields_ = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), data_key="fields")
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorDetail, required=True)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate
+
+from supply.api.auth import requires
+from supply.api.context import services
+from supply.api.schemas import QueryInt, Int, Text
+from supply.api.util import actor, coop_id
+from supply.domain.rules import MAX_STOCK_DELTA, STOCK_KINDS
+from supply.services.stock import adjust_stock, list_ledger
+
+blp = Blueprint("stock", __name__, url_prefix="/api/v1/stock", description="The stock ledger")
+
+
+def _nonzero(value: int) -> None:
+    if value == 0:
+        raise ValidationError("must not be zero")
+
+
+class AdjustmentIn(Schema):
+    farm_id = Int(1, required=True)
+    sku = fields.String(required=True, validate=validate.Length(1, 64))
+    delta = Int(-MAX_STOCK_DELTA, MAX_STOCK_DELTA, required=True, validate_also=_nonzero)
+    kind = fields.String(required=True, validate=validate.OneOf(STOCK_KINDS))
+    reason = Text(500, required=True)
+
+
+class AdjustmentOut(Schema):
+    entry_id = fields.Integer()
+    farm_id = fields.Integer()
+    sku = fields.String()
+    kind = fields.String()
+    delta = fields.Integer()
+    reason = fields.String()
+    declared = fields.Integer()
+    confirmed = fields.Integer()
+    allocated = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class LedgerQuery(Schema):
+    farm_id = QueryInt(1, load_default=None)
+    sku = fields.String(load_default=None)
+    limit = QueryInt(1, 1000, load_default=100)
+    before_id = QueryInt(1, load_default=None)
+
+
+class LedgerEntryOut(Schema):
+    id = fields.Integer()
+    farm_id = fields.Integer()
+    sku = fields.String()
+    kind = fields.String()
+    delta = fields.Integer()
+    reason = fields.String()
+    actor = fields.String()
+    ref = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+@blp.route("/adjustments")
+class Adjustments(MethodView):
+    @requires("manager")
+    @blp.arguments(AdjustmentIn)
+    @blp.response(201, AdjustmentOut)
+    def post(self, data):
+        with services().db.transaction() as session:
+            return adjust_stock(session, coop_id(), actor=actor(), **data)
+
+
+@blp.route("/ledger")
+class Ledger(MethodView):
+    @requires("manager")
+    @blp.arguments(LedgerQuery, location="query")
+    @blp.response(200, LedgerEntryOut(many=True))
+    def get(self, query):
+        with services().db.transaction() as session:
+            return list_ledger(session, coop_id(), **query)

@@ -1,0 +1,56 @@
+"""The Flask application factory. Kept out of supply/__init__ so workers and the domain import without Flask."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from flask_smorest import Api
+
+from config import Settings
+from supply.api.schemas import ErrorSchema
+from supply.api.errors import http_error_response, register_error_handlers
+from supply.wiring import Services, build_services
+
+
+class CoopApi(Api):
+    """flask-smorest with the project's single error shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):
+        return http_error_response(error)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+    settings = settings or (services.settings if services else Settings.from_env())
+    services = services or build_services(settings)
+    logging.basicConfig(level=settings.log_level)
+
+    app = Flask("supply")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="Cooperative dispatch API",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # Chinese names stay readable in responses
+    app.extensions["coop"] = services
+
+    api = CoopApi(app, spec_kwargs={"info": {"description": "Livestream orders to farm pickups to routes."}})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{"bearerAuth": []}]
+    register_error_handlers(app)
+
+    from supply.api import farms, orders, products, stock, streams
+
+    for module in (farms, products, stock, streams, orders):
+        api.register_blueprint(module.blp)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    return app

@@ -1,0 +1,3 @@
+from supply.db.session import Database, make_engine
+
+__all__ = ["Database", "make_engine"]

@@ -1,0 +1,1 @@
+"""The supply rules as plain Python: no Flask, no database."""

@@ -1,0 +1,34 @@
+"""Small builders shared by tests: a farm, a product and confirmed stock through the HTTP API."""
+from __future__ import annotations
+
+FARM = {"name": "马家庄 Ma family farm", "lat": 42.5, "lon": 1.52, "phone": "+86 138 0000 1111",
+        "window_start": "08:00", "window_end": "12:00"}
+PRODUCT = {"sku": "NOODLE-500", "name": "苦荞挂面 500 g", "unit": "bag", "unit_weight_kg": 0.5,
+           "unit_volume_l": 0.8, "cold_chain": False, "shelf_life_days": 365}
+
+
+def make_farm(client, headers, **overrides) -> dict:
+    response = client.post("/api/v1/farms", json={**FARM, **overrides}, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def make_product(client, headers, **overrides) -> dict:
+    response = client.post("/api/v1/products", json={**PRODUCT, **overrides}, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def stock(client, headers, farm_id: int, sku: str, quantity: int) -> None:
+    for kind in ("declared", "confirmed"):
+        response = client.post("/api/v1/stock/adjustments", headers=headers, json={
+            "farm_id": farm_id, "sku": sku, "delta": quantity, "kind": kind, "reason": "counted at the farm"})
+        assert response.status_code == 201, response.get_json()
+
+
+def order(platform="douyin", external_id="o-1", lines=(("NOODLE-500", 1),), stream_id=None) -> dict:
+    body = {"platform": platform, "external_id": external_id,
+            "lines": [{"sku": sku, "quantity": q} for sku, q in lines]}
+    if stream_id is not None:
+        body["stream_id"] = stream_id
+    return body
