@@ -4,7 +4,6 @@ import dataclasses
 import re
 
 import pytest
-
 from markupsafe import escape
 
 from supply.sheets import render_html
