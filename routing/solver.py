@@ -244,7 +244,7 @@ def _solve_ortools(problem: Problem, pieces: list[_Piece], limit_s: float, seed:
         index = manager.NodeToIndex(n_pieces + 1 + k)
         v = vehicles[vi]
         time_dim.CumulVar(index).SetRange(problem.departure_s(v), problem.return_deadline_s(v))
-        routing.SetAllowedVehiclesForIndex([vi], index)
+        _allow_only(routing, index, [vi])
     for vi, v in enumerate(vehicles):
         start, end = routing.Start(vi), routing.End(vi)
         dep, deadline = problem.departure_s(v), problem.return_deadline_s(v)
@@ -271,7 +271,7 @@ def _solve_ortools(problem: Problem, pieces: list[_Piece], limit_s: float, seed:
         index = manager.NodeToIndex(node)
         routing.AddDisjunction([index], piece.penalty)
         if piece.stop.cold_chain:
-            routing.SetAllowedVehiclesForIndex(refrigerated, index)
+            _allow_only(routing, index, refrigerated)
         # A split pickup is collected in full or not at all.
         if piece.stop.id in first_of_stop:
             routing.solver().Add(routing.ActiveVar(index) == routing.ActiveVar(first_of_stop[piece.stop.id]))
@@ -308,6 +308,18 @@ def _solve_ortools(problem: Problem, pieces: list[_Piece], limit_s: float, seed:
             index = solution.Value(routing.NextVar(index))
         sequences.append(seq)
     return sequences
+
+
+def _allow_only(routing, index, allowed):
+    """Only these vehicles may visit ``index`` (the node may still be left out).
+
+    SetAllowedVehiclesForIndex would say the same, but its Python binding in OR-Tools 9.15
+    rejects Python lists, so the vehicle variable's domain is narrowed directly.
+    """
+    keep = set(allowed)
+    others = [v for v in range(routing.vehicles()) if v not in keep]
+    if others:
+        routing.VehicleVar(index).RemoveValues(others)
 
 
 def _add_load_dimension(routing, manager, name, demands, capacities, reload_nodes):
@@ -388,6 +400,11 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float, seed: i
     def load(w, vol):
         return [w, vol] if use_volume else [w]
 
+    # PyVRP's penalty manager works best with small cost figures: divide out the common factor.
+    scale = 0
+    for v in problem.vehicles:
+        scale = math.gcd(scale, v.cost_per_km, v.fixed_cost * _MILLI)
+    scale = max(scale, 1)
     clients = []
     for p in pieces:
         s = p.stop
@@ -396,7 +413,8 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float, seed: i
             kwargs["tw_late"] = s.window_end_s
         clients.append(pyvrp.Client(
             location=where[s.location], pickup=load(p.weight_kg, p.volume_l),
-            service_duration=s.service_duration_s, prize=p.penalty, required=False, **kwargs))
+            service_duration=s.service_duration_s, prize=-(-p.penalty // scale), required=False,
+            **kwargs))
 
     groups: dict[tuple, list[int]] = {}
     for vi, v in enumerate(problem.vehicles):
@@ -414,8 +432,8 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float, seed: i
         types.append(pyvrp.VehicleType(
             num_available=len(members),
             capacity=load(cap_w, total_volume if cap_v is None else cap_v),
-            fixed_cost=fixed * _MILLI, tw_early=dep, tw_late=max(dep, deadline),
-            unit_distance_cost=cpk, **kwargs))
+            fixed_cost=fixed * _MILLI // scale, tw_early=dep, tw_late=max(dep, deadline),
+            unit_distance_cost=cpk // scale, **kwargs))
 
     depot_kwargs = {"tw_early": problem.hub_open_s}
     if problem.hub_cutoff_s is not None:
@@ -424,8 +442,11 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float, seed: i
         locations=[pyvrp.Location(0, 0) for _ in locs], clients=clients,
         depots=[pyvrp.Depot(location=0, **depot_kwargs)], vehicle_types=types,
         distance_matrices=[dist], duration_matrices=[dur])
+    # Load and time-warp penalties must be able to outweigh the prize of any pickup.
+    top_prize = max(c.prize for c in clients)
+    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max(1e5, 10.0 * top_prize)))
     result = pyvrp.solve(data, stop=MaxRuntime(limit_s), seed=seed, display=False,
-                         collect_stats=False)
+                         collect_stats=False, params=params)
 
     sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
     if not result.best.is_feasible():
@@ -485,11 +506,13 @@ def _route(problem: Problem, v: Vehicle, pieces, seq) -> Route:
     earliest = problem.departure_s(v)
     visits, end, travelled, ok = _simulate(problem, v, pieces, seq, earliest)
     if ok:
-        # Leave as late as the windows allow: less waiting, shorter shift.
+        # Leave as late as possible without coming back later: no waiting before the first
+        # window opens, and the shortest shift for the same return time.
         lo, hi = earliest, max(earliest, problem.return_deadline_s(v))
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if _simulate(problem, v, pieces, seq, mid)[3]:
+            _, mid_end, _, mid_ok = _simulate(problem, v, pieces, seq, mid)
+            if mid_ok and mid_end <= end:
                 lo = mid
             else:
                 hi = mid - 1
