@@ -1,0 +1,38 @@
+"""The command line, run as a separate process."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+DATA = ROOT / "tests" / "data"
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "routing", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_solve_prints_a_json_plan_in_the_files_numbering_and_cost_convention():
+    out = run("solve", str(DATA / "C101_25.txt"), "--format", "solomon", "--time-limit", "1")
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)
+    assert sorted(s for r in plan["routes"] for s in r) == list(range(1, 26))
+    assert plan["unassigned"] == []
+    assert plan["cost"] == plan["distance_m"] / 10
+
+
+def test_solve_reads_vrplib_and_reports_integer_cost():
+    out = run("solve", str(DATA / "small_cvrp.vrp"), "--format", "vrplib", "--time-limit", "1",
+              "--engine", "ortools")
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)
+    assert sorted(s for r in plan["routes"] for s in r) == [2, 3, 4, 5, 6, 7, 8]
+    assert plan["cost"] == plan["distance_m"] and isinstance(plan["cost"], int)
+
+
+def test_a_bad_file_gives_a_clear_error_and_a_non_zero_exit():
+    out = run("solve", str(DATA / "missing.txt"), "--time-limit", "1")
+    assert out.returncode == 2
+    assert "error" in json.loads(out.stderr)
