@@ -16,6 +16,8 @@ class Services:
     db: Database
     # (lat, lon) -> (node id, snap distance m); None until a road network is configured.
     snapper: object | None = None
+    # platform name -> webhook adapter (supply.platforms), from COOP_PLATFORM_SECRETS
+    adapters: dict = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
 
     def close(self) -> None:
@@ -23,4 +25,7 @@ class Services:
 
 
 def build_services(settings: Settings, *, db: Database | None = None) -> Services:
-    return Services(settings=settings, db=db or Database(settings.database_url))
+    from supply.platforms import load_adapters
+
+    return Services(settings=settings, db=db or Database(settings.database_url),
+                    adapters=load_adapters(settings.platform_secrets))

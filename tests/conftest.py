@@ -84,9 +84,9 @@ def settings(database_url) -> Settings:
 @pytest.fixture
 def app(db, settings):
     from supply.app import create_app
-    from supply.wiring import Services
+    from supply.wiring import build_services
 
-    return create_app(settings, services=Services(settings=settings, db=db))
+    return create_app(settings, services=build_services(settings, db=db))
 
 
 @pytest.fixture

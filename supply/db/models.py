@@ -212,3 +212,36 @@ class OrderLine(Base):
         CheckConstraint("reserved >= 0 AND reserved <= quantity", name="ck_line_reserved"),
         CheckConstraint("from_hold >= 0 AND from_hold <= quantity", name="ck_line_from_hold"),
     )
+
+
+class PlatformMessage(Base):
+    """Every webhook event accepted from a platform, once (de-duplicated by its message id)."""
+
+    __tablename__ = "platform_messages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"))
+    platform: Mapped[str] = mapped_column(String(40))
+    message_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    external_order_id: Mapped[str | None] = mapped_column(String(128))
+    version: Mapped[int | None] = mapped_column(BigInteger)
+    # applied, duplicate_order, rejected, invalid, unmapped, needs_order_detail, stale, recorded
+    status: Mapped[str] = mapped_column(String(24))
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("cooperative_id", "platform", "message_id", name="uq_platform_message"),
+        Index("ix_platform_messages_order", "cooperative_id", "platform", "external_order_id"),
+        Index("ix_platform_messages_status", "cooperative_id", "status"),
+    )
+
+
+class PlatformProduct(Base):
+    """The manager's mapping of a platform's product id to one of our SKUs."""
+
+    __tablename__ = "platform_products"
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(40), primary_key=True)
+    product_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))

@@ -1,0 +1,114 @@
+"""Signed pushes from livestream platforms. Verified on the raw body before anything is parsed or stored."""
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from supply.api.auth import requires
+from supply.api.context import services
+from supply.api.schemas import QueryInt, Text
+from supply.api.util import coop_id
+from supply.domain.errors import InvalidInput, NotFound, Unauthorized
+from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
+from supply.services.intake import apply_platform_events, list_platform_messages, map_platform_product
+
+blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Platform pushes and product mappings")
+
+# Platform pushes land in the default cooperative; one deployment serves one cooperative's shops.
+WEBHOOK_COOPERATIVE_ID = 1
+
+
+class WebhookResult(Schema):
+    message_id = fields.String()
+    kind = fields.String()
+    external_order_id = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "applied, duplicate_order, duplicate_message, rejected, "
+                                                    "invalid, unmapped, needs_order_detail, stale, recorded, ping"})
+    order_id = fields.Integer(allow_none=True)
+    order_status = fields.String()
+    error = fields.Dict()
+    reason = fields.String()
+
+
+class WebhookOut(Schema):
+    results = fields.List(fields.Nested(WebhookResult))
+
+
+@blp.route("/webhooks/<string:platform>")
+class Webhook(MethodView):
+    @blp.response(200, WebhookOut, description="the platform's own acknowledgement (ours: one result per event)")
+    @blp.doc(security=[], parameters=[{"in": "header", "name": "X-Signature", "schema": {"type": "string"},
+                                       "description": "sha256=<hex HMAC-SHA256 of the raw body>"}],
+             requestBody={"content": {"application/json": {"schema": {"type": "object"}}}})
+    def post(self, platform):
+        adapter = services().adapters.get(platform)
+        if adapter is None:
+            raise NotFound(f"no platform {platform!r} is configured")
+        raw = request.get_data(cache=True)
+        try:
+            adapter.verify(request.headers, raw)
+        except InvalidSignature as exc:
+            raise Unauthorized(f"the signature does not match: {exc.message}", code="bad_signature") from exc
+        try:
+            events = adapter.parse(raw)
+        except InvalidPayload as exc:
+            raise InvalidInput(exc.message, fields=exc.fields, code="invalid_payload") from exc
+        with services().db.transaction() as session:
+            results = apply_platform_events(session, WEBHOOK_COOPERATIVE_ID, events,
+                                            refs_are_skus=isinstance(adapter, GenericAdapter))
+        body, status = adapter.acknowledge(results)
+        response = jsonify(body)
+        response.status_code = status
+        return response
+
+
+class MappingIn(Schema):
+    platform = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_\-]{1,40}$"))
+    product_ref = Text(128, required=True)
+    sku = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+class MappingOut(Schema):
+    platform = fields.String()
+    product_ref = fields.String()
+    sku = fields.String()
+
+
+class MessagesQuery(Schema):
+    status = fields.String(load_default=None)
+    limit = QueryInt(1, 1000, load_default=100)
+
+
+class MessageOut(Schema):
+    id = fields.Integer()
+    platform = fields.String()
+    message_id = fields.String()
+    kind = fields.String()
+    external_order_id = fields.String(allow_none=True)
+    version = fields.Integer(allow_none=True)
+    status = fields.String()
+    result = fields.Dict(allow_none=True)
+    created_at = fields.DateTime()
+
+
+@blp.route("/platform-products")
+class PlatformProducts(MethodView):
+    @requires("manager")
+    @blp.arguments(MappingIn)
+    @blp.response(201, MappingOut)
+    def post(self, data):
+        with services().db.transaction() as session:
+            return map_platform_product(session, coop_id(), **data)
+
+
+@blp.route("/platform-messages")
+class PlatformMessages(MethodView):
+    @requires("manager")
+    @blp.arguments(MessagesQuery, location="query")
+    @blp.response(200, MessageOut(many=True))
+    def get(self, query):
+        """Events stored from platforms: the unmapped and needs_order_detail ones need a manager."""
+        with services().db.transaction() as session:
+            return list_platform_messages(session, coop_id(), **query)
