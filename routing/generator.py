@@ -163,7 +163,6 @@ class _CountyBuilder:
 
     def town(self, backbone: list[int]) -> None:
         """A county town: a grid of streets beside the valley road, inner streets one-way."""
-        rng = self.rng
         i = len(backbone) // 3
         name = self.place_name()
         h = self.heading_at(backbone, i) + math.pi / 2
@@ -188,8 +187,8 @@ class _CountyBuilder:
         for c in (0, 4):  # two streets down to the valley road
             j = min(range(len(backbone)), key=lambda k: self._dist(backbone[k], grid[0][c]))
             self.way(self.link(grid[0][c], backbone[j]), "tertiary", f"{name} {c + 1} Jie")
-        self.places.append((f"{name} Zhen", "town", ox + 2 * block * vx, oy + 2 * block * vy))
-        del rng
+        # the town square: the middle of a block, off the streets
+        self.places.append((f"{name} Zhen", "town", ox + block * (0.5 * ux + 1.5 * vx), oy + block * (0.5 * uy + 1.5 * vy)))
 
     def village(self, host: list[int], i: int) -> None:
         """Streets across the host road joined by back lanes into small blocks, farm yards on

@@ -19,10 +19,9 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from .model import UNREACHABLE  # the solver's "no road" value, so matrices plug straight in
 from .network import Network
 
-UNREACHABLE = np.iinfo(np.int32).max
-"""Value of a matrix entry when the destination cannot be reached (closed roads)."""
 
 _LENGTH_BITS = 28  # decimetres: paths up to 26,843 km
 _SHIFT = float(2**_LENGTH_BITS)
