@@ -66,18 +66,22 @@ def render_pdf(sheet: RouteSheet, font_path_override: str | Path | None = None) 
     _overview(pdf, sheet)
     pdf.add_page()
     for stop in sheet.stops:
-        _keep_together(pdf, lambda target, stop=stop: _stop_block(target, sheet, stop))
+        _keep_together(pdf, _stop_height(pdf, sheet, stop))
+        _stop_block(pdf, sheet, stop)
     if sheet.return_legs:
-        _keep_together(pdf, lambda target: _return_block(target, sheet))
+        _keep_together(pdf, 2 + 6.5 + _measure(pdf, 9, 4.6, _legs_text(sheet.return_legs),
+                                               CONTENT_W - 6) + 6)
+        _return_block(pdf, sheet)
     return bytes(pdf.output())
 
 
-def _keep_together(pdf: FPDF, draw) -> None:
-    with pdf.offset_rendering() as trial:
-        draw(trial)
-    if trial.page_break_triggered:
+def _keep_together(pdf: FPDF, height: float) -> None:
+    """Start a new page unless a block of ``height`` fits on this one.
+
+    (fpdf2's offset_rendering would measure by drawing, but it deep-copies the document and
+    its CJK font for every block, which is slow on a long route.)"""
+    if pdf.get_y() + height > pdf.page_break_trigger:
         pdf.add_page()
-    draw(pdf)
 
 
 def _text(pdf: FPDF, size: float, text: str, height: float | None = None,
@@ -228,13 +232,53 @@ def _legs_text(legs: tuple[SheetLeg, ...]) -> str:
     return " → ".join(f"{leg.display_name} {fmt.km(leg.distance_m)}" for leg in legs)
 
 
+_Paragraph = tuple[float, float, str, tuple[int, int, int]]  # size, line height, text, colour
+QR_SIZE = 30.0
+QTY_W, WEIGHT_W = 30.0, 24.0
+
+
+def _stop_text(sheet: RouteSheet, stop: SheetStop) -> tuple[list[_Paragraph], _Paragraph]:
+    """The paragraphs above the items table, and the load line below it."""
+    title = f"Back at hub: unload · {stop.farm_name}" if stop.is_reload else stop.farm_name
+    above: list[_Paragraph] = [(13, 6.5, title, INK)]
+    if stop.phone:
+        above.append((11, 6, f"Tel. {stop.phone}", INK))
+    if stop.legs_from_previous:
+        above.append((9, 4.6, f"Roads: {_legs_text(stop.legs_from_previous)}", MUTED))
+    load = (10, 6, f"Load after this stop: {fmt.kg(stop.load_after_kg)} · "
+                   f"{fmt.litres(stop.load_after_l)}", INK)
+    return above, load
+
+
+def _text_width(stop: SheetStop) -> float:
+    return CONTENT_W - 6 - (QR_SIZE + 4 if stop.collect_url else 0)
+
+
+def _measure(pdf: FPDF, size: float, line_h: float, text: str, width: float) -> float:
+    pdf.set_font(FONT, size=size)
+    return pdf.multi_cell(width, line_h, text, dry_run=True, output=MethodReturnValue.HEIGHT)
+
+
+def _stop_height(pdf: FPDF, sheet: RouteSheet, stop: SheetStop) -> float:
+    """Height the stop block takes, measured without drawing (for keeping it on one page)."""
+    width = _text_width(stop)
+    above, load = _stop_text(sheet, stop)
+    text_h = 13 + sum(_measure(pdf, size, line_h, text, width) for size, line_h, text, _ in above)
+    if stop.items:
+        name_w = width - QTY_W - WEIGHT_W
+        text_h += 1 + 5 + 1 + sum(
+            max(5.5, _measure(pdf, 10.5, 5.5, _item_label(item), name_w)) for item in stop.items)
+    text_h += _measure(pdf, load[0], load[1], load[2], width)
+    qr_h = QR_SIZE + 8 if stop.collect_url else 8
+    return 2 + max(text_h, qr_h) + 2
+
+
 def _stop_block(pdf: FPDF, sheet: RouteSheet, stop: SheetStop) -> None:
-    qr_size = 30.0 if stop.collect_url else 0.0
-    text_w = CONTENT_W - 6 - (qr_size + 4 if qr_size else 0)
+    qr_size = QR_SIZE if stop.collect_url else 0.0
+    text_w = _text_width(stop)
     top = pdf.get_y() + 2
     page = pdf.page
     left = MARGIN + 3
-    pdf.set_xy(left, top + 2)
     colour = _rgb(TRIP_COLOURS[(sheet.trip_of_hop(stop.sequence - 1) - 1) % len(TRIP_COLOURS)])
     pdf.set_draw_color(*colour)
     pdf.set_line_width(0.8)
@@ -252,17 +296,13 @@ def _stop_block(pdf: FPDF, sheet: RouteSheet, stop: SheetStop) -> None:
         pdf.set_text_color(*INK)
     pdf.set_xy(left, top + 13)
     pdf.set_left_margin(left)
-    title = f"Back at hub: unload · {stop.farm_name}" if stop.is_reload else stop.farm_name
-    _text(pdf, 13, title, 6.5, width=text_w)
-    if stop.phone:
-        _text(pdf, 11, f"Tel. {stop.phone}", 6, width=text_w)
-    if stop.legs_from_previous:
-        _text(pdf, 9, f"Roads: {_legs_text(stop.legs_from_previous)}", 4.6, MUTED, width=text_w)
+    above, load = _stop_text(sheet, stop)
+    for size, line_h, text, text_colour in above:
+        _text(pdf, size, text, line_h, text_colour, width=text_w)
     if stop.items:
         pdf.ln(1)
         _items_table(pdf, stop, text_w)
-    _text(pdf, 10, f"Load after this stop: {fmt.kg(stop.load_after_kg)} · "
-                   f"{fmt.litres(stop.load_after_l)}", 6, width=text_w)
+    _text(pdf, load[0], load[2], load[1], load[3], width=text_w)
     pdf.set_left_margin(MARGIN)
     text_bottom = pdf.get_y()
     if qr_size:
@@ -274,7 +314,7 @@ def _stop_block(pdf: FPDF, sheet: RouteSheet, stop: SheetStop) -> None:
         pdf.cell(qr_size + 4, 3.5, "scan when unloaded" if stop.is_reload
                  else "scan when collected", align="C")
         pdf.set_text_color(*INK)
-    bottom = max(text_bottom, top + qr_size + 8)
+    bottom = max(text_bottom, top + qr_size + 8) if pdf.page == page else text_bottom
     if pdf.page == page:
         pdf.set_draw_color(*(LINE if stop.is_reload else INK))
         pdf.set_line_width(0.35)
@@ -282,8 +322,12 @@ def _stop_block(pdf: FPDF, sheet: RouteSheet, stop: SheetStop) -> None:
     pdf.set_xy(MARGIN, bottom + 2)
 
 
+def _item_label(item) -> str:
+    return item.product_name + ("  [cold]" if item.cold_chain else "")
+
+
 def _items_table(pdf: FPDF, stop: SheetStop, width: float) -> None:
-    qty_w, weight_w = 30.0, 24.0
+    qty_w, weight_w = QTY_W, WEIGHT_W
     name_w = width - qty_w - weight_w
     pdf.set_font(FONT, size=8)
     pdf.set_text_color(*MUTED)
@@ -297,7 +341,7 @@ def _items_table(pdf: FPDF, stop: SheetStop, width: float) -> None:
     pdf.set_draw_color(*LINE)
     pdf.set_line_width(0.2)
     for item in stop.items:
-        name = item.product_name + ("  [cold]" if item.cold_chain else "")
+        name = _item_label(item)
         pdf.set_font(FONT, size=10.5)
         row_top = pdf.get_y()
         pdf.set_x(x)
