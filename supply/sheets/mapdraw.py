@@ -108,6 +108,13 @@ def _route_bounds(sheet: RouteSheet) -> tuple[float, float, float, float]:
             max(max_lon, mid_lon + half_lon), max(max_lat, mid_lat + half_lat))
 
 
+def route_aspect(sheet: RouteSheet) -> float:
+    """Height over width of the route's extent on the ground, for sizing the picture."""
+    min_lon, min_lat, max_lon, max_lat = _route_bounds(sheet)
+    kx = math.cos(math.radians((min_lat + max_lat) / 2))
+    return (max_lat - min_lat) / max((max_lon - min_lon) * kx, 1e-9)
+
+
 def _touches(line: Polyline, bounds: tuple[float, float, float, float]) -> bool:
     min_lon, min_lat, max_lon, max_lat = bounds
     lons = [p[0] for p in line]

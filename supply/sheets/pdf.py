@@ -1,7 +1,7 @@
 """The route sheet as an A4 PDF (fpdf2), CJK font embedded, the map as vector graphics.
 
-Page 1 is the overview: vehicle, driver, times, totals, the map and the route's QR code.
-Then one block per stop, never split across pages: ETA, window, farm, phone, roads to take,
+Page 1 opens with the overview: vehicle, driver, times, totals, the map and the route's QR
+code. Then one block per stop, never split across pages: ETA, window, farm, phone, roads to take,
 what to collect, the load after the stop, and the QR code that opens the stop-collected page
 (the code is also a link, for a driver reading the PDF on a phone).
 """
@@ -14,7 +14,7 @@ from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, XPos, YPos
 
 from . import fmt, qr
-from .mapdraw import HUB_COLOUR, TRIP_COLOURS, attribution_text, map_scene
+from .mapdraw import HUB_COLOUR, TRIP_COLOURS, attribution_text, map_scene, route_aspect
 from .model import RouteSheet, SheetLeg, SheetStop
 from .typeface import font_path
 
@@ -64,7 +64,7 @@ def render_pdf(sheet: RouteSheet, font_path_override: str | Path | None = None) 
     pdf.set_creation_date(sheet.departure)
     pdf.add_page()
     _overview(pdf, sheet)
-    pdf.add_page()
+    pdf.ln(4)  # stops follow on the same page when they fit: less paper per route
     for stop in sheet.stops:
         _keep_together(pdf, _stop_height(pdf, sheet, stop))
         _stop_block(pdf, sheet, stop)
@@ -134,7 +134,8 @@ def _overview(pdf: FPDF, sheet: RouteSheet) -> None:
                        "refrigerated box.", 5.5, COLD)
         pdf.ln(1)
     map_top = pdf.get_y()
-    map_h = min(175.0, 297 - 14 - map_top - 46)
+    # As tall as the route needs (a long valley is wide and flat), within what the page has.
+    map_h = max(90.0, min(CONTENT_W * route_aspect(sheet) + 12, 297 - 14 - map_top - 46))
     _draw_map(pdf, sheet, MARGIN, map_top, CONTENT_W, map_h)
     pdf.set_xy(MARGIN, map_top + map_h + 1.5)
     caption = f"Stops numbered in driving order; H = hub {sheet.hub_name}."
@@ -150,6 +151,7 @@ def _overview(pdf: FPDF, sheet: RouteSheet) -> None:
         _text(pdf, 10, "Whole route online:", 5, width=CONTENT_W - 36)
         pdf.set_x(MARGIN + 36)
         _text(pdf, 9, sheet.route_url, 4.5, MUTED, width=CONTENT_W - 36)
+        pdf.set_xy(MARGIN, max(pdf.get_y(), top + 32))
 
 
 def _draw_map(pdf: FPDF, sheet: RouteSheet, x: float, y: float, w: float, h: float) -> None:
