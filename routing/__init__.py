@@ -15,7 +15,7 @@ from routing.readers import (
     read_solomon,
     read_vrplib,
 )
-from routing.solver import diagnose, pyvrp_supports, solve
+from routing.solver import diagnose, plan_from_routes, pyvrp_supports, solve
 
 # --- road network exports (routing.network, routing.matrix, ...) go below this line ---
 
@@ -34,6 +34,7 @@ __all__ = [
     "assert_feasible",
     "check_plan",
     "diagnose",
+    "plan_from_routes",
     "problem_from_dict",
     "problem_to_dict",
     "pyvrp_supports",

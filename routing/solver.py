@@ -556,3 +556,26 @@ def _build_plan(problem, pieces, sequences, unassigned, engine, started) -> Plan
         routes=tuple(routes), unassigned=tuple(left),
         cost=sum(r.cost for r in routes), distance_m=sum(r.distance_m for r in routes),
         engine=engine, solve_time_s=time.perf_counter() - started)
+
+
+def plan_from_routes(problem: Problem, routes, engine: str = "given") -> Plan:
+    """A Plan from routes chosen elsewhere (another solver, a manager's edits).
+
+    ``routes`` is a sequence of ``(vehicle_id, [stop_id or None, ...])``, None marking a reload
+    at the hub. Each pickup is collected whole; stops on no route are reported left out with the
+    diagnosed reason. Times, loads and distances are computed from the matrices; run
+    ``routing.check.check_plan`` to know whether the result is feasible.
+    """
+    started = time.perf_counter()
+    pieces = [_Piece(s, s.weight_kg, s.volume_l, 0) for s in problem.stops]
+    index = {s.id: i for i, s in enumerate(problem.stops)}
+    by_vehicle = {v.id: i for i, v in enumerate(problem.vehicles)}
+    sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
+    for vehicle_id, stop_ids in routes:
+        if vehicle_id not in by_vehicle:
+            raise ValueError(f"plan: unknown vehicle {vehicle_id!r}")
+        try:
+            sequences[by_vehicle[vehicle_id]] = [None if s is None else index[s] for s in stop_ids]
+        except KeyError as exc:
+            raise ValueError(f"plan: unknown stop {exc.args[0]!r}") from None
+    return _build_plan(problem, pieces, sequences, [], engine, started)
