@@ -43,7 +43,3 @@ def litres(volume_l: float) -> str:
 
 def quantity(value: float) -> str:
     return f"{value:g}" if float(value).is_integer() else f"{value:.2f}".rstrip("0")
-
-
-def road(name: str) -> str:
-    return name.strip() or "unnamed road"

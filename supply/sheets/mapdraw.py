@@ -123,11 +123,18 @@ def _touches(line: Polyline, bounds: tuple[float, float, float, float]) -> bool:
                 or max(lats) < min_lat or min(lats) > max_lat)
 
 
-def _dedup(points: list[Point]) -> tuple[Point, ...]:
+def _thin(points: list[Point], min_step: float = 0.0) -> tuple[Point, ...]:
+    """Drop points closer than ``min_step`` to the last kept one (ends always kept): a whole
+    county's roads would otherwise make the HTML sheet heavy for a phone."""
     out: list[Point] = []
     for point in points:
-        if not out or out[-1] != point:
+        if not out or math.dist(out[-1], point) > min_step:
             out.append(point)
+    if len(points) > 1 and out[-1] != points[-1]:
+        if len(out) > 1:
+            out[-1] = points[-1]
+        else:
+            out.append(points[-1])
     return tuple(out)
 
 
@@ -144,13 +151,13 @@ def map_scene(sheet: RouteSheet, width: float = 800, height: float = 560,
     """Project the sheet's roads, route and stops into a ``width`` x ``height`` picture."""
     project = _Projection(_route_bounds(sheet), width, height, margin)
     background = tuple(
-        line for line in (_dedup([project(p) for p in road])
+        line for line in (_thin([project(p) for p in road], min_step=width / 400)
                           for road in sheet.background_roads
                           if len(road) >= 2 and _touches(road, project.bounds))
         if len(line) >= 2
     )
     hops = tuple(
-        HopLine(hop=i, trip=sheet.trip_of_hop(i), points=_dedup([project(p) for p in line]))
+        HopLine(hop=i, trip=sheet.trip_of_hop(i), points=_thin([project(p) for p in line]))
         for i, line in enumerate(sheet.route_path) if line
     )
     stops = tuple(

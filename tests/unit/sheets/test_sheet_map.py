@@ -95,3 +95,13 @@ def test_the_png_is_a_picture_of_the_requested_size(sheet):
     data = render_map_png(sheet, 400, 280)
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     assert Image.open(BytesIO(data)).size == (400, 280)
+
+
+def test_dense_road_geometry_is_thinned_but_keeps_its_ends(sheet):
+    lon0, lat0 = sheet.hub_lon, sheet.hub_lat
+    dense = tuple((lon0 + k * 1e-5, lat0 + 0.001) for k in range(2000))
+    scene = map_scene(dataclasses.replace(sheet, background_roads=(dense,)))
+    (line,) = scene.background
+    assert 2 <= len(line) < 200
+    project = map_scene(dataclasses.replace(sheet, background_roads=((dense[0], dense[-1]),)))
+    assert (line[0], line[-1]) == project.background[0]
