@@ -99,12 +99,16 @@ class ProductBalance(Base):
     confirmed: Mapped[int] = mapped_column(BigInteger, default=0)
     reserved: Mapped[int] = mapped_column(BigInteger, default=0)
     held: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Reserved units no longer backed by confirmed stock (a farm came up short and no other farm had
+    # stock): the orders concerned are known through order_lines.backordered.
+    backordered: Mapped[int] = mapped_column(BigInteger, default=0)
     __table_args__ = (
         CheckConstraint("declared >= 0", name="ck_balance_declared"),
         CheckConstraint("confirmed >= 0", name="ck_balance_confirmed"),
         CheckConstraint("reserved >= 0", name="ck_balance_reserved"),
         CheckConstraint("held >= 0", name="ck_balance_held"),
-        CheckConstraint("confirmed - reserved - held >= 0", name="ck_balance_not_oversold"),
+        CheckConstraint("confirmed - reserved + backordered - held >= 0", name="ck_balance_not_oversold"),
+        CheckConstraint("backordered >= 0 AND backordered <= reserved", name="ck_balance_backordered"),
     )
 
 
@@ -205,11 +209,16 @@ class OrderLine(Base):
     from_hold: Mapped[int] = mapped_column(BigInteger, default=0)
     # Units currently held against stock (0 once cancelled, or for a rejected order).
     reserved: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Of reserved: units assigned to farm pickups, and units no farm could supply.
+    allocated: Mapped[int] = mapped_column(BigInteger, default=0)
+    backordered: Mapped[int] = mapped_column(BigInteger, default=0)
     order: Mapped[Order] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship(lazy="joined")
     __table_args__ = (
         CheckConstraint("quantity > 0", name="ck_line_quantity"),
         CheckConstraint("reserved >= 0 AND reserved <= quantity", name="ck_line_reserved"),
+        CheckConstraint("allocated >= 0 AND backordered >= 0 AND allocated + backordered <= reserved",
+                        name="ck_line_allocated"),
         CheckConstraint("from_hold >= 0 AND from_hold <= quantity", name="ck_line_from_hold"),
     )
 
@@ -245,3 +254,194 @@ class PlatformProduct(Base):
     platform: Mapped[str] = mapped_column(String(40), primary_key=True)
     product_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+
+
+# --- dispatch: hubs, vehicles, pickups, jobs, plans ---------------------------------------------
+
+
+class Hub(Base):
+    """The county warehouse / express collection point trucks bring pickups to."""
+
+    __tablename__ = "hubs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    node_id: Mapped[int | None] = mapped_column(BigInteger)
+    snap_distance_m: Mapped[float | None] = mapped_column(Float)
+    opens_at: Mapped[time] = mapped_column(Time)
+    # The carriers' trucks leave at cut-off: every pickup must be at the hub by then.
+    cutoff_at: Mapped[time] = mapped_column(Time)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Vehicle(Base):
+    __tablename__ = "vehicles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"), index=True)
+    hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    plate: Mapped[str | None] = mapped_column(String(40))
+    capacity_kg: Mapped[float] = mapped_column(Float)
+    capacity_l: Mapped[float] = mapped_column(Float)
+    refrigerated: Mapped[bool] = mapped_column(Boolean, default=False)
+    shift_start: Mapped[time] = mapped_column(Time)
+    shift_end: Mapped[time] = mapped_column(Time)
+    max_duration_s: Mapped[int | None] = mapped_column(Integer)
+    cost_per_km: Mapped[float] = mapped_column(Float, default=0)
+    cost_per_use: Mapped[float] = mapped_column(Float, default=0)
+    driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Pickup(Base):
+    """What to collect: farm x day x product x quantity."""
+
+    __tablename__ = "pickups"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"))
+    farm_id: Mapped[int] = mapped_column(ForeignKey("farms.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    date: Mapped[date] = mapped_column(Date)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    quantity_ready: Mapped[int | None] = mapped_column(BigInteger)
+    quantity_collected: Mapped[int] = mapped_column(BigInteger, default=0)
+    # proposed -> confirmed (ready) -> collected; short when the farm had less than asked
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("farm_id", "product_id", "date", name="uq_pickup_farm_product_date"),
+        Index("ix_pickups_coop_date", "cooperative_id", "date"),
+        CheckConstraint("quantity >= 0", name="ck_pickup_quantity"),
+        CheckConstraint("status in ('proposed', 'confirmed', 'short', 'collected', 'cancelled')",
+                        name="ck_pickup_status"),
+    )
+
+
+class LineAllocation(Base):
+    """Which farm supplies which reserved units of an order line (through a pickup)."""
+
+    __tablename__ = "line_allocations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    pickup_id: Mapped[int] = mapped_column(ForeignKey("pickups.id"), index=True)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_allocation_quantity"),)
+
+
+class Job(Base):
+    """The record of a background job: the database, not Redis, says what must run."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict] = mapped_column(JSON)
+    # queued, running, finished, failed
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(String(500))
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("ix_jobs_status", "status"),
+        CheckConstraint("status in ('queued', 'running', 'finished', 'failed')", name="ck_job_status"),
+    )
+
+
+class DispatchPlan(Base):
+    """Routes for one hub and day. Re-planning makes a new version; drivers see the published one."""
+
+    __tablename__ = "dispatch_plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"))
+    hub_id: Mapped[int] = mapped_column(ForeignKey("hubs.id"))
+    date: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer)
+    # draft, published, superseded
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    needs_replan: Mapped[bool] = mapped_column(Boolean, default=False)
+    replan_reason: Mapped[str | None] = mapped_column(String(500))
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    engine: Mapped[str | None] = mapped_column(String(32))
+    cost: Mapped[float | None] = mapped_column(Float)
+    distance_m: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    unplanned: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    routes: Mapped[list["Route"]] = relationship(back_populates="plan", order_by="Route.id", lazy="selectin")
+    __table_args__ = (
+        UniqueConstraint("hub_id", "date", "version", name="uq_plan_version"),
+        # Only one job's plan per (job): running a planning job twice makes one plan.
+        UniqueConstraint("job_id", name="uq_plan_job"),
+        CheckConstraint("status in ('draft', 'published', 'superseded')", name="ck_plan_status"),
+    )
+
+
+class Route(Base):
+    __tablename__ = "routes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("dispatch_plans.id"), index=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"))
+    driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
+    departure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    return_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    distance_m: Mapped[int] = mapped_column(BigInteger)
+    duration_s: Mapped[int] = mapped_column(BigInteger)
+    trips: Mapped[int] = mapped_column(Integer, default=1)
+    # The road geometry of the whole route: [[lon, lat], ...] per leg, for the map.
+    path: Mapped[list | None] = mapped_column(JSON)
+    plan: Mapped[DispatchPlan] = relationship(back_populates="routes")
+    stops: Mapped[list["Stop"]] = relationship(back_populates="route", order_by="Stop.sequence", lazy="selectin")
+
+
+class Stop(Base):
+    __tablename__ = "stops"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    route_id: Mapped[int] = mapped_column(ForeignKey("routes.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    # pickup at a farm, or reload (back at the hub to unload between trips)
+    kind: Mapped[str] = mapped_column(String(16))
+    farm_id: Mapped[int | None] = mapped_column(ForeignKey("farms.id"))
+    arrival_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    departure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    load_after_kg: Mapped[float] = mapped_column(Float)
+    load_after_l: Mapped[float] = mapped_column(Float)
+    # Roads from the previous stop: [{"road", "distance_m", "duration_s"}]
+    legs: Mapped[list | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    collected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    route: Mapped[Route] = relationship(back_populates="stops")
+    items: Mapped[list["StopItem"]] = relationship(back_populates="stop", order_by="StopItem.id", lazy="selectin")
+
+
+class StopItem(Base):
+    __tablename__ = "stop_items"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    stop_id: Mapped[int] = mapped_column(ForeignKey("stops.id"), index=True)
+    pickup_id: Mapped[int] = mapped_column(ForeignKey("pickups.id"), index=True)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    quantity_collected: Mapped[int | None] = mapped_column(BigInteger)
+    stop: Mapped[Stop] = relationship(back_populates="items")
+
+
+class RoadClosure(Base):
+    __tablename__ = "road_closures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"))
+    edge_id: Mapped[int] = mapped_column(BigInteger)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
