@@ -15,8 +15,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .geo import LocalProjection
-from .network import Network, Place, RoadWay, build_network
-from .osm import DEFAULT_SPEED_KMH
+from .network import DEFAULT_SPEED_KMH, Network, Place, RoadWay, build_network
 
 _SYLLABLES = (
     "a ba bai bu cha da gou han hong hu ka ke kong la li lu ma mu na ping qi sa sha shan si su "

@@ -166,6 +166,8 @@ class _SplitGraph:
         if net.closed_edges:
             same &= ~np.isin(edge, np.fromiter(net.closed_edges, dtype=np.int64))
         p, q, edge = p[same], q[same], edge[same]
+        alive = _without_dead_ends(seq[p], seq[q], is_extra)
+        p, q, edge = p[alive], q[alive], edge[alive]
         weight = (cum_time[q] - cum_time[p]) * _SHIFT + (cum_len[q] - cum_len[p])
         weight = np.maximum(weight, 1.0)  # scipy drops zero weights
         fwd, bwd = net.edge_forward[edge], net.edge_backward[edge]
@@ -175,7 +177,7 @@ class _SplitGraph:
         end = np.concatenate([q[fwd], p[bwd]])
         w = np.concatenate([weight[fwd], weight[bwd]])
 
-        nodes = np.unique(seq[kept])
+        nodes = np.unique(np.concatenate([seq[p], seq[q], extra]))
         compact = np.full(net.n_nodes, -1, dtype=np.int64)
         compact[nodes] = np.arange(len(nodes))
         u, v = compact[tail], compact[head]
@@ -197,6 +199,21 @@ class _SplitGraph:
         i = int(np.searchsorted(self._keys, u * self._n + v))
         s, e = int(self.start[i]), int(self.end[i])
         return np.arange(s, e + 1) if s <= e else np.arange(s, e - 1, -1)
+
+
+def _without_dead_ends(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Mask of the pieces (a, b) left after repeatedly removing pieces that lead to a dead end
+    which is not a node in `keep`: no shortest path between kept nodes enters one, and
+    dropping them makes Dijkstra cheaper (a third of a county's junctions are dead ends)."""
+    alive = np.ones(len(a), dtype=bool)
+    n = len(keep)
+    while True:
+        degree = np.bincount(a[alive], minlength=n) + np.bincount(b[alive], minlength=n)
+        leaf = (degree == 1) & ~keep
+        drop = alive & (leaf[a] | leaf[b])
+        if not drop.any():
+            return alive
+        alive &= ~drop
 
 
 def _flat_cumsums(net: Network):

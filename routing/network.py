@@ -26,6 +26,27 @@ OSM_ATTRIBUTION = "© OpenStreetMap contributors (https://www.openstreetmap.org/
 DEFAULT_MAX_SNAP_M = 2_000.0
 _FORMAT_VERSION = 1
 
+# Assumed travel speeds in km/h where a way has no usable maxspeed. Rural, mountain-ish values:
+# a loaded truck, not the legal limit.
+DEFAULT_SPEED_KMH: dict[str, float] = {
+    "motorway": 90,
+    "motorway_link": 50,
+    "trunk": 70,
+    "trunk_link": 40,
+    "primary": 60,
+    "primary_link": 40,
+    "secondary": 50,
+    "secondary_link": 35,
+    "tertiary": 40,
+    "tertiary_link": 30,
+    "unclassified": 35,
+    "road": 30,
+    "residential": 25,
+    "living_street": 10,
+    "service": 15,
+    "track": 15,
+}
+
 
 class SnapError(ValueError):
     """A point cannot be placed on the network (too far from any road of the main component)."""
@@ -478,7 +499,7 @@ def build_network(
     way_name = np.array([name_id[w.name] for w in way_list], dtype=np.int32)[sw]
     way_class = np.array([class_id[w.road_class] for w in way_list], dtype=np.int16)[sw]
 
-    order, flip, edge_ptr, edge_nodes, edge_fwd, edge_bwd = _contract(len(lon), a, b, fwd, bwd)
+    order, edge_ptr, edge_nodes, edge_fwd, edge_bwd = _contract(len(lon), a, b, fwd, bwd)
     length_m = length_m[order]
     return Network(
         node_lon=lon,
@@ -504,8 +525,8 @@ def _contract(n: int, a, b, fwd, bwd):
     """Group segments into maximal chains through pass-through nodes.
 
     A node is passed through when it has exactly two segments, to two different neighbours, that
-    allow the same directions of travel through it. Returns the segment order, whether each
-    segment is walked against its own direction, and the edge arrays.
+    allow the same directions of travel through it. Returns the order in which the edges walk
+    the segments, and the edge arrays (segment attributes are the same both ways).
     """
     a_l, b_l, f_l, r_l = a.tolist(), b.tolist(), fwd.tolist(), bwd.tolist()
     incident: list[list[int]] = [[] for _ in range(n)]
@@ -529,7 +550,6 @@ def _contract(n: int, a, b, fwd, bwd):
 
     visited = [False] * len(a_l)
     order: list[int] = []
-    flip: list[bool] = []
     edge_ptr = [0]
     edge_nodes: list[int] = []
     edge_fwd: list[bool] = []
@@ -544,7 +564,6 @@ def _contract(n: int, a, b, fwd, bwd):
         while True:
             visited[s] = True
             order.append(s)
-            flip.append(a_l[s] != u)
             u = other(s, u)
             edge_nodes.append(u)
             if not passthrough[u] or u == start:
@@ -564,7 +583,6 @@ def _contract(n: int, a, b, fwd, bwd):
             walk(a_l[s], s)
     return (
         np.array(order, dtype=np.int64),
-        np.array(flip, dtype=bool),
         np.array(edge_ptr, dtype=np.int64),
         np.array(edge_nodes, dtype=np.int64),
         np.array(edge_fwd, dtype=bool),
@@ -585,7 +603,6 @@ def network_stats(network: Network) -> dict:
     """
     net = network
     seg_edge = net.edge_of_segment()
-    flat_edge = np.repeat(np.arange(net.n_edges), np.diff(net.node_ptr))
     first = net.node_ptr[:-1]
     last = net.node_ptr[1:] - 1
     start = np.arange(net.n_segments) + seg_edge
@@ -605,7 +622,6 @@ def network_stats(network: Network) -> dict:
         coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(net.n_nodes,) * 2),
         directed=False,
     )[0]
-    del flat_edge
     return {
         "source": net.source,
         "nodes": net.n_nodes,

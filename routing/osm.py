@@ -12,28 +12,8 @@ from typing import Iterable, Mapping
 
 import osmium
 
-from .network import OSM_ATTRIBUTION, Network, Place, RoadWay, build_network
+from .network import DEFAULT_SPEED_KMH, OSM_ATTRIBUTION, Network, Place, RoadWay, build_network
 
-# Assumed travel speeds in km/h where a way has no usable maxspeed. Rural, mountain-ish values:
-# a loaded truck, not the legal limit.
-DEFAULT_SPEED_KMH: dict[str, float] = {
-    "motorway": 90,
-    "motorway_link": 50,
-    "trunk": 70,
-    "trunk_link": 40,
-    "primary": 60,
-    "primary_link": 40,
-    "secondary": 50,
-    "secondary_link": 35,
-    "tertiary": 40,
-    "tertiary_link": 30,
-    "unclassified": 35,
-    "road": 30,
-    "residential": 25,
-    "living_street": 10,
-    "service": 15,
-    "track": 15,
-}
 DRIVABLE_CLASSES = frozenset(DEFAULT_SPEED_KMH)
 # values of access, vehicle, motor_vehicle or motorcar that shut a way to our trucks
 BLOCKED_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "military", "emergency"})
