@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from .model import OSM_COPYRIGHT_URL, LonLat, Polyline, RouteSheet
@@ -253,7 +254,8 @@ def render_map_svg(sheet: RouteSheet, width: float = 800, height: float = 560,
     return "\n".join(out)
 
 
-def render_map_png(sheet: RouteSheet, width: int = 1600, height: int = 1120) -> bytes:
+def render_map_png(sheet: RouteSheet, width: int = 1600, height: int = 1120,
+                   font_file: str | Path | None = None) -> bytes:
     """The same map as a PNG (Pillow), for messaging apps that do not show SVG."""
     from PIL import Image, ImageDraw
 
@@ -271,7 +273,7 @@ def render_map_png(sheet: RouteSheet, width: int = 1600, height: int = 1120) -> 
                       joint="curve")
     hx, hy = scene.hub
     r = 11 * unit
-    label_font = pil_font(round(13 * unit))
+    label_font = pil_font(round(13 * unit), font_file)
     draw.rectangle((hx - r, hy - r, hx + r, hy + r), fill=HUB_COLOUR, outline="#fff",
                    width=round(2 * unit))
     draw.text((hx, hy), "H", fill="#fff", font=label_font, anchor="mm")
@@ -280,7 +282,7 @@ def render_map_png(sheet: RouteSheet, width: int = 1600, height: int = 1120) -> 
         draw.ellipse((mark.x - r, mark.y - r, mark.x + r, mark.y + r), fill="#fff",
                      outline=colour, width=round(3 * unit))
         draw.text((mark.x, mark.y), mark.label, fill="#000", font=label_font, anchor="mm")
-    small = pil_font(round(11 * unit))
+    small = pil_font(round(11 * unit), font_file)
     bar_y = height - 14 * unit
     x0, x1 = 12 * unit, 12 * unit + scene.scale_bar_length
     draw.line(((x0, bar_y - 5 * unit), (x0, bar_y), (x1, bar_y), (x1, bar_y - 5 * unit)),

@@ -39,14 +39,16 @@ Shapes (units in the names; coordinates are WGS84 ``(lon, lat)`` pairs, in that 
     SheetItem(sku, product_name, quantity, unit, weight_kg, cold_chain)
     SheetLeg(road_name, distance_m, duration_s)   an empty road_name prints as "unnamed road"
 
-Sequences passed as lists are stored as tuples, so a sheet cannot change after it is built. Bad input raises ``ValueError`` naming the field.
+Sequences passed as lists are stored as tuples, so a sheet cannot change after it is built.
+Bad input raises ``ValueError`` naming the field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 LonLat = tuple[float, float]
 Polyline = tuple[LonLat, ...]

@@ -52,12 +52,12 @@ class _SheetPDF(FPDF):
         self.set_text_color(*INK)
 
 
-def render_pdf(sheet: RouteSheet, font_path_override: str | Path | None = None) -> bytes:
+def render_pdf(sheet: RouteSheet, font_file: str | Path | None = None) -> bytes:
     """The sheet as PDF bytes: A4 portrait, Noto Sans SC (or the given font) embedded."""
     pdf = _SheetPDF(sheet)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(True, margin=14)
-    pdf.add_font(FONT, fname=str(font_path(font_path_override)))
+    pdf.add_font(FONT, fname=str(font_path(font_file)))
     pdf.set_title(f"Route {sheet.route_id} {sheet.date.isoformat()}")
     pdf.set_subject(f"{sheet.cooperative_name} route sheet")
     pdf.set_lang("zh-Hans")

@@ -87,7 +87,7 @@ def _metres(a: LonLat, b: LonLat) -> float:
 
 
 def _length(points: list[LonLat]) -> float:
-    return sum(_metres(p, q) for p, q in zip(points, points[1:]))
+    return sum(_metres(p, q) for p, q in zip(points, points[1:], strict=False))
 
 
 class _Place:

@@ -7,7 +7,7 @@ import pytest
 
 from supply.sheets import RouteSheet, SheetItem, SheetLeg, SheetStop
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _stop(sequence=1, kind="pickup", arrival=dt.datetime(2026, 11, 24, 8, tzinfo=UTC), **kw):

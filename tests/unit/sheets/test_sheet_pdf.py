@@ -118,3 +118,8 @@ def test_a_long_route_flows_over_pages_without_losing_a_stop(sheet):
     text = _text(reader)
     assert len(reader.pages) > 4
     assert all(f"农场{n}号" in text for n in range(1, 26))
+
+
+def test_a_missing_font_file_is_named_in_the_error(sheet, tmp_path):
+    with pytest.raises(ValueError, match="font_path"):
+        render_pdf(sheet, font_file=tmp_path / "none.otf")
