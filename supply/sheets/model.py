@@ -46,8 +46,8 @@ Bad input raises ``ValueError`` naming the field.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 LonLat = tuple[float, float]
