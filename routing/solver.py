@@ -37,6 +37,7 @@ _MILLI = 1000
 _PENALTY_CAP = 1 << 60
 # Time kept back from the limit for building the model and the plan.
 _MARGIN_S = 0.05
+_FIRST_SOLUTION = "PARALLEL_CHEAPEST_INSERTION"
 
 
 @dataclass(frozen=True)
@@ -284,11 +285,14 @@ def _solve_ortools(problem: Problem, pieces: list[_Piece], limit_s: float, seed:
         _remove_blocked_arcs(routing, manager, blocked, len(vehicles))
 
     params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = (
-        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION)
+    # The default first solution (path cheapest arc) often finds nothing on tight windows;
+    # insertion builds a plan that respects them, and guided local search improves it.
+    params.first_solution_strategy = getattr(
+        routing_enums_pb2.FirstSolutionStrategy, _FIRST_SOLUTION)
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
-    params.time_limit.FromMilliseconds(max(10, int(limit_s * 1000)))
+    # The search overruns its limit slightly while it finishes a move: keep some time back.
+    params.time_limit.FromMilliseconds(max(10, int((0.99 * limit_s - 0.05) * 1000)))
     params.log_search = False
     del seed  # OR-Tools routing search has no random seed: it is deterministic for a given search.
 
