@@ -1,9 +1,10 @@
 """One error shape for everything (API.md): {"error": {"code", "message", "fields"?}}."""
 from __future__ import annotations
 
+import json
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
@@ -52,6 +53,9 @@ def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
         for key, value in messages.items():
             if isinstance(key, int):
                 name = f"{prefix}[{key}]"
+            elif key == "_schema":
+                # marshmallow's name for "this object as a whole": the fault is the parent's
+                name = prefix
             else:
                 name = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, (dict,)):
@@ -66,9 +70,14 @@ def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+BODY_NOT_AN_OBJECT = "the body must be a JSON object"
+
+
 def http_error_response(error: HTTPException):
     status = error.code or 500
     data = getattr(error, "data", None) or {}
+    if isinstance(getattr(error, "exc", None), (json.JSONDecodeError, UnicodeDecodeError)):
+        return _respond(400, error_body("malformed_json", "the body is not valid UTF-8 JSON"))
     fields = None
     if "messages" in data:
         messages = data["messages"]
@@ -85,10 +94,14 @@ def http_error_response(error: HTTPException):
     message = error.description or error.name
     if status == 422:
         message = "the request has invalid fields"
+        if fields and "_body" in fields:
+            # The body as a whole is at fault (a list, a string, null, a rule across fields): no field is.
+            reasons = fields.pop("_body")
+            if not fields:
+                message = BODY_NOT_AN_OBJECT if reasons == ["Invalid input type."] else "; ".join(reasons)
     elif status == 400 and "json" in str(message).lower():
         code = "malformed_json"
-    response = jsonify(error_body(code, message, fields))
-    response.status_code = status
+    response = _respond(status, error_body(code, message, fields))
     for key, value in (getattr(error, "get_headers", lambda: [])() or []):
         if key.lower() not in ("content-type", "content-length"):
             response.headers[key] = value
@@ -97,7 +110,34 @@ def http_error_response(error: HTTPException):
     return response
 
 
+def _respond(status: int, body: dict):
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def refuse_non_json_body():
+    """A body in another format would be read as "no fields at all"; say what is wrong instead (415).
+
+    Webhooks are exempt: each platform adapter checks its own raw, signed body.
+    """
+    if request.method not in ("POST", "PUT", "PATCH") or request.path.startswith("/api/v1/webhooks/"):
+        return None
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return None
+    if _is_json(request.mimetype):
+        return None
+    return _respond(415, error_body("unsupported_media_type",
+                                    "send the body as JSON with Content-Type: application/json"))
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.before_request(refuse_non_json_body)
+
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         status = status_for(exc)

@@ -31,8 +31,30 @@ def QueryInt(minimum: int | None = None, maximum: int | None = None, **kwargs) -
     return Int(minimum, maximum, strict=False, **kwargs)
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: not "true", not 1 (1 == True, so a truthy set alone lets it in)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class StrictNumber(fields.Float):
+    """A JSON number: not "42.5", not true."""
+
+    def _validated(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 def Bool(**kwargs) -> fields.Boolean:
-    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+    return StrictBoolean(**kwargs)
+
+
+def Number(**kwargs) -> fields.Float:
+    return StrictNumber(allow_nan=False, **kwargs)
 
 
 Quantity = lambda **kw: Int(1, MAX_LINE_QUANTITY, **kw)  # noqa: E731
