@@ -71,9 +71,27 @@ class OrderOut(Schema):
     short_lines = fields.List(fields.Nested(ShortLine))
 
 
+class LineDetailOut(LineOut):
+    allocated = fields.Integer(metadata={"description": "units assigned to a farm pickup, not yet collected"})
+    backordered = fields.Integer(metadata={"description": "units no farm could supply"})
+    collected = fields.Integer(metadata={"description": "units picked up from farms"})
+
+
+class AllocationOut(Schema):
+    order_line_id = fields.Integer()
+    pickup_id = fields.Integer()
+    farm_id = fields.Integer()
+    farm_name = fields.String()
+    date = fields.Date()
+    quantity = fields.Integer()
+    pickup_status = fields.String()
+
+
 class OrderDetailOut(OrderOut):
-    buyer = fields.Dict(allow_none=True)
-    allocations = fields.List(fields.Dict())
+    lines = fields.List(fields.Nested(LineDetailOut))
+    buyer = fields.Dict(allow_none=True, metadata={"description": "personal data: managers only"})
+    allocations = fields.List(fields.Nested(AllocationOut),
+                              metadata={"description": "which farm supplies which units"})
 
 
 class BatchResult(Schema):

@@ -212,6 +212,8 @@ class OrderLine(Base):
     # Of reserved: units assigned to farm pickups, and units no farm could supply.
     allocated: Mapped[int] = mapped_column(BigInteger, default=0)
     backordered: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Units picked up from farms: no longer reserved against stock, on their way to the buyer.
+    collected: Mapped[int] = mapped_column(BigInteger, default=0)
     order: Mapped[Order] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship(lazy="joined")
     __table_args__ = (
@@ -219,6 +221,7 @@ class OrderLine(Base):
         CheckConstraint("reserved >= 0 AND reserved <= quantity", name="ck_line_reserved"),
         CheckConstraint("allocated >= 0 AND backordered >= 0 AND allocated + backordered <= reserved",
                         name="ck_line_allocated"),
+        CheckConstraint("collected >= 0 AND reserved + collected <= quantity", name="ck_line_collected"),
         CheckConstraint("from_hold >= 0 AND from_hold <= quantity", name="ck_line_from_hold"),
     )
 

@@ -18,6 +18,7 @@ from supply.domain.errors import (
     ConflictingDuplicate, DomainError, InsufficientStock, InvalidInput, NotFound,
 )
 from supply.domain.rules import OrderRequest, available_to_promise, split_from_hold
+from supply.services.allocation import release_line_allocations
 
 
 @dataclass
@@ -186,7 +187,11 @@ def _release(session: Session, order: Order) -> None:
     for line in lines:
         if line.reserved == 0:
             continue
-        give_back_to_hold = line.from_hold if order.stream_id is not None else 0
+        if line.allocated:
+            release_line_allocations(session, line, actor="order cancelled")
+        # Backordered units were never backed by stock: they return to neither the hold nor ATP.
+        backordered = line.backordered
+        give_back_to_hold = min(line.from_hold, line.reserved - backordered) if order.stream_id is not None else 0
         if give_back_to_hold:
             session.execute(update(StreamHold)
                             .where(StreamHold.stream_id == order.stream_id,
@@ -195,9 +200,11 @@ def _release(session: Session, order: Order) -> None:
                             .execution_options(synchronize_session=False))
         session.execute(update(ProductBalance).where(ProductBalance.product_id == line.product_id)
                         .values(reserved=ProductBalance.reserved - line.reserved,
+                                backordered=ProductBalance.backordered - backordered,
                                 held=ProductBalance.held + give_back_to_hold)
                         .execution_options(synchronize_session=False))
         line.reserved = 0
+        line.backordered = 0
     order.status = "cancelled"
     order.updated_at = datetime.now(timezone.utc)
     session.flush()
@@ -208,7 +215,13 @@ def get_order(session: Session, cooperative_id: int, order_id: int) -> dict:
                             ).scalar()
     if order is None:
         raise NotFound(f"order {order_id} does not exist")
-    return serialize_order(order, with_buyer=True)
+    from supply.services.pickups import order_allocations
+
+    body = serialize_order(order, with_buyer=True)
+    body["allocations"] = order_allocations(session, order)
+    for line, out in zip(order.lines, body["lines"]):
+        out.update(allocated=line.allocated, backordered=line.backordered, collected=line.collected)
+    return body
 
 
 def serialize_order(order: Order, *, with_buyer: bool = False) -> dict:
