@@ -20,6 +20,15 @@ class Services:
     adapters: dict = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
 
+    @property
+    def network(self):
+        """The county road network (routing.Network), loaded on first use."""
+        if "network" not in self.extras:
+            from supply.roads import load_county_network
+
+            self.extras["network"] = load_county_network(self.settings.road_network)
+        return self.extras["network"]
+
     def close(self) -> None:
         self.db.dispose()
 
@@ -27,5 +36,16 @@ class Services:
 def build_services(settings: Settings, *, db: Database | None = None) -> Services:
     from supply.platforms import load_adapters
 
-    return Services(settings=settings, db=db or Database(settings.database_url),
-                    adapters=load_adapters(settings.platform_secrets))
+    services = Services(settings=settings, db=db or Database(settings.database_url),
+                        adapters=load_adapters(settings.platform_secrets))
+    services.snapper = _lazy_snapper(services)
+    return services
+
+
+def _lazy_snapper(services: Services):
+    def snap(lat: float, lon: float) -> tuple[int, float]:
+        from supply.roads import make_snapper
+
+        return make_snapper(services.network, services.settings.max_snap_distance_m)(lat, lon)
+
+    return snap

@@ -1,0 +1,480 @@
+"""Dispatch planning: a hub's confirmed pickups for a day and its vehicles -> a routing problem -> a
+stored, versioned plan with routes, stops, loads, road legs and the pickups that could not fit.
+
+The routing library knows nothing of the database; this module is the translation both ways.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from routing.matrix import NoRoute, shortest_path, travel_matrix
+from routing.model import Problem, Stop as RoutingStop, Vehicle as RoutingVehicle
+from routing.network import Network, SnapError
+from routing.solver import solve
+from supply.db.models import (
+    Cooperative, DispatchPlan, Driver, Farm, Hub, Pickup, Product, RoadClosure, Route, Stop, StopItem, Vehicle,
+)
+from supply.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from supply.services.fleet import get_hub
+from supply.services.pickups import collect_pickup, record_shortfall
+
+log = logging.getLogger(__name__)
+
+SERVICE_BASE_S = 300        # park, find the farmer, paperwork
+SERVICE_PER_100_KG_S = 120  # loading by hand
+RELOAD_DURATION_S = 900     # unload at the hub between trips
+MAX_TRIPS = 3
+PLANNABLE = ("confirmed", "short")
+
+
+@dataclass
+class _StopGroup:
+    """One visit target: a farm's pickups that can travel together (cold chain apart)."""
+
+    key: str
+    farm: Farm
+    cold_chain: bool
+    pickups: list[tuple[Pickup, Product, int]]  # pickup, product, units still to collect
+
+    @property
+    def weight_kg(self) -> float:
+        return sum(q * p.unit_weight_kg for _, p, q in self.pickups)
+
+    @property
+    def volume_l(self) -> float:
+        return sum(q * p.unit_volume_l for _, p, q in self.pickups)
+
+
+def plan_dispatch(session: Session, network: Network, cooperative_id: int, hub_id: int, on: date, *,
+                  vehicle_ids: list[int] | None = None, time_limit_s: float = 10.0, job_id: str | None = None,
+                  max_snap_m: float = 5000, progress=None) -> dict:
+    """Make a new draft plan version for the hub and day; idempotent per job id."""
+    progress = progress or (lambda pct, msg=None: None)
+    if job_id is not None:
+        existing = session.execute(select(DispatchPlan).where(DispatchPlan.job_id == job_id)).scalar()
+        if existing is not None:
+            return plan_summary(existing)
+    hub = get_hub(session, cooperative_id, hub_id)
+    tz = ZoneInfo(session.get(Cooperative, cooperative_id).timezone)
+    vehicles = _vehicles(session, cooperative_id, hub_id, vehicle_ids)
+    if not vehicles:
+        raise InvalidInput("no active vehicle at this hub", fields={"vehicle_ids": ["no usable vehicle"]})
+    network = _with_closures(session, network, cooperative_id, on, tz)
+    groups = _stop_groups(session, cooperative_id, on)
+    progress(10, f"{sum(len(g.pickups) for g in groups)} pickups at {len(groups)} farm stops")
+
+    hub_node = network.snap(hub.lon, hub.lat, max_snap_m=max_snap_m, name=hub.name).node
+    unplanned: list[dict] = []
+    nodes = [int(hub_node)]
+    located: list[tuple[_StopGroup, int]] = []
+    for group in groups:
+        try:
+            node = network.snap(group.farm.lon, group.farm.lat, max_snap_m=max_snap_m, name=group.farm.name).node
+        except SnapError as exc:
+            unplanned.extend(_unplanned(group, "unreachable", str(exc)))
+            continue
+        nodes.append(int(node))
+        located.append((group, len(nodes) - 1))
+    matrix = travel_matrix(network, nodes)
+    progress(25, f"travel matrix {len(nodes)}x{len(nodes)}")
+
+    day0 = datetime.combine(on, time(0), tz)
+    stops = [RoutingStop(id=g.key, location=loc, weight_kg=math.ceil(g.weight_kg - 1e-9),
+                         volume_l=math.ceil(g.volume_l - 1e-9),
+                         service_duration_s=SERVICE_BASE_S + int(SERVICE_PER_100_KG_S * g.weight_kg / 100),
+                         window_start_s=_seconds(g.farm.window_start) if g.farm.window_start else 0,
+                         window_end_s=_seconds(g.farm.window_end) if g.farm.window_end else None,
+                         cold_chain=g.cold_chain) for g, loc in located]
+    problem = Problem(
+        durations_s=matrix.travel_time_s.tolist(), distances_m=matrix.distance_m.tolist(), stops=tuple(stops),
+        vehicles=tuple(RoutingVehicle(
+            id=v.id, capacity_weight_kg=int(v.capacity_kg), capacity_volume_l=int(v.capacity_l),
+            refrigerated=v.refrigerated, shift_start_s=_seconds(v.shift_start), shift_end_s=_seconds(v.shift_end),
+            max_duration_s=v.max_duration_s, cost_per_km=int(round(v.cost_per_km * 100)),
+            fixed_cost=int(round(v.cost_per_use * 100)), max_trips=MAX_TRIPS) for v in vehicles),
+        hub_location=0, hub_open_s=_seconds(hub.opens_at), hub_cutoff_s=_seconds(hub.cutoff_at),
+        reload_duration_s=RELOAD_DURATION_S, name=f"hub {hub.id} {on}")
+    result = solve(problem, time_limit_s=time_limit_s, seed=0)
+    progress(75, f"solved by {result.engine}: {len(result.routes)} routes")
+
+    by_key = {g.key: g for g, _ in located}
+    for missing in result.unassigned:
+        unplanned.extend(_unplanned(by_key[missing.stop_id], missing.reason, missing.detail))
+    version = (session.execute(select(func.max(DispatchPlan.version)).where(
+        DispatchPlan.hub_id == hub.id, DispatchPlan.date == on)).scalar() or 0) + 1
+    plan = DispatchPlan(cooperative_id=cooperative_id, hub_id=hub.id, date=on, version=version, status="draft",
+                        job_id=job_id, engine=result.engine, cost=float(result.cost), unplanned=unplanned)
+    session.add(plan)
+    session.flush()
+    vehicles_by_id = {v.id: v for v in vehicles}
+    carried = _collected_stops_of_published(session, hub.id, on)
+    for route in result.routes:
+        _store_route(session, network, plan, route, vehicles_by_id[route.vehicle_id], nodes, by_key, day0,
+                     carried.pop(route.vehicle_id, []))
+    for vehicle_id, done in carried.items():  # a vehicle with collected stops and nothing more to do
+        _store_collected_only(session, plan, vehicles_by_id.get(vehicle_id) or session.get(Vehicle, vehicle_id), done)
+    session.flush()
+    plan.distance_m = sum(r.distance_m for r in plan.routes)
+    plan.duration_s = sum(r.duration_s for r in plan.routes)
+    session.flush()
+    progress(95, f"plan {plan.id} version {plan.version} stored")
+    return plan_summary(plan)
+
+
+def _vehicles(session: Session, cooperative_id: int, hub_id: int, vehicle_ids: list[int] | None) -> list[Vehicle]:
+    query = select(Vehicle).where(Vehicle.cooperative_id == cooperative_id, Vehicle.hub_id == hub_id,
+                                  Vehicle.active.is_(True))
+    if vehicle_ids:
+        query = query.where(Vehicle.id.in_(vehicle_ids))
+        found = set(session.execute(query.with_only_columns(Vehicle.id)).scalars())
+        unknown = sorted(set(vehicle_ids) - found)
+        if unknown:
+            raise InvalidInput("unknown or inactive vehicles for this hub",
+                               fields={"vehicle_ids": [f"vehicle {v} is not usable here" for v in unknown]})
+    return list(session.execute(query.order_by(Vehicle.id)).scalars())
+
+
+def _stop_groups(session: Session, cooperative_id: int, on: date) -> list[_StopGroup]:
+    rows = session.execute(
+        select(Pickup, Product, Farm).join(Product, Product.id == Pickup.product_id)
+        .join(Farm, Farm.id == Pickup.farm_id)
+        .where(Pickup.cooperative_id == cooperative_id, Pickup.date == on, Pickup.status.in_(PLANNABLE))
+        .order_by(Pickup.farm_id, Pickup.id)).all()
+    groups: dict[str, _StopGroup] = {}
+    for pickup, product, farm in rows:
+        left = (pickup.quantity_ready or 0) - pickup.quantity_collected
+        if left <= 0:
+            continue
+        key = f"farm{farm.id}-{'cold' if product.cold_chain else 'dry'}"
+        group = groups.setdefault(key, _StopGroup(key, farm, product.cold_chain, []))
+        group.pickups.append((pickup, product, left))
+    return list(groups.values())
+
+
+def _with_closures(session: Session, network: Network, cooperative_id: int, on: date, tz) -> Network:
+    day_end = datetime.combine(on + timedelta(days=1), time(0), tz)
+    day_start = datetime.combine(on, time(0), tz)
+    closed = session.execute(select(RoadClosure.edge_id).where(
+        RoadClosure.cooperative_id == cooperative_id, RoadClosure.starts_at < day_end,
+        (RoadClosure.ends_at.is_(None)) | (RoadClosure.ends_at > day_start))).scalars().all()
+    valid = [int(e) for e in closed if 0 <= int(e) < network.n_edges]
+    return network.close_edges(valid) if valid else network
+
+
+def _unplanned(group: _StopGroup, reason: str, detail: str) -> list[dict]:
+    return [{"pickup_id": p.id, "farm_id": group.farm.id, "farm_name": group.farm.name, "sku": product.sku,
+             "quantity": q, "reason": reason, "detail": detail} for p, product, q in group.pickups]
+
+
+def _store_route(session: Session, network: Network, plan: DispatchPlan, route, vehicle: Vehicle, nodes: list[int],
+                 by_key: dict[str, _StopGroup], day0: datetime, carried: list[Stop]) -> None:
+    path_nodes = [nodes[0]] + [nodes[v.location] for v in route.visits] + [nodes[0]]
+    hops = [_road_path(network, a, b) for a, b in zip(path_nodes, path_nodes[1:])]
+    row = Route(plan=plan, vehicle_id=vehicle.id, driver_id=vehicle.driver_id,
+                departure_at=day0 + timedelta(seconds=route.start_s), return_at=day0 + timedelta(seconds=route.end_s),
+                distance_m=route.distance_m, duration_s=route.end_s - route.start_s,
+                trips=1 + sum(1 for v in route.visits if v.kind == "reload"),
+                path={"hops": [[list(c) for c in coords] for _, coords in hops], "return_legs": hops[-1][0]})
+    session.add(row)
+    sequence = 0
+    for stop in carried:
+        sequence += 1
+        _copy_collected(session, row, stop, sequence)
+    remaining = {key: {p.id: q for p, _, q in g.pickups} for key, g in by_key.items()}
+    visits_left = defaultdict(int)
+    for visit in route.visits:
+        if visit.kind == "pickup":
+            visits_left[visit.stop_id] += 1
+    for visit, (legs, _) in zip(route.visits, hops):
+        sequence += 1
+        group = by_key.get(visit.stop_id) if visit.kind == "pickup" else None
+        stop = Stop(route=row, sequence=sequence, kind=visit.kind, farm_id=group.farm.id if group else None,
+                    arrival_at=day0 + timedelta(seconds=visit.arrival_s),
+                    departure_at=day0 + timedelta(seconds=visit.departure_s),
+                    load_after_kg=visit.load_weight_kg, load_after_l=visit.load_volume_l, legs=legs)
+        session.add(stop)
+        if group is not None:
+            visits_left[visit.stop_id] -= 1
+            for pickup, product, quantity in _split_items(group, remaining[group.key], visit.weight_kg,
+                                                          last=visits_left[visit.stop_id] == 0):
+                session.add(StopItem(stop=stop, pickup_id=pickup.id, quantity=quantity))
+
+
+def _split_items(group: _StopGroup, remaining: dict[int, int], weight_kg: int, *, last: bool):
+    """The units of a farm's pickups collected at one visit (a large pickup is split over visits)."""
+    out = []
+    budget = weight_kg
+    for pickup, product, _ in group.pickups:
+        left = remaining[pickup.id]
+        if left <= 0:
+            continue
+        take = left if last else min(left, int(budget // product.unit_weight_kg) if product.unit_weight_kg else left)
+        if take <= 0:
+            continue
+        remaining[pickup.id] -= take
+        budget -= take * product.unit_weight_kg
+        out.append((pickup, product, take))
+    return out
+
+
+def _road_path(network: Network, a: int, b: int) -> tuple[list[dict], list[tuple[float, float]]]:
+    if a == b:
+        return [], [(float(network.node_lon[a]), float(network.node_lat[a]))] * 2
+    try:
+        path = shortest_path(network, a, b)
+    except NoRoute:
+        return [], []
+    legs = [{"road": leg.road, "distance_m": int(round(leg.distance_m)), "duration_s": int(round(leg.travel_time_s))}
+            for leg in path.legs]
+    return legs, [(float(x), float(y)) for x, y in path.coords]
+
+
+def _collected_stops_of_published(session: Session, hub_id: int, on: date) -> dict[int, list[Stop]]:
+    """Stops already collected under the published plan: a re-plan keeps them as they were."""
+    published = session.execute(select(DispatchPlan).where(
+        DispatchPlan.hub_id == hub_id, DispatchPlan.date == on, DispatchPlan.status == "published")).scalar()
+    if published is None:
+        return {}
+    carried: dict[int, list[Stop]] = defaultdict(list)
+    for route in published.routes:
+        for stop in route.stops:
+            if stop.status == "collected":
+                carried[route.vehicle_id].append(stop)
+    return dict(carried)
+
+
+def _copy_collected(session: Session, route: Route, stop: Stop, sequence: int) -> None:
+    copy = Stop(route=route, sequence=sequence, kind=stop.kind, farm_id=stop.farm_id, arrival_at=stop.arrival_at,
+                departure_at=stop.departure_at, load_after_kg=stop.load_after_kg, load_after_l=stop.load_after_l,
+                legs=stop.legs, status="collected", collected_at=stop.collected_at)
+    session.add(copy)
+    for item in stop.items:
+        session.add(StopItem(stop=copy, pickup_id=item.pickup_id, quantity=item.quantity,
+                             quantity_collected=item.quantity_collected))
+
+
+def _store_collected_only(session: Session, plan: DispatchPlan, vehicle: Vehicle, stops: list[Stop]) -> None:
+    row = Route(plan=plan, vehicle_id=vehicle.id, driver_id=vehicle.driver_id, departure_at=stops[0].arrival_at,
+                return_at=stops[-1].departure_at, distance_m=0, duration_s=0, trips=1,
+                path={"hops": [], "return_legs": []})
+    session.add(row)
+    for i, stop in enumerate(stops, start=1):
+        _copy_collected(session, row, stop, i)
+
+
+def _seconds(value: time | None) -> int:
+    return 0 if value is None else value.hour * 3600 + value.minute * 60 + value.second
+
+
+# --- reading, publishing --------------------------------------------------------------------------
+
+
+def get_plan(session: Session, cooperative_id: int, plan_id: int) -> DispatchPlan:
+    plan = session.execute(select(DispatchPlan).where(DispatchPlan.id == plan_id,
+                                                      DispatchPlan.cooperative_id == cooperative_id)).scalar()
+    if plan is None:
+        raise NotFound(f"dispatch plan {plan_id} does not exist")
+    return plan
+
+
+def publish_plan(session: Session, cooperative_id: int, plan_id: int) -> DispatchPlan:
+    """Drivers see this version from now on; the version published before is superseded."""
+    plan = session.execute(select(DispatchPlan).where(DispatchPlan.id == plan_id,
+                                                      DispatchPlan.cooperative_id == cooperative_id)
+                           .with_for_update()).scalar()
+    if plan is None:
+        raise NotFound(f"dispatch plan {plan_id} does not exist")
+    if plan.status == "superseded":
+        raise Conflict(f"plan {plan_id} was superseded by a newer version", code="plan_superseded")
+    if plan.status == "published":
+        return plan
+    for other in session.execute(select(DispatchPlan).where(
+            DispatchPlan.hub_id == plan.hub_id, DispatchPlan.date == plan.date, DispatchPlan.id != plan.id,
+            DispatchPlan.status == "published").with_for_update()).scalars():
+        other.status = "superseded"
+    plan.status = "published"
+    plan.published_at = datetime.now(timezone.utc)
+    session.flush()
+    return plan
+
+
+def plan_summary(plan: DispatchPlan) -> dict:
+    return {"plan_id": plan.id, "version": plan.version, "status": plan.status, "routes": len(plan.routes),
+            "stops": sum(1 for r in plan.routes for s in r.stops if s.kind == "pickup"),
+            "unplanned": len(plan.unplanned or []), "engine": plan.engine}
+
+
+def serialize_plan(session: Session, plan: DispatchPlan) -> dict:
+    farms = _farms_of(session, plan)
+    return {"id": plan.id, "hub_id": plan.hub_id, "date": plan.date, "version": plan.version, "status": plan.status,
+            "needs_replan": plan.needs_replan, "replan_reason": plan.replan_reason, "engine": plan.engine,
+            "cost": plan.cost, "distance_m": plan.distance_m, "duration_s": plan.duration_s,
+            "created_at": plan.created_at, "published_at": plan.published_at,
+            "routes": [serialize_route(session, r, farms) for r in plan.routes],
+            "unplanned": plan.unplanned or []}
+
+
+def _farms_of(session: Session, plan: DispatchPlan) -> dict[int, Farm]:
+    ids = {s.farm_id for r in plan.routes for s in r.stops if s.farm_id}
+    if not ids:
+        return {}
+    return {f.id: f for f in session.execute(select(Farm).where(Farm.id.in_(ids))).scalars()}
+
+
+def serialize_route(session: Session, route: Route, farms: dict[int, Farm] | None = None) -> dict:
+    farms = farms if farms is not None else _farms_of(session, route.plan)
+    pickups = _pickups_of(session, route)
+    vehicle = session.get(Vehicle, route.vehicle_id)
+    return {
+        "id": route.id, "plan_id": route.plan_id, "plan_version": route.plan.version,
+        "plan_status": route.plan.status, "vehicle_id": route.vehicle_id, "vehicle_name": vehicle.name,
+        "driver_id": route.driver_id, "departure_at": route.departure_at, "return_at": route.return_at,
+        "distance_m": route.distance_m, "duration_s": route.duration_s, "trips": route.trips,
+        "stops": [{
+            "id": s.id, "sequence": s.sequence, "kind": s.kind, "farm_id": s.farm_id,
+            "farm_name": farms[s.farm_id].name if s.farm_id else None,
+            "phone": farms[s.farm_id].phone if s.farm_id else None,
+            "window_start": farms[s.farm_id].window_start if s.farm_id else None,
+            "window_end": farms[s.farm_id].window_end if s.farm_id else None,
+            "arrival_at": s.arrival_at, "departure_at": s.departure_at, "load_after_kg": s.load_after_kg,
+            "load_after_l": s.load_after_l, "status": s.status, "legs": s.legs or [],
+            "items": [{"pickup_id": i.pickup_id, "sku": pickups[i.pickup_id][1].sku,
+                       "product_name": pickups[i.pickup_id][1].name, "unit": pickups[i.pickup_id][1].unit,
+                       "quantity": i.quantity, "quantity_collected": i.quantity_collected,
+                       "weight_kg": round(i.quantity * pickups[i.pickup_id][1].unit_weight_kg, 3),
+                       "cold_chain": pickups[i.pickup_id][1].cold_chain} for i in s.items],
+        } for s in route.stops],
+    }
+
+
+def _pickups_of(session: Session, route: Route) -> dict[int, tuple[Pickup, Product]]:
+    ids = {i.pickup_id for s in route.stops for i in s.items}
+    if not ids:
+        return {}
+    rows = session.execute(select(Pickup, Product).join(Product, Product.id == Pickup.product_id)
+                           .where(Pickup.id.in_(ids))).all()
+    return {p.id: (p, product) for p, product in rows}
+
+
+def get_route_for(session: Session, principal, route_id: int) -> Route:
+    """A route, if this principal may see it: managers of its cooperative, or its own driver
+    (and then only in the published version)."""
+    route = session.get(Route, route_id)
+    if route is None or route.plan.cooperative_id != principal.cooperative_id:
+        raise NotFound(f"route {route_id} does not exist")
+    if principal.role == "driver":
+        if route.driver_id != principal.driver_id:
+            raise Forbidden("this route belongs to another driver")
+        if route.plan.status != "published":
+            raise NotFound(f"route {route_id} is not in a published plan")
+    elif principal.role != "manager":
+        raise Forbidden("routes are for managers and their drivers")
+    return route
+
+
+# --- the road: collection and closures ------------------------------------------------------------
+
+
+def collect_stop(session: Session, principal, stop_id: int, quantities: dict[str, int]) -> dict:
+    """The driver collected these quantities (by SKU) at a stop: stock, pickups and orders follow."""
+    stop = session.execute(select(Stop).where(Stop.id == stop_id).with_for_update()).scalar()
+    if stop is None or stop.route.plan.cooperative_id != principal.cooperative_id:
+        raise NotFound(f"stop {stop_id} does not exist")
+    route = stop.route
+    if principal.role == "driver" and route.driver_id != principal.driver_id:
+        raise Forbidden("this stop is on another driver's route")
+    if route.plan.status != "published":
+        raise Conflict("only stops of the published plan can be collected", code="plan_not_published")
+    if stop.kind != "pickup":
+        raise InvalidInput("this stop is a reload at the hub", fields={"stop_id": ["not a pickup stop"]})
+    if stop.status == "collected":
+        raise Conflict(f"stop {stop_id} was already collected", code="already_collected")
+    items = {session.get(Product, session.get(Pickup, i.pickup_id).product_id).sku: i for i in stop.items}
+    unknown = sorted(set(quantities) - set(items))
+    if unknown:
+        raise InvalidInput("products not on this stop", fields={f"quantities.{sku}": ["not collected at this stop"]
+                                                                for sku in unknown})
+    too_many = {sku: q for sku, q in quantities.items() if q > items[sku].quantity}
+    if too_many:
+        raise InvalidInput("more than the stop was to collect",
+                           fields={f"quantities.{sku}": [f"at most {items[sku].quantity}"] for sku in too_many})
+    actor = f"driver:{principal.driver_id}" if principal.role == "driver" else principal.actor
+    moved = []
+    for sku, item in items.items():
+        pickup = session.execute(select(Pickup).where(Pickup.id == item.pickup_id).with_for_update()).scalar_one()
+        got = quantities.get(sku, 0)
+        missing = item.quantity - got
+        if missing:
+            record_shortfall(session, pickup, missing, actor=actor, policy="fair_share",
+                             why=f"driver collected {got} of {item.quantity} at stop {stop.id}")
+            pickup.quantity_ready = (pickup.quantity_ready or 0) - missing
+        if got:
+            moved.extend(collect_pickup(session, pickup, got, actor=actor, ref=f"stop:{stop.id}"))
+        item.quantity_collected = got
+        if pickup.quantity_collected >= (pickup.quantity_ready or 0):
+            pickup.status = "collected"
+        pickup.updated_at = datetime.now(timezone.utc)
+    stop.status = "collected"
+    stop.collected_at = datetime.now(timezone.utc)
+    session.flush()
+    return {"stop_id": stop.id, "status": stop.status, "collected": {sku: i.quantity_collected for sku, i in items.items()},
+            "orders": moved}
+
+
+def close_road(session: Session, network: Network, cooperative_id: int, *, starts_at: datetime, reason: str,
+               edge_id: int | None = None, lat: float | None = None, lon: float | None = None,
+               ends_at: datetime | None = None) -> dict:
+    """Close an edge (or the edge nearest a point) from a time; flag published plans that use it."""
+    if edge_id is None:
+        edge_id = network.nearest_edge(lon, lat)
+    elif not 0 <= edge_id < network.n_edges:
+        raise InvalidInput(f"edge {edge_id} is not in the road network", fields={"edge_id": ["unknown edge"]})
+    closure = RoadClosure(cooperative_id=cooperative_id, edge_id=edge_id, lat=lat, lon=lon, starts_at=starts_at,
+                          ends_at=ends_at, reason=reason)
+    session.add(closure)
+    session.flush()
+    flagged = []
+    plans = session.execute(select(DispatchPlan).where(
+        DispatchPlan.cooperative_id == cooperative_id, DispatchPlan.status == "published",
+        DispatchPlan.date >= starts_at.date())).scalars().all()
+    for plan in plans:
+        if _plan_uses_edge(session, network, plan, edge_id):
+            plan.needs_replan = True
+            plan.replan_reason = f"road closed from {starts_at.isoformat()}: {reason}"
+            flagged.append(plan.id)
+    session.flush()
+    coords = network.edge_coords(edge_id)
+    return {"id": closure.id, "edge_id": edge_id, "road": str(network.road_names[edge_id]) if hasattr(
+        network, "road_names") else "", "starts_at": starts_at, "ends_at": ends_at, "reason": reason,
+            "edge_coords": [list(c) for c in coords], "flagged_plans": flagged}
+
+
+def _plan_uses_edge(session: Session, network: Network, plan: DispatchPlan, edge_id: int) -> bool:
+    """Does closing the edge change any hop of the plan? (Compare each hop's travel time.)"""
+    hub = session.get(Hub, plan.hub_id)
+    farms = _farms_of(session, plan)
+    hub_node = network.snap(hub.lon, hub.lat, max_snap_m=1e9).node
+    closed = network.close_edges([edge_id])
+    for route in plan.routes:
+        nodes = [hub_node]
+        for stop in route.stops:
+            if stop.status == "collected":
+                continue
+            farm = farms.get(stop.farm_id)
+            nodes.append(network.snap(farm.lon, farm.lat, max_snap_m=1e9).node if farm else hub_node)
+        nodes.append(hub_node)
+        if len(nodes) <= 2 and all(s.status == "collected" for s in route.stops):
+            continue
+        before = travel_matrix(network, nodes).travel_time_s
+        after = travel_matrix(closed, nodes).travel_time_s
+        if any(before[i, i + 1] != after[i, i + 1] for i in range(len(nodes) - 1)):
+            return True
+    return False
