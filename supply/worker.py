@@ -46,6 +46,8 @@ def run_worker(settings: Settings, *, burst: bool = False, stale_after_s: float 
 def _run_rq_worker(services, *, burst: bool, sweep: dict, sweep_interval_s: float) -> None:
     import redis
     from rq import Queue, Worker
+    from rq.defaults import DEFAULT_MAINTENANCE_TASK_INTERVAL as RQ_MAINTENANCE_S
+    from rq.utils import now as rq_now
 
     class RecoveringWorker(Worker):
         """rq's forking worker whose maintenance tasks include the jobs recovery sweep."""
@@ -54,8 +56,15 @@ def _run_rq_worker(services, *, burst: bool, sweep: dict, sweep_interval_s: floa
         def dequeue_timeout(self) -> int:
             return max(1, min(super().dequeue_timeout, int(sweep_interval_s)))
 
+        _rq_maintained_at: float | None = None
+
         def run_maintenance_tasks(self):
-            super().run_maintenance_tasks()
+            # rq's own registry cleaning keeps its ten-minute pace; only the jobs sweep runs every time
+            if self._rq_maintained_at is None or time.monotonic() - self._rq_maintained_at >= RQ_MAINTENANCE_S:
+                super().run_maintenance_tasks()
+                self._rq_maintained_at = time.monotonic()
+            else:
+                self.last_cleaned_at = rq_now()
             _sweep(services, sweep)
 
     connection = redis.Redis.from_url(services.settings.redis_url)
