@@ -1,6 +1,7 @@
 """Jobs without Redis: run inline at submit, recorded in the database, recovered by the sweep."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -173,6 +174,24 @@ def test_a_run_that_lost_its_claim_cannot_overwrite_the_run_that_took_over(servi
     job = job_row(db, job_id)
     assert job["result"] == {"run": 2} and job["attempts"] == 2
     assert job["status"] == "finished" and job["progress"] == 100
+
+
+def test_a_handler_that_reports_no_progress_still_keeps_its_heartbeat(services, db, monkeypatch):
+    monkeypatch.setattr(jobs, "HEARTBEAT_INTERVAL_S", 0.05)
+
+    def heartbeat_at(job_id):
+        with db.transaction() as session:
+            return session.get(Job, job_id).heartbeat_at
+
+    def quiet(services_, job_id, params, progress):
+        first = heartbeat_at(job_id)
+        time.sleep(0.5)  # a long solver call
+        return {"advanced": heartbeat_at(job_id) > first}
+
+    jobs.register_handler("quiet", quiet)
+    job_id = jobs.submit_job(services, 1, "quiet", {})
+
+    assert job_row(db, job_id)["result"] == {"advanced": True}
 
 
 def test_get_job_answers_the_manager(services, api_client, manager, tmp_path):
