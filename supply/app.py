@@ -44,9 +44,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     api.spec.options["security"] = [{"bearerAuth": []}]
     register_error_handlers(app)
 
-    from supply.api import farms, orders, products, stock, streams, webhooks
+    from supply.api import dispatch, farms, jobs, orders, products, stock, streams, webhooks
 
-    for module in (farms, products, stock, streams, orders, webhooks):
+    for module in (farms, products, stock, streams, orders, webhooks, jobs, dispatch):
         api.register_blueprint(module.blp)
 
     @app.get("/healthz")

@@ -87,6 +87,21 @@ def serve(bind: str, workers: int, threads: int) -> None:
 
 
 @main.command()
+@click.option("--burst", is_flag=True, help="run what is queued, then stop")
+@click.option("--sweep-interval", default=30.0, show_default=True, type=float,
+              help="seconds between sweeps for lost or stalled jobs")
+def worker(burst: bool, sweep_interval: float) -> None:
+    """A background-job worker: rq on REDIS_URL (or a database-polling loop without Redis)."""
+    import logging
+
+    from supply.worker import run_worker
+
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_worker(settings, burst=burst, sweep_interval_s=sweep_interval)
+
+
+@main.command()
 @click.option("--out", "out_dir", default="coop-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--orders", "n_orders", default=27_500, show_default=True, type=int)
 @click.option("--seed", default=7, show_default=True, type=int)

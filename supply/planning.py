@@ -53,15 +53,49 @@ class _StopGroup:
         return sum(q * p.unit_volume_l for _, p, q in self.pickups)
 
 
-def plan_dispatch(session: Session, network: Network, cooperative_id: int, hub_id: int, on: date, *,
+def plan_dispatch(db, network: Network, cooperative_id: int, hub_id: int, on: date, *,
                   vehicle_ids: list[int] | None = None, time_limit_s: float = 10.0, job_id: str | None = None,
                   max_snap_m: float = 5000, progress=None) -> dict:
-    """Make a new draft plan version for the hub and day; idempotent per job id."""
+    """Make a new draft plan version for the hub and day; idempotent per job id.
+
+    Three steps, so no transaction stays open while the solver runs: read the day's pickups and
+    fleet, solve, store the plan.
+    """
     progress = progress or (lambda pct, msg=None: None)
-    if job_id is not None:
-        existing = session.execute(select(DispatchPlan).where(DispatchPlan.job_id == job_id)).scalar()
-        if existing is not None:
-            return plan_summary(existing)
+    with db.transaction() as session:
+        if job_id is not None:
+            existing = session.execute(select(DispatchPlan).where(DispatchPlan.job_id == job_id)).scalar()
+            if existing is not None:
+                return plan_summary(existing)
+        prepared = _prepare(session, network, cooperative_id, hub_id, on, vehicle_ids, max_snap_m)
+    progress(25, f"{len(prepared.by_key)} farm stops, travel matrix {len(prepared.nodes)}x{len(prepared.nodes)}")
+    result = solve(prepared.problem, time_limit_s=time_limit_s, seed=0)
+    progress(75, f"solved by {result.engine}: {len(result.routes)} routes")
+    with db.transaction() as session:
+        if job_id is not None:
+            existing = session.execute(select(DispatchPlan).where(DispatchPlan.job_id == job_id)).scalar()
+            if existing is not None:
+                return plan_summary(existing)
+        summary = plan_summary(_store_plan(session, prepared, result, cooperative_id, job_id))
+    progress(95, f"plan {summary['plan_id']} version {summary['version']} stored")
+    return summary
+
+
+@dataclass
+class _Prepared:
+    hub: Hub
+    on: date
+    day0: datetime
+    network: Network
+    vehicles: list[Vehicle]
+    nodes: list[int]
+    by_key: dict[str, _StopGroup]
+    unplanned: list[dict]
+    problem: Problem
+
+
+def _prepare(session: Session, network: Network, cooperative_id: int, hub_id: int, on: date,
+             vehicle_ids: list[int] | None, max_snap_m: float) -> _Prepared:
     hub = get_hub(session, cooperative_id, hub_id)
     tz = ZoneInfo(session.get(Cooperative, cooperative_id).timezone)
     vehicles = _vehicles(session, cooperative_id, hub_id, vehicle_ids)
@@ -69,9 +103,10 @@ def plan_dispatch(session: Session, network: Network, cooperative_id: int, hub_i
         raise InvalidInput("no active vehicle at this hub", fields={"vehicle_ids": ["no usable vehicle"]})
     network = _with_closures(session, network, cooperative_id, on, tz)
     groups = _stop_groups(session, cooperative_id, on)
-    progress(10, f"{sum(len(g.pickups) for g in groups)} pickups at {len(groups)} farm stops")
-
-    hub_node = network.snap(hub.lon, hub.lat, max_snap_m=max_snap_m, name=hub.name).node
+    try:
+        hub_node = network.snap(hub.lon, hub.lat, max_snap_m=max_snap_m, name=hub.name).node
+    except SnapError as exc:
+        raise InvalidInput(f"the hub is off the road network: {exc}", fields={"hub_id": [str(exc)]}) from exc
     unplanned: list[dict] = []
     nodes = [int(hub_node)]
     located: list[tuple[_StopGroup, int]] = []
@@ -84,9 +119,6 @@ def plan_dispatch(session: Session, network: Network, cooperative_id: int, hub_i
         nodes.append(int(node))
         located.append((group, len(nodes) - 1))
     matrix = travel_matrix(network, nodes)
-    progress(25, f"travel matrix {len(nodes)}x{len(nodes)}")
-
-    day0 = datetime.combine(on, time(0), tz)
     stops = [RoutingStop(id=g.key, location=loc, weight_kg=math.ceil(g.weight_kg - 1e-9),
                          volume_l=math.ceil(g.volume_l - 1e-9),
                          service_duration_s=SERVICE_BASE_S + int(SERVICE_PER_100_KG_S * g.weight_kg / 100),
@@ -102,31 +134,33 @@ def plan_dispatch(session: Session, network: Network, cooperative_id: int, hub_i
             fixed_cost=int(round(v.cost_per_use * 100)), max_trips=MAX_TRIPS) for v in vehicles),
         hub_location=0, hub_open_s=_seconds(hub.opens_at), hub_cutoff_s=_seconds(hub.cutoff_at),
         reload_duration_s=RELOAD_DURATION_S, name=f"hub {hub.id} {on}")
-    result = solve(problem, time_limit_s=time_limit_s, seed=0)
-    progress(75, f"solved by {result.engine}: {len(result.routes)} routes")
+    return _Prepared(hub=hub, on=on, day0=datetime.combine(on, time(0), tz), network=network, vehicles=vehicles,
+                     nodes=nodes, by_key={g.key: g for g, _ in located}, unplanned=unplanned, problem=problem)
 
-    by_key = {g.key: g for g, _ in located}
+
+def _store_plan(session: Session, prepared: _Prepared, result, cooperative_id: int, job_id: str | None):
+    unplanned = list(prepared.unplanned)
     for missing in result.unassigned:
-        unplanned.extend(_unplanned(by_key[missing.stop_id], missing.reason, missing.detail))
+        unplanned.extend(_unplanned(prepared.by_key[missing.stop_id], missing.reason, missing.detail))
+    hub, on = prepared.hub, prepared.on
     version = (session.execute(select(func.max(DispatchPlan.version)).where(
         DispatchPlan.hub_id == hub.id, DispatchPlan.date == on)).scalar() or 0) + 1
     plan = DispatchPlan(cooperative_id=cooperative_id, hub_id=hub.id, date=on, version=version, status="draft",
                         job_id=job_id, engine=result.engine, cost=float(result.cost), unplanned=unplanned)
     session.add(plan)
     session.flush()
-    vehicles_by_id = {v.id: v for v in vehicles}
+    vehicles_by_id = {v.id: v for v in prepared.vehicles}
     carried = _collected_stops_of_published(session, hub.id, on)
     for route in result.routes:
-        _store_route(session, network, plan, route, vehicles_by_id[route.vehicle_id], nodes, by_key, day0,
-                     carried.pop(route.vehicle_id, []))
+        _store_route(session, prepared.network, plan, route, vehicles_by_id[route.vehicle_id], prepared.nodes,
+                     prepared.by_key, prepared.day0, carried.pop(route.vehicle_id, []))
     for vehicle_id, done in carried.items():  # a vehicle with collected stops and nothing more to do
-        _store_collected_only(session, plan, vehicles_by_id.get(vehicle_id) or session.get(Vehicle, vehicle_id), done)
+        _store_collected_only(session, plan, session.get(Vehicle, vehicle_id), done)
     session.flush()
     plan.distance_m = sum(r.distance_m for r in plan.routes)
     plan.duration_s = sum(r.duration_s for r in plan.routes)
     session.flush()
-    progress(95, f"plan {plan.id} version {plan.version} stored")
-    return plan_summary(plan)
+    return plan
 
 
 def _vehicles(session: Session, cooperative_id: int, hub_id: int, vehicle_ids: list[int] | None) -> list[Vehicle]:
@@ -452,9 +486,9 @@ def close_road(session: Session, network: Network, cooperative_id: int, *, start
             flagged.append(plan.id)
     session.flush()
     coords = network.edge_coords(edge_id)
-    return {"id": closure.id, "edge_id": edge_id, "road": str(network.road_names[edge_id]) if hasattr(
-        network, "road_names") else "", "starts_at": starts_at, "ends_at": ends_at, "reason": reason,
-            "edge_coords": [list(c) for c in coords], "flagged_plans": flagged}
+    road = network.road_names[network.seg_road[network.edge_ptr[edge_id]]]
+    return {"id": closure.id, "edge_id": edge_id, "road": road, "starts_at": starts_at, "ends_at": ends_at,
+            "reason": reason, "edge_coords": [list(c) for c in coords], "flagged_plans": flagged}
 
 
 def _plan_uses_edge(session: Session, network: Network, plan: DispatchPlan, edge_id: int) -> bool:
@@ -478,3 +512,23 @@ def _plan_uses_edge(session: Session, network: Network, plan: DispatchPlan, edge
         if any(before[i, i + 1] != after[i, i + 1] for i in range(len(nodes) - 1)):
             return True
     return False
+
+
+# --- the planning job -------------------------------------------------------------------------------
+
+
+def run_planning_job(services, job_id: str, params: dict, progress) -> dict:
+    """Job `plan`: params {cooperative_id, hub_id, date, vehicle_ids?, time_limit_s?}."""
+    return plan_dispatch(services.db, services.network, params["cooperative_id"], params["hub_id"],
+                         date.fromisoformat(params["date"]), vehicle_ids=params.get("vehicle_ids"),
+                         time_limit_s=params.get("time_limit_s") or 10.0, job_id=job_id,
+                         max_snap_m=services.settings.max_snap_distance_m, progress=progress)
+
+
+def _register() -> None:
+    from supply.jobs import register_handler
+
+    register_handler("plan", run_planning_job)
+
+
+_register()

@@ -9,12 +9,31 @@ from datetime import date, datetime, time, timezone
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer,
-    String, Text, Time, UniqueConstraint,
+    String, Text, Time, TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger would break it.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware datetimes in and out on every database: stored as UTC (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
 
 
 def utcnow() -> datetime:
@@ -31,7 +50,7 @@ class Cooperative(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Driver(Base):
@@ -40,7 +59,7 @@ class Driver(Base):
     cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class ApiToken(Base):
@@ -51,8 +70,8 @@ class ApiToken(Base):
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     __table_args__ = (
         CheckConstraint("role in ('manager', 'host', 'driver')", name="ck_token_role"),
         CheckConstraint("(role = 'driver') = (driver_id IS NOT NULL)", name="ck_token_driver"),
@@ -71,7 +90,7 @@ class Farm(Base):
     window_end: Mapped[time | None] = mapped_column(Time)
     node_id: Mapped[int | None] = mapped_column(BigInteger)
     snap_distance_m: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Product(Base):
@@ -85,7 +104,7 @@ class Product(Base):
     unit_volume_l: Mapped[float] = mapped_column(Float)
     cold_chain: Mapped[bool] = mapped_column(Boolean, default=False)
     shelf_life_days: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     balance: Mapped["ProductBalance"] = relationship(uselist=False, lazy="raise")
     __table_args__ = (UniqueConstraint("cooperative_id", "sku", name="uq_product_sku"),)
 
@@ -143,7 +162,7 @@ class StockLedgerEntry(Base):
     reason: Mapped[str] = mapped_column(String(500))
     actor: Mapped[str] = mapped_column(String(100))
     ref: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     __table_args__ = (
         CheckConstraint("kind in ('declared', 'confirmed', 'allocated', 'collected')", name="ck_ledger_kind"),
         Index("ix_ledger_farm_product", "farm_id", "product_id"),
@@ -157,9 +176,9 @@ class Stream(Base):
     platform: Mapped[str] = mapped_column(String(40))
     host: Mapped[str] = mapped_column(String(200))
     title: Mapped[str | None] = mapped_column(String(300))
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class StreamHold(Base):
@@ -189,8 +208,8 @@ class Order(Base):
     rejection: Mapped[dict | None] = mapped_column(JSON)
     # Buyers' personal data, seen only by managers.
     buyer: Mapped[dict | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     lines: Mapped[list["OrderLine"]] = relationship(back_populates="order", order_by="OrderLine.id",
                                                      lazy="selectin")
     __table_args__ = (
@@ -215,7 +234,7 @@ class OrderLine(Base):
     # Units picked up from farms: no longer reserved against stock, on their way to the buyer.
     collected: Mapped[int] = mapped_column(BigInteger, default=0)
     order: Mapped[Order] = relationship(back_populates="lines")
-    product: Mapped[Product] = relationship(lazy="joined")
+    product: Mapped[Product] = relationship(lazy="selectin")
     __table_args__ = (
         CheckConstraint("quantity > 0", name="ck_line_quantity"),
         CheckConstraint("reserved >= 0 AND reserved <= quantity", name="ck_line_reserved"),
@@ -241,7 +260,7 @@ class PlatformMessage(Base):
     status: Mapped[str] = mapped_column(String(24))
     payload: Mapped[dict | None] = mapped_column(JSON)
     result: Mapped[dict | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     __table_args__ = (
         UniqueConstraint("cooperative_id", "platform", "message_id", name="uq_platform_message"),
         Index("ix_platform_messages_order", "cooperative_id", "platform", "external_order_id"),
@@ -276,7 +295,7 @@ class Hub(Base):
     opens_at: Mapped[time] = mapped_column(Time)
     # The carriers' trucks leave at cut-off: every pickup must be at the hub by then.
     cutoff_at: Mapped[time] = mapped_column(Time)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Vehicle(Base):
@@ -296,7 +315,7 @@ class Vehicle(Base):
     cost_per_use: Mapped[float] = mapped_column(Float, default=0)
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Pickup(Base):
@@ -313,8 +332,8 @@ class Pickup(Base):
     quantity_collected: Mapped[int] = mapped_column(BigInteger, default=0)
     # proposed -> confirmed (ready) -> collected; short when the farm had less than asked
     status: Mapped[str] = mapped_column(String(16), default="proposed")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     __table_args__ = (
         UniqueConstraint("farm_id", "product_id", "date", name="uq_pickup_farm_product_date"),
         Index("ix_pickups_coop_date", "cooperative_id", "date"),
@@ -350,10 +369,10 @@ class Job(Base):
     result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     __table_args__ = (
         Index("ix_jobs_status", "status"),
         CheckConstraint("status in ('queued', 'running', 'finished', 'failed')", name="ck_job_status"),
@@ -379,8 +398,8 @@ class DispatchPlan(Base):
     distance_m: Mapped[int] = mapped_column(BigInteger, default=0)
     duration_s: Mapped[int] = mapped_column(BigInteger, default=0)
     unplanned: Mapped[list] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     routes: Mapped[list["Route"]] = relationship(back_populates="plan", order_by="Route.id", lazy="selectin")
     __table_args__ = (
         UniqueConstraint("hub_id", "date", "version", name="uq_plan_version"),
@@ -396,8 +415,8 @@ class Route(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("dispatch_plans.id"), index=True)
     vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"))
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
-    departure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    return_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    departure_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    return_at: Mapped[datetime] = mapped_column(UtcDateTime)
     distance_m: Mapped[int] = mapped_column(BigInteger)
     duration_s: Mapped[int] = mapped_column(BigInteger)
     trips: Mapped[int] = mapped_column(Integer, default=1)
@@ -415,14 +434,14 @@ class Stop(Base):
     # pickup at a farm, or reload (back at the hub to unload between trips)
     kind: Mapped[str] = mapped_column(String(16))
     farm_id: Mapped[int | None] = mapped_column(ForeignKey("farms.id"))
-    arrival_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    departure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    arrival_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    departure_at: Mapped[datetime] = mapped_column(UtcDateTime)
     load_after_kg: Mapped[float] = mapped_column(Float)
     load_after_l: Mapped[float] = mapped_column(Float)
     # Roads from the previous stop: [{"road", "distance_m", "duration_s"}]
     legs: Mapped[list | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="planned")
-    collected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    collected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     route: Mapped[Route] = relationship(back_populates="stops")
     items: Mapped[list["StopItem"]] = relationship(back_populates="stop", order_by="StopItem.id", lazy="selectin")
 
@@ -444,7 +463,7 @@ class RoadClosure(Base):
     edge_id: Mapped[int] = mapped_column(BigInteger)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reason: Mapped[str] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -142,3 +142,22 @@ def _epoch(value: datetime | None) -> float:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.timestamp()
+
+
+def run_allocation_job(services, job_id: str, params: dict, progress) -> dict:
+    """Job `allocate`: params {cooperative_id, date, policy?}. Running it twice allocates nothing more."""
+    progress(10, "allocating reserved order lines to farms")
+    with services.db.transaction() as session:
+        result = allocate(session, params["cooperative_id"], date.fromisoformat(params["date"]),
+                          params.get("policy") or "fair_share", actor=f"job:{job_id}")
+    progress(100, f"{result['pickups_touched']} farm pickups touched")
+    return result
+
+
+def _register() -> None:
+    from supply.jobs import register_handler
+
+    register_handler("allocate", run_allocation_job)
+
+
+_register()

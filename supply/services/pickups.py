@@ -74,31 +74,33 @@ def record_shortfall(session: Session, pickup: Pickup, shortfall: int, *, actor:
     orders concerned are listed); the rest is re-allocated to other farms.
     """
     reason = f"shortfall on pickup {pickup.id}: {why}"
+    freed = _unallocate(session, pickup, shortfall)
     stock = session.execute(select(FarmStock).where(FarmStock.farm_id == pickup.farm_id,
                                                     FarmStock.product_id == pickup.product_id)
                             .with_for_update()).scalar_one()
     balance = session.execute(select(ProductBalance).where(ProductBalance.product_id == pickup.product_id)
                               .with_for_update().execution_options(populate_existing=True)).scalar_one()
-    for kind in ("allocated", "confirmed", "declared"):
-        setattr(stock, kind, getattr(stock, kind) - shortfall)
-        session.add(StockLedgerEntry(cooperative_id=pickup.cooperative_id, farm_id=pickup.farm_id,
-                                     product_id=pickup.product_id, kind=kind, delta=-shortfall, reason=reason,
-                                     actor=actor, ref=f"pickup:{pickup.id}"))
-    balance.confirmed -= shortfall
-    balance.declared -= shortfall
-    freed = _unallocate(session, pickup, shortfall)
-    # Reservations beyond what stock can now cover cannot be met by any farm: backorder them,
-    # taking them from the lines that just lost their farm.
-    excess = max(0, balance.reserved - balance.backordered + balance.held - balance.confirmed)
-    backordered = []
-    for line, quantity in freed:
-        if excess == 0:
-            break
-        take = min(excess, quantity)
-        line.backordered += take
-        balance.backordered += take
-        excess -= take
-        backordered.append({"order_id": line.order_id, "order_line_id": line.id, "quantity": take})
+    # From here no query runs until every figure is set, so the CHECK constraints see them together.
+    with session.no_autoflush:
+        for kind in ("allocated", "confirmed", "declared"):
+            setattr(stock, kind, getattr(stock, kind) - shortfall)
+            session.add(StockLedgerEntry(cooperative_id=pickup.cooperative_id, farm_id=pickup.farm_id,
+                                         product_id=pickup.product_id, kind=kind, delta=-shortfall, reason=reason,
+                                         actor=actor, ref=f"pickup:{pickup.id}"))
+        balance.confirmed -= shortfall
+        balance.declared -= shortfall
+        # Reservations beyond what stock can now cover cannot be met by any farm: backorder them,
+        # taking them from the lines that just lost their farm.
+        excess = max(0, balance.reserved - balance.backordered + balance.held - balance.confirmed)
+        backordered = []
+        for line, quantity in freed:
+            if excess == 0:
+                break
+            take = min(excess, quantity)
+            line.backordered += take
+            balance.backordered += take
+            excess -= take
+            backordered.append({"order_id": line.order_id, "order_line_id": line.id, "quantity": take})
     session.flush()
     reallocated = allocate_product(session, pickup.cooperative_id, pickup.product_id, pickup.date, policy,
                                    actor=actor, exclude_farms=frozenset({pickup.farm_id}))

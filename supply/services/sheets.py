@@ -1,6 +1,8 @@
 """Route sheets from stored routes: the plain data supply.sheets renders (HTML, PDF, map)."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from sqlalchemy.orm import Session
 
 from routing.network import Network
@@ -20,6 +22,7 @@ def build_route_sheet(session: Session, network: Network, route: Route, *, base_
     vehicle = session.get(Vehicle, route.vehicle_id)
     driver = session.get(Driver, route.driver_id) if route.driver_id else None
     cooperative = session.get(Cooperative, plan.cooperative_id)
+    local = ZoneInfo(cooperative.timezone)  # a driver reads local times
     stops = []
     for s in data["stops"]:
         is_pickup = s["kind"] == "pickup"
@@ -30,7 +33,7 @@ def build_route_sheet(session: Session, network: Network, route: Route, *, base_
         stops.append(SheetStop(
             sequence=s["sequence"], kind=s["kind"], stop_id=s["id"],
             farm_name=s["farm_name"] if is_pickup else hub.name, phone=s["phone"], lon=farm["lon"], lat=farm["lat"],
-            arrival=s["arrival_at"], window_start=s["window_start"], window_end=s["window_end"],
+            arrival=s["arrival_at"].astimezone(local), window_start=s["window_start"], window_end=s["window_end"],
             items=[SheetItem(sku=i["sku"], product_name=i["product_name"], quantity=i["quantity"], unit=i["unit"],
                              weight_kg=i["weight_kg"], cold_chain=i["cold_chain"]) for i in s["items"]],
             load_after_kg=s["load_after_kg"], load_after_l=s["load_after_l"],
@@ -49,8 +52,8 @@ def build_route_sheet(session: Session, network: Network, route: Route, *, base_
     return RouteSheet(
         route_id=route.id, plan_id=plan.id, plan_version=plan.version, cooperative_name=cooperative.name,
         hub_name=hub.name, hub_lon=hub.lon, hub_lat=hub.lat, vehicle_name=vehicle.name, vehicle_plate=vehicle.plate or "",
-        driver_name=driver.name if driver else "", date=plan.date, departure=route.departure_at,
-        return_at=route.return_at, total_distance_m=route.distance_m, total_duration_s=route.duration_s,
+        driver_name=driver.name if driver else "", date=plan.date, departure=route.departure_at.astimezone(local),
+        return_at=route.return_at.astimezone(local), total_distance_m=route.distance_m, total_duration_s=route.duration_s,
         stops=stops,
         return_legs=[SheetLeg(l["road"], l["distance_m"], l["duration_s"]) for l in stored.get("return_legs", [])], route_path=path if path else (), background_roads=background,
         attribution=network.attribution, route_url=f"{base_url}/api/v1/routes/{route.id}/sheet.html")

@@ -1,0 +1,448 @@
+"""Hubs, vehicles, allocation, pickups, dispatch plans, routes and their sheets, stops, road closures."""
+from __future__ import annotations
+
+from flask import Response, g, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from supply.api.auth import requires
+from supply.api.context import services
+from supply.api.jobs import JobOut
+from supply.api.schemas import Bool, Int, QueryInt, Text
+from supply.api.util import actor, coop_id
+from supply.domain.allocation import POLICIES
+from supply.jobs import get_job, submit_job
+from supply.planning import (
+    close_road, collect_stop, get_plan, get_route_for, publish_plan, serialize_plan, serialize_route,
+)
+from supply.services.auth import create_driver
+from supply.services.fleet import HubInput, get_hub, list_hubs, list_vehicles, register_hub, register_vehicle
+from supply.services.pickups import confirm_pickup, list_pickups
+
+blp = Blueprint("dispatch", __name__, url_prefix="/api/v1", description="From pickups to routes")
+
+PICKUP_STATUSES = ("proposed", "confirmed", "short", "collected", "cancelled")
+
+
+class Window(Schema):
+    @validates_schema
+    def _order(self, data, **_):
+        pairs = [("opens_at", "cutoff_at"), ("shift_start", "shift_end")]
+        for start, end in pairs:
+            if start in data and end in data and data[start] >= data[end]:
+                raise ValidationError(f"must be after {start}", end)
+
+
+class HubIn(Window):
+    name = Text(required=True)
+    lat = fields.Float(required=True, allow_nan=False, validate=validate.Range(-90, 90))
+    lon = fields.Float(required=True, allow_nan=False, validate=validate.Range(-180, 180))
+    opens_at = fields.Time(required=True, metadata={"description": "local time trucks may leave"})
+    cutoff_at = fields.Time(required=True, metadata={"description": "the carriers' cut-off: all back by then"})
+
+
+class HubOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    lat = fields.Float()
+    lon = fields.Float()
+    opens_at = fields.Time()
+    cutoff_at = fields.Time()
+    node_id = fields.Integer(allow_none=True)
+    snap_distance_m = fields.Float(allow_none=True)
+
+
+class VehicleIn(Window):
+    hub_id = Int(1, required=True)
+    name = Text(required=True)
+    plate = Text(40, load_default=None)
+    capacity_kg = fields.Float(required=True, allow_nan=False, validate=validate.Range(0, 60000, min_inclusive=False))
+    capacity_l = fields.Float(required=True, allow_nan=False, validate=validate.Range(0, 200000, min_inclusive=False))
+    refrigerated = Bool(load_default=False)
+    shift_start = fields.Time(required=True)
+    shift_end = fields.Time(required=True)
+    max_duration_s = Int(600, 86400, load_default=None, allow_none=True)
+    cost_per_km = fields.Float(load_default=0.0, allow_nan=False, validate=validate.Range(0, 1000))
+    cost_per_use = fields.Float(load_default=0.0, allow_nan=False, validate=validate.Range(0, 1_000_000))
+    driver_id = Int(1, load_default=None, allow_none=True)
+
+
+class VehicleOut(Schema):
+    id = fields.Integer()
+    hub_id = fields.Integer()
+    name = fields.String()
+    plate = fields.String(allow_none=True)
+    capacity_kg = fields.Float()
+    capacity_l = fields.Float()
+    refrigerated = fields.Boolean()
+    shift_start = fields.Time()
+    shift_end = fields.Time()
+    max_duration_s = fields.Integer(allow_none=True)
+    cost_per_km = fields.Float()
+    cost_per_use = fields.Float()
+    driver_id = fields.Integer(allow_none=True)
+    active = fields.Boolean()
+
+
+class DriverIn(Schema):
+    name = Text(required=True)
+    phone = fields.String(validate=validate.Regexp(r"^\+?[0-9][0-9 \-]{4,30}$", error="not a phone number"),
+                          load_default=None)
+
+
+class DriverOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    phone = fields.String(allow_none=True)
+
+
+class AllocationIn(Schema):
+    date = fields.Date(required=True, metadata={"description": "the pickup day"})
+    policy = fields.String(load_default="fair_share", validate=validate.OneOf(POLICIES))
+
+
+class PickupQuery(Schema):
+    date = fields.Date(load_default=None)
+    farm_id = QueryInt(1, load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(PICKUP_STATUSES))
+    limit = QueryInt(1, 10000, load_default=1000)
+    offset = QueryInt(0, load_default=0)
+
+
+class PickupOut(Schema):
+    id = fields.Integer()
+    farm_id = fields.Integer()
+    farm_name = fields.String()
+    sku = fields.String()
+    product_name = fields.String()
+    date = fields.Date()
+    quantity = fields.Integer(metadata={"description": "asked of the farm"})
+    quantity_ready = fields.Integer(allow_none=True, metadata={"description": "confirmed ready by the manager"})
+    quantity_collected = fields.Integer()
+    status = fields.String(metadata={"enum": list(PICKUP_STATUSES)})
+    cold_chain = fields.Boolean()
+    weight_kg = fields.Float()
+
+
+class ConfirmIn(Schema):
+    quantity_ready = Int(0, 10_000_000, required=True)
+
+
+class ConfirmOut(Schema):
+    pickup = fields.Nested(PickupOut)
+    shortfall = fields.Integer()
+    reallocated = fields.Dict(allow_none=True, metadata={"description": "what other farms took over"})
+    backordered = fields.List(fields.Dict(), metadata={"description": "order lines no farm could supply"})
+    orders_concerned = fields.List(fields.Integer())
+
+
+class PlanIn(Schema):
+    hub_id = Int(1, required=True)
+    date = fields.Date(required=True)
+    vehicle_ids = fields.List(Int(1), load_default=None, validate=validate.Length(1, 500))
+    time_limit_s = fields.Float(load_default=10.0, allow_nan=False, validate=validate.Range(1, 600))
+
+
+class LegOut(Schema):
+    road = fields.String()
+    distance_m = fields.Integer()
+    duration_s = fields.Integer()
+
+
+class StopItemOut(Schema):
+    pickup_id = fields.Integer()
+    sku = fields.String()
+    product_name = fields.String()
+    unit = fields.String()
+    quantity = fields.Integer()
+    quantity_collected = fields.Integer(allow_none=True)
+    weight_kg = fields.Float()
+    cold_chain = fields.Boolean()
+
+
+class StopOut(Schema):
+    id = fields.Integer()
+    sequence = fields.Integer()
+    kind = fields.String(metadata={"description": "pickup, or reload (unload at the hub between trips)"})
+    farm_id = fields.Integer(allow_none=True)
+    farm_name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    window_start = fields.Time(allow_none=True)
+    window_end = fields.Time(allow_none=True)
+    arrival_at = fields.DateTime()
+    departure_at = fields.DateTime()
+    load_after_kg = fields.Float()
+    load_after_l = fields.Float()
+    status = fields.String()
+    legs = fields.List(fields.Nested(LegOut), metadata={"description": "roads from the previous stop"})
+    items = fields.List(fields.Nested(StopItemOut))
+
+
+class RouteOut(Schema):
+    id = fields.Integer()
+    plan_id = fields.Integer()
+    plan_version = fields.Integer()
+    plan_status = fields.String()
+    vehicle_id = fields.Integer()
+    vehicle_name = fields.String()
+    driver_id = fields.Integer(allow_none=True)
+    departure_at = fields.DateTime()
+    return_at = fields.DateTime()
+    distance_m = fields.Integer()
+    duration_s = fields.Integer()
+    trips = fields.Integer()
+    stops = fields.List(fields.Nested(StopOut))
+
+
+class UnplannedOut(Schema):
+    pickup_id = fields.Integer()
+    farm_id = fields.Integer()
+    farm_name = fields.String()
+    sku = fields.String()
+    quantity = fields.Integer()
+    reason = fields.String(metadata={"description": "capacity, time_window, unreachable or no_suitable_vehicle"})
+    detail = fields.String()
+
+
+class PlanOut(Schema):
+    id = fields.Integer()
+    hub_id = fields.Integer()
+    date = fields.Date()
+    version = fields.Integer()
+    status = fields.String(metadata={"description": "draft, published or superseded"})
+    needs_replan = fields.Boolean()
+    replan_reason = fields.String(allow_none=True)
+    engine = fields.String(allow_none=True)
+    cost = fields.Float(allow_none=True)
+    distance_m = fields.Integer()
+    duration_s = fields.Integer()
+    created_at = fields.DateTime()
+    published_at = fields.DateTime(allow_none=True)
+    routes = fields.List(fields.Nested(RouteOut))
+    unplanned = fields.List(fields.Nested(UnplannedOut))
+
+
+class CollectedLine(Schema):
+    sku = fields.String(required=True, validate=validate.Length(1, 64))
+    quantity = Int(0, 10_000_000, required=True)
+
+
+class CollectedIn(Schema):
+    quantities = fields.List(fields.Nested(CollectedLine), required=True, validate=validate.Length(0, 100))
+
+
+class CollectedOut(Schema):
+    stop_id = fields.Integer()
+    status = fields.String()
+    collected = fields.Dict(keys=fields.String(), values=fields.Integer())
+    orders = fields.List(fields.Dict())
+
+
+class ClosureIn(Schema):
+    edge_id = Int(0, load_default=None)
+    lat = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(-90, 90))
+    lon = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(-180, 180))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(load_default=None)
+    reason = Text(500, required=True)
+
+    @validates_schema
+    def _where(self, data, **_):
+        has_point = data.get("lat") is not None and data.get("lon") is not None
+        if data.get("edge_id") is None and not has_point:
+            raise ValidationError("give edge_id, or lat and lon of a point on the road", "edge_id")
+        if data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            raise ValidationError("must be after starts_at", "ends_at")
+
+
+class ClosureOut(Schema):
+    id = fields.Integer()
+    edge_id = fields.Integer()
+    road = fields.String()
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime(allow_none=True)
+    reason = fields.String()
+    edge_coords = fields.List(fields.List(fields.Float()))
+    flagged_plans = fields.List(fields.Integer(), metadata={"description": "published plans to re-plan"})
+
+
+def _job_accepted(kind: str, params: dict):
+    ctx = services()
+    job_id = submit_job(ctx, coop_id(), kind, {"cooperative_id": coop_id(), **params})
+    with ctx.db.transaction() as session:
+        body = get_job(session, coop_id(), job_id)
+    return body, 202, {"Location": url_for("jobs.JobById", job_id=job_id)}
+
+
+@blp.route("/hubs")
+class Hubs(MethodView):
+    @requires("manager")
+    @blp.arguments(HubIn)
+    @blp.response(201, HubOut)
+    def post(self, data):
+        ctx = services()
+        with ctx.db.transaction() as session:
+            return register_hub(session, coop_id(), HubInput(**data), ctx.snapper)
+
+    @requires("manager")
+    @blp.response(200, HubOut(many=True))
+    def get(self):
+        with services().db.transaction() as session:
+            return list_hubs(session, coop_id())
+
+
+@blp.route("/vehicles")
+class Vehicles(MethodView):
+    @requires("manager")
+    @blp.arguments(VehicleIn)
+    @blp.response(201, VehicleOut)
+    def post(self, data):
+        with services().db.transaction() as session:
+            return register_vehicle(session, coop_id(), **data)
+
+    @requires("manager")
+    @blp.response(200, VehicleOut(many=True))
+    def get(self):
+        with services().db.transaction() as session:
+            return list_vehicles(session, coop_id())
+
+
+@blp.route("/drivers")
+class Drivers(MethodView):
+    @requires("manager")
+    @blp.arguments(DriverIn)
+    @blp.response(201, DriverOut)
+    def post(self, data):
+        with services().db.transaction() as session:
+            return create_driver(session, coop_id(), **data)
+
+
+@blp.route("/allocations")
+class Allocations(MethodView):
+    @requires("manager")
+    @blp.arguments(AllocationIn)
+    @blp.response(202, JobOut)
+    def post(self, data):
+        """Allocate reserved, unallocated order lines to farms for a date (a job)."""
+        return _job_accepted("allocate", {"date": data["date"].isoformat(), "policy": data["policy"]})
+
+
+@blp.route("/pickups")
+class Pickups(MethodView):
+    @requires("manager")
+    @blp.arguments(PickupQuery, location="query")
+    @blp.response(200, PickupOut(many=True))
+    def get(self, query):
+        with services().db.transaction() as session:
+            return list_pickups(session, coop_id(), on=query["date"], farm_id=query["farm_id"],
+                                status=query["status"], limit=query["limit"], offset=query["offset"])
+
+
+@blp.route("/pickups/<int:pickup_id>/confirm")
+class ConfirmPickup(MethodView):
+    @requires("manager")
+    @blp.arguments(ConfirmIn)
+    @blp.response(200, ConfirmOut)
+    def post(self, data, pickup_id):
+        """The farm has `quantity_ready`; less than asked is a shortfall, re-allocated or backordered."""
+        with services().db.transaction() as session:
+            return confirm_pickup(session, coop_id(), pickup_id, data["quantity_ready"], actor=actor())
+
+
+@blp.route("/dispatch-plans")
+class DispatchPlans(MethodView):
+    @requires("manager")
+    @blp.arguments(PlanIn)
+    @blp.response(202, JobOut)
+    def post(self, data):
+        """Plan routes for a hub's confirmed pickups on a date (a job; the plan is a new draft version)."""
+        with services().db.transaction() as session:
+            get_hub(session, coop_id(), data["hub_id"])
+        return _job_accepted("plan", {"hub_id": data["hub_id"], "date": data["date"].isoformat(),
+                                      "vehicle_ids": data["vehicle_ids"], "time_limit_s": data["time_limit_s"]})
+
+
+@blp.route("/dispatch-plans/<int:plan_id>")
+class DispatchPlanById(MethodView):
+    @requires("manager")
+    @blp.response(200, PlanOut)
+    def get(self, plan_id):
+        with services().db.transaction() as session:
+            return serialize_plan(session, get_plan(session, coop_id(), plan_id))
+
+
+@blp.route("/dispatch-plans/<int:plan_id>/publish")
+class PublishPlan(MethodView):
+    @requires("manager")
+    @blp.response(200, PlanOut)
+    def post(self, plan_id):
+        with services().db.transaction() as session:
+            return serialize_plan(session, publish_plan(session, coop_id(), plan_id))
+
+
+@blp.route("/routes/<int:route_id>")
+class RouteById(MethodView):
+    @requires("manager", "driver")
+    @blp.response(200, RouteOut)
+    def get(self, route_id):
+        with services().db.transaction() as session:
+            return serialize_route(session, get_route_for(session, g.principal, route_id))
+
+
+def _sheet(route_id: int):
+    from supply.services.sheets import build_route_sheet
+
+    ctx = services()
+    with ctx.db.transaction() as session:
+        route = get_route_for(session, g.principal, route_id)
+        return build_route_sheet(session, ctx.network, route, base_url=request.host_url.rstrip("/"))
+
+
+@blp.route("/routes/<int:route_id>/sheet.html")
+class RouteSheetHtml(MethodView):
+    @requires("manager", "driver")
+    @blp.doc(responses={"200": {"description": "the route sheet, one self-contained HTML page",
+                                "content": {"text/html": {"schema": {"type": "string"}}}}})
+    def get(self, route_id):
+        from supply.sheets import render_html
+
+        return Response(render_html(_sheet(route_id)), mimetype="text/html")
+
+
+@blp.route("/routes/<int:route_id>/sheet.pdf")
+class RouteSheetPdf(MethodView):
+    @requires("manager", "driver")
+    @blp.doc(responses={"200": {"description": "the route sheet as PDF (A4, CJK font embedded)",
+                                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+    def get(self, route_id):
+        from supply.sheets import render_pdf
+
+        return Response(render_pdf(_sheet(route_id)), mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="route-{route_id}.pdf"'})
+
+
+@blp.route("/stops/<int:stop_id>/collected")
+class StopCollected(MethodView):
+    @requires("driver", "manager")
+    @blp.arguments(CollectedIn)
+    @blp.response(200, CollectedOut)
+    def post(self, data, stop_id):
+        """Quantities collected per product; less than planned is a shortfall."""
+        quantities: dict[str, int] = {}
+        for line in data["quantities"]:
+            quantities[line["sku"]] = quantities.get(line["sku"], 0) + line["quantity"]
+        with services().db.transaction() as session:
+            return collect_stop(session, g.principal, stop_id, quantities)
+
+
+@blp.route("/road-closures")
+class RoadClosures(MethodView):
+    @requires("manager")
+    @blp.arguments(ClosureIn)
+    @blp.response(201, ClosureOut)
+    def post(self, data):
+        """Close an edge (or the edge nearest a point) from a time; published plans using it are flagged."""
+        ctx = services()
+        with ctx.db.transaction() as session:
+            return close_road(session, ctx.network, coop_id(), **data)
