@@ -32,7 +32,7 @@ def build_route_sheet(session: Session, network: Network, route: Route, *, base_
             farm = {"lon": f.lon, "lat": f.lat}
         stops.append(SheetStop(
             sequence=s["sequence"], kind=s["kind"], stop_id=s["id"],
-            farm_name=s["farm_name"] if is_pickup else hub.name, phone=s["phone"], lon=farm["lon"], lat=farm["lat"],
+            farm_name=s["farm_name"] if is_pickup else hub.name, phone=s["phone"] or "", lon=farm["lon"], lat=farm["lat"],
             arrival=s["arrival_at"].astimezone(local), window_start=s["window_start"], window_end=s["window_end"],
             items=[SheetItem(sku=i["sku"], product_name=i["product_name"], quantity=i["quantity"], unit=i["unit"],
                              weight_kg=i["weight_kg"], cold_chain=i["cold_chain"]) for i in s["items"]],
