@@ -42,7 +42,8 @@ BATCH = 1000
 
 
 def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, database_url: str | None = None,
-             time_limit_s: float = 15.0, on: date | None = None) -> int:
+             redis_url: str | None = None, time_limit_s: float = 15.0, on: date | None = None,
+             sheets: bool = True) -> int:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -54,7 +55,7 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
     secret = hashlib.sha256(f"demo-{seed}".encode()).hexdigest()
-    settings = Settings.from_env(database_url=database_url, redis_url=None,
+    settings = Settings.from_env(database_url=database_url, redis_url=redis_url,
                                  platform_secrets={"douyin-live": secret}, log_level="WARNING")
 
     import migrations
@@ -81,6 +82,7 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
         on = on or (datetime.now(tz).date() + timedelta(days=1))
         county = _seed(http, base, network, rng, n_farms, say)
         sent, reserved, rejected, refused_reasons = _spike(http, base, rng, n_orders, secret, say)
+        last_order_at = time.monotonic()
         say(f"spike done: {reserved} orders reserved, {rejected} refused")
         job = _job(http, base, http.post(f"{base}/allocations", json={"date": on.isoformat()}))
         say(f"allocated: {job['result']['pickups_touched']} farm pickups")
@@ -89,9 +91,11 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
             "hub_id": county["hub"]["id"], "date": on.isoformat(), "time_limit_s": time_limit_s}))
         plan_id = job["result"]["plan_id"]
         plan = _ok(http.post(f"{base}/dispatch-plans/{plan_id}/publish"))
+        published_at = time.monotonic()
         say(f"plan {plan_id} v{plan['version']} published: {len(plan['routes'])} routes, "
-            f"{len(plan['unplanned'])} pickups unplanned ({plan['engine']})")
-        routes = _sheets(http, base, plan, out, services, say)
+            f"{len(plan['unplanned'])} pickups unplanned ({plan['engine']}), "
+            f"{published_at - last_order_at:.1f} s after the last order")
+        routes = _sheets(http, base, plan, out, services, say) if sheets else []
         pickups = _ok(http.get(f"{base}/pickups", params={"date": on.isoformat(), "limit": 10000}))
         planned_ids = {i["pickup_id"] for r in plan["routes"] for s in r["stops"] for i in s["items"]}
         summary = {
@@ -106,10 +110,13 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
             "planned_pickups": len(planned_ids),
             "unplanned_pickups": plan["unplanned"],
             "plan": {"id": plan["id"], "version": plan["version"], "engine": plan["engine"],
+                     "routes": len(plan["routes"]),
                      "distance_km": round(plan["distance_m"] / 1000, 1),
                      "duration_h": round(plan["duration_s"] / 3600, 1)},
             "routes": routes,
             "seconds": round(time.monotonic() - started, 1),
+            "seconds_from_last_order_to_published_plan": round(published_at - last_order_at, 1),
+            "solver_time_limit_s": time_limit_s,
         }
         (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
         say(f"wrote {out / 'summary.json'} and {len(routes)} route sheets")

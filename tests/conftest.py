@@ -147,7 +147,7 @@ def live_server(db, database_url, tmp_path):
         try:
             if requests.get(base + "/healthz", timeout=1).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     else:
         proc.kill()
