@@ -104,12 +104,18 @@ def worker(burst: bool, sweep_interval: float) -> None:
 @main.command()
 @click.option("--out", "out_dir", default="coop-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--orders", "n_orders", default=27_500, show_default=True, type=int)
+@click.option("--farms", "n_farms", default=300, show_default=True, type=int)
+@click.option("--time-limit", "time_limit_s", default=15.0, show_default=True, type=float,
+              help="the route solver's time limit (s)")
 @click.option("--seed", default=7, show_default=True, type=int)
-def demo(out_dir: str, n_orders: int, seed: int) -> None:
-    """The main job: a county, a livestream spike, a fleet -> published plans and route sheets in OUT."""
+def demo(out_dir: str, n_orders: int, n_farms: int, time_limit_s: float, seed: int) -> None:
+    """The main job: a county, a livestream spike, a fleet -> published plans and route sheets in OUT.
+
+    Runs on its own fresh SQLite database in OUT, with jobs inline: no PostgreSQL or Redis needed.
+    """
     from supply.demo import run_demo
 
-    sys.exit(run_demo(out_dir=out_dir, n_orders=n_orders, seed=seed))
+    sys.exit(run_demo(out_dir=out_dir, n_orders=n_orders, n_farms=n_farms, time_limit_s=time_limit_s, seed=seed))
 
 
 if __name__ == "__main__":

@@ -106,6 +106,7 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
             "orders_sent": sent, "orders_reserved": reserved, "orders_rejected": rejected,
             "rejection_reasons": refused_reasons,
             "pickups": len(pickups),
+            "pickups_ready": sum(1 for p in pickups if p["status"] in ("confirmed", "short") and p["quantity_ready"]),
             "pickup_shortfalls": shortfalls,
             "planned_pickups": len(planned_ids),
             "unplanned_pickups": plan["unplanned"],

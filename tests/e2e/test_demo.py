@@ -1,0 +1,33 @@
+"""The README's main command, small: a county, a spike, a fleet -> published plans and sheets on disk."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_coop_demo_writes_plans_and_sheets_whose_numbers_add_up(tmp_path):
+    out = tmp_path / "demo"
+    env_free = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COOP_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-m", "supply.cli", "demo", "--out", str(out), "--orders", "600",
+                           "--farms", "40", "--time-limit", "3"], cwd=ROOT, env=env_free, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["orders_sent"] == 600
+    assert summary["orders_reserved"] + summary["orders_rejected"] == 600
+    assert summary["orders_reserved"] > 0
+    # Every pickup with goods ready is either on a route or unplanned with a reason (never both, never lost).
+    unplanned = {u["pickup_id"] for u in summary["unplanned_pickups"]}
+    assert summary["planned_pickups"] + len(unplanned) == summary["pickups_ready"]
+    assert all(u["reason"] for u in summary["unplanned_pickups"])
+    assert summary["routes"], "a published plan with routes"
+    assert "OpenStreetMap" in summary["attribution"]
+    for route in summary["routes"]:
+        html = (out / route["sheet_html"]).read_text(encoding="utf-8")
+        assert "OpenStreetMap" in html and "<script" not in html
+        assert (out / route["sheet_pdf"]).read_bytes().startswith(b"%PDF")
+        assert (out / route["map_png"]).read_bytes().startswith(b"\x89PNG")
+        assert "<svg" in (out / route["map_svg"]).read_text(encoding="utf-8")
