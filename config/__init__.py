@@ -32,8 +32,6 @@ class Settings:
     # Road network used for snapping and routing: an .osm.pbf extract, a saved network, or empty for
     # the bundled sample county.
     road_network: str = ""
-    # Rate limit for unauthenticated endpoints (webhooks), flask-limiter syntax.
-    webhook_rate_limit: str = "6000/minute"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -60,8 +58,6 @@ class Settings:
             kwargs["log_level"] = env["COOP_LOG_LEVEL"]
         if env.get("COOP_ROAD_NETWORK"):
             kwargs["road_network"] = env["COOP_ROAD_NETWORK"]
-        if env.get("COOP_WEBHOOK_RATE_LIMIT"):
-            kwargs["webhook_rate_limit"] = env["COOP_WEBHOOK_RATE_LIMIT"]
         kwargs.update(overrides)
         return cls(**kwargs)
 
