@@ -88,10 +88,14 @@ def _check_route(problem, route, v, stops, where, collected_w, collected_v) -> l
     hub = problem.hub_location
     if route.start_s < max(v.shift_start_s, problem.hub_open_s):
         errors.append(f"{where}: leaves at {route.start_s} s, before the shift or the hub opens")
-    here, t, load_w, load_v, trips = hub, route.start_s, 0, 0, 1
+    here, t, load_w, load_v, trips, travelled = hub, route.start_s, 0, 0, 1, 0
     for k, visit in enumerate(route.visits):
         at = f"{where} visit {k}"
         d = problem.durations_s[here][visit.location]
+        travelled += problem.distances_m[here][visit.location]
+        if visit.distance_m != travelled:
+            errors.append(f"{at}: reports {visit.distance_m} m so far, the matrix gives "
+                          f"{travelled} m")
         if d >= UNREACHABLE or problem.distances_m[here][visit.location] >= UNREACHABLE:
             errors.append(f"{at}: no road from location {here} to {visit.location}")
         arrival = t + d

@@ -36,3 +36,11 @@ def test_a_bad_file_gives_a_clear_error_and_a_non_zero_exit():
     out = run("solve", str(DATA / "missing.txt"), "--time-limit", "1")
     assert out.returncode == 2
     assert "error" in json.loads(out.stderr)
+
+
+def test_the_gap_benchmark_smoke_run_checks_every_plan():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "routing_gap.py"), "--smoke",
+                          "--solvers", "ours,vroom"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "C101.25" in out.stdout and "INFEASIBLE" not in out.stdout

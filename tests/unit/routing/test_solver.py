@@ -119,7 +119,8 @@ def test_a_pickup_larger_than_any_truck_is_split_and_the_parts_sum_to_the_whole(
     assert sum(v.volume_l for v in parts) == 90
 
 
-def test_left_out_pickups_carry_the_right_reason():
+@pytest.mark.parametrize("engine", ["auto", "ortools"])
+def test_left_out_pickups_carry_the_right_reason(engine):
     positions = [2, 3, 4, 50, 5, 6]
     stops = [
         Stop(id="ok", location=1, weight_kg=20),
@@ -135,7 +136,7 @@ def test_left_out_pickups_carry_the_right_reason():
     dur[0][2] = dist[0][2] = UNREACHABLE  # the pass to "cut_off" is closed
     problem = Problem(durations_s=dur, distances_m=dist, stops=problem.stops,
                       vehicles=problem.vehicles)
-    plan = solve(problem, time_limit_s=1)
+    plan = solve(problem, time_limit_s=0.5, engine=engine)
     assert_ok(problem, plan)
     reasons = {u.stop_id: u.reason for u in plan.unassigned}
     assert reasons == {"cut_off": "unreachable", "cold": "no_suitable_vehicle",
@@ -143,21 +144,23 @@ def test_left_out_pickups_carry_the_right_reason():
     assert [sid for r in plan.routes for sid in r.stop_ids] == ["high"]
 
 
-def test_hub_cut_off_and_shift_limit_the_farms_that_can_be_reached():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_hub_cut_off_and_shift_limit_the_farms_that_can_be_reached(engine):
     stops = [Stop(id="near", location=1, weight_kg=1), Stop(id="far", location=2, weight_kg=1)]
     problem = line_problem([10, 40], stops, [Vehicle(id="t", capacity_weight_kg=10)],
                            hub_open_s=0, hub_cutoff_s=3600)
     assert diagnose(problem, problem.stop("far"))[0] == "time_window"
-    plan = solve(problem, time_limit_s=1)
+    plan = solve(problem, time_limit_s=0.5, engine=engine)
     assert_ok(problem, plan)
     assert [(u.stop_id, u.reason) for u in plan.unassigned] == [("far", "time_window")]
 
 
-def test_max_route_duration_holds():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_max_route_duration_holds(engine):
     stops = [Stop(id=i, location=i, weight_kg=1, service_duration_s=600) for i in range(1, 5)]
     vehicles = [Vehicle(id=v, capacity_weight_kg=100, max_duration_s=3000) for v in range(3)]
     problem = line_problem([5, 6, 7, 8], stops, vehicles)
-    plan = solve(problem, time_limit_s=1)
+    plan = solve(problem, time_limit_s=0.5, engine=engine)
     assert_ok(problem, plan)
     assert plan.unassigned == ()
     assert all(r.duration_s <= 3000 for r in plan.routes)
@@ -188,7 +191,7 @@ def test_per_use_cost_prefers_fewer_vehicles():
     vehicles = [Vehicle(id=v, capacity_weight_kg=100, fixed_cost=100000) for v in range(3)]
     problem = line_problem([5, 5, 5], stops, vehicles)
     for engine in ENGINES:
-        plan = solve(problem, time_limit_s=1, engine=engine)
+        plan = solve(problem, time_limit_s=0.5, engine=engine)
         assert_ok(problem, plan)
         assert len(plan.routes) == 1
         assert plan.cost == 100000 + 10 * 1000
@@ -207,3 +210,33 @@ def test_bad_arguments_are_refused():
         solve(problem, engine="gurobi")
     with pytest.raises(ValueError, match="time_limit_s"):
         solve(problem, time_limit_s=0)
+
+
+def test_the_pyvrp_engine_refuses_what_it_cannot_model():
+    stops = [Stop(id=1, location=1, cold_chain=True)]
+    problem = line_problem([1], stops, [Vehicle(id="a", capacity_weight_kg=1, refrigerated=True),
+                                        Vehicle(id="b", capacity_weight_kg=1)])
+    with pytest.raises(ValueError, match="pyvrp engine"):
+        solve(problem, time_limit_s=0.5, engine="pyvrp")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_several_priorities_leave_out_the_least_important_first(engine):
+    stops = [Stop(id=f"p{p}", location=p, weight_kg=50, priority=p) for p in (1, 2, 3)]
+    problem = line_problem([1, 2, 3], stops, [Vehicle(id="t", capacity_weight_kg=100)])
+    plan = solve(problem, time_limit_s=0.5, engine=engine)
+    assert_ok(problem, plan)
+    assert [u.stop_id for u in plan.unassigned] == ["p1"]
+
+
+def test_plan_from_routes_rebuilds_times_and_reports_the_rest_left_out():
+    from routing import plan_from_routes
+
+    stops = [Stop(id=i, location=i, weight_kg=10) for i in range(1, 4)]
+    problem = line_problem([1, 2, 3], stops, [Vehicle(id="t", capacity_weight_kg=100)])
+    plan = plan_from_routes(problem, [("t", [1, 2])])
+    assert_ok(problem, plan)
+    assert plan.distance_m == 4000
+    assert [(u.stop_id, u.reason) for u in plan.unassigned] == [(3, "capacity")]
+    with pytest.raises(ValueError, match="unknown stop"):
+        plan_from_routes(problem, [("t", [9])])
