@@ -5,11 +5,18 @@ import logging
 
 from flask import Flask, jsonify
 from flask_smorest import Api
+from werkzeug.routing import IntegerConverter
 
 from config import Settings
 from supply.api.schemas import ErrorSchema
 from supply.api.errors import http_error_response, register_error_handlers
 from supply.wiring import Services, build_services
+
+
+class _DatabaseId(IntegerConverter):
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 class CoopApi(Api):
@@ -27,6 +34,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     logging.basicConfig(level=settings.log_level)
 
     app = Flask("supply")
+    # An id in a path larger than its key column names nothing: 404, not an overflow.
+    app.url_map.converters["int"] = _DatabaseId
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         API_TITLE="Cooperative dispatch API",

@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from supply.api.auth import requires
 from supply.api.context import services
 from supply.api.jobs import JobOut
-from supply.api.schemas import Bool, Int, QueryInt, Text
+from supply.api.schemas import Id, QueryId, Bool, Int, QueryInt, Text
 from supply.api.util import actor, coop_id
 from supply.domain.allocation import POLICIES
 from supply.jobs import get_job, submit_job
@@ -54,7 +54,7 @@ class HubOut(Schema):
 
 
 class VehicleIn(Window):
-    hub_id = Int(1, required=True)
+    hub_id = Id(required=True)
     name = Text(required=True)
     plate = Text(40, load_default=None)
     capacity_kg = fields.Float(required=True, allow_nan=False, validate=validate.Range(0, 60000, min_inclusive=False))
@@ -65,7 +65,7 @@ class VehicleIn(Window):
     max_duration_s = Int(600, 86400, load_default=None, allow_none=True)
     cost_per_km = fields.Float(load_default=0.0, allow_nan=False, validate=validate.Range(0, 1000))
     cost_per_use = fields.Float(load_default=0.0, allow_nan=False, validate=validate.Range(0, 1_000_000))
-    driver_id = Int(1, load_default=None, allow_none=True)
+    driver_id = Id(load_default=None, allow_none=True)
 
 
 class VehicleOut(Schema):
@@ -104,7 +104,7 @@ class AllocationIn(Schema):
 
 class PickupQuery(Schema):
     date = fields.Date(load_default=None)
-    farm_id = QueryInt(1, load_default=None)
+    farm_id = QueryId(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(PICKUP_STATUSES))
     limit = QueryInt(1, 10000, load_default=1000)
     offset = QueryInt(0, load_default=0)
@@ -138,9 +138,9 @@ class ConfirmOut(Schema):
 
 
 class PlanIn(Schema):
-    hub_id = Int(1, required=True)
+    hub_id = Id(required=True)
     date = fields.Date(required=True)
-    vehicle_ids = fields.List(Int(1), load_default=None, validate=validate.Length(1, 500))
+    vehicle_ids = fields.List(Id(), load_default=None, validate=validate.Length(1, 500))
     time_limit_s = fields.Float(load_default=10.0, allow_nan=False, validate=validate.Range(1, 600))
 
 
@@ -339,7 +339,7 @@ class Pickups(MethodView):
                                 status=query["status"], limit=query["limit"], offset=query["offset"])
 
 
-@blp.route("/pickups/<int:pickup_id>/confirm")
+@blp.route("/pickups/<int(max=9223372036854775807):pickup_id>/confirm")
 class ConfirmPickup(MethodView):
     @requires("manager")
     @blp.arguments(ConfirmIn)
@@ -422,7 +422,7 @@ class RouteSheetPdf(MethodView):
                         headers={"Content-Disposition": f'inline; filename="route-{route_id}.pdf"'})
 
 
-@blp.route("/stops/<int:stop_id>/collected")
+@blp.route("/stops/<int(max=9223372036854775807):stop_id>/collected")
 class StopCollected(MethodView):
     @requires("driver", "manager")
     @blp.arguments(CollectedIn)

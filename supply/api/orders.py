@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -8,10 +10,10 @@ from marshmallow import Schema, ValidationError, fields, validate
 from supply.api.auth import requires
 from supply.api.context import services
 from supply.api.errors import domain_error_body, error_body, flatten_messages
-from supply.api.schemas import ErrorSchema, Int, Quantity, Text
+from supply.api.schemas import Id, ErrorSchema, Int, Quantity, Text
 from supply.api.util import coop_id
 from supply.domain.rules import MAX_LINES_PER_ORDER, OrderLineRequest, OrderRequest
-from supply.services.orders import cancel_order, get_order, record_order, record_orders
+from supply.services.orders import OrderCombiner, cancel_order, get_order, record_orders
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders", description="Orders from livestreams")
 
@@ -33,7 +35,7 @@ class BuyerIn(Schema):
 class OrderIn(Schema):
     platform = fields.String(required=True, validate=PLATFORM)
     external_id = Text(128, required=True)
-    stream_id = Int(1, load_default=None, allow_none=True)
+    stream_id = Id(load_default=None, allow_none=True)
     lines = fields.List(fields.Nested(LineIn), required=True,
                         validate=validate.Length(1, MAX_LINES_PER_ORDER))
     buyer = fields.Nested(BuyerIn, load_default=None, allow_none=True,
@@ -111,6 +113,19 @@ def to_request(data: dict) -> OrderRequest:
                         buyer=buyer)
 
 
+_combiner_lock = threading.Lock()
+
+
+def order_combiner() -> OrderCombiner:
+    """The app's combiner of concurrent single orders (one per app and process)."""
+    ctx = services()
+    combiner = ctx.extras.get("order_combiner")
+    if combiner is None:
+        with _combiner_lock:
+            combiner = ctx.extras.setdefault("order_combiner", OrderCombiner(ctx.db))
+    return combiner
+
+
 def outcome_result(outcome) -> dict:
     if outcome.kind == "created":
         return {"status": 201, "order": outcome.order}
@@ -128,8 +143,7 @@ class Orders(MethodView):
     @blp.alt_response(200, schema=OrderOut, description="the same order sent again: the first answer")
     @blp.alt_response(409, schema=ErrorSchema, description="insufficient_stock or conflicting_duplicate")
     def post(self, data):
-        with services().db.transaction() as session:
-            outcome = record_order(session, coop_id(), to_request(data))
+        outcome = order_combiner().record(coop_id(), to_request(data))
         if outcome.error is not None:
             raise outcome.error
         return outcome.order, (201 if outcome.kind == "created" else 200)
@@ -158,7 +172,7 @@ class Batch(MethodView):
         return {"results": results}
 
 
-@blp.route("/<int:order_id>")
+@blp.route("/<int(max=9223372036854775807):order_id>")
 class OrderById(MethodView):
     @requires("manager")
     @blp.response(200, OrderDetailOut)
@@ -167,7 +181,7 @@ class OrderById(MethodView):
             return get_order(session, coop_id(), order_id)
 
 
-@blp.route("/<int:order_id>/cancel")
+@blp.route("/<int(max=9223372036854775807):order_id>/cancel")
 class CancelOrder(MethodView):
     @requires("manager")
     @blp.response(200, OrderOut)

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from supply.api.auth import requires
 from supply.api.context import services
-from supply.api.schemas import QueryInt, Bool, Int, Text
+from supply.api.schemas import QueryId, QueryInt, Bool, Int, Text
 from supply.api.util import coop_id
 from supply.services.catalog import ProductInput, list_products, register_product
 from supply.services.stock import get_availability
@@ -41,7 +41,7 @@ class ProductOut(Schema):
 
 
 class AvailabilityQuery(Schema):
-    stream_id = QueryInt(1, load_default=None)
+    stream_id = QueryId(load_default=None)
 
 
 class FarmAvailability(Schema):

@@ -27,6 +27,17 @@ def Int(minimum: int | None = None, maximum: int | None = None, *, validate_also
     return fields.Integer(strict=strict, validate=validators, **kwargs)
 
 
+MAX_ID = 2**31 - 1  # ids of farms, hubs, vehicles, drivers, streams (32-bit keys)
+
+
+def Id(**kwargs) -> fields.Integer:
+    return Int(1, MAX_ID, **kwargs)
+
+
+def QueryId(**kwargs) -> fields.Integer:
+    return Int(1, MAX_ID, strict=False, **kwargs)
+
+
 def QueryInt(minimum: int | None = None, maximum: int | None = None, **kwargs) -> fields.Integer:
     return Int(minimum, maximum, strict=False, **kwargs)
 

@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from supply.api.auth import requires
 from supply.api.context import services
-from supply.api.schemas import QueryInt, Int, Text
+from supply.api.schemas import Id, QueryId, QueryInt, Int, Text
 from supply.api.util import actor, coop_id
 from supply.domain.rules import MAX_STOCK_DELTA, STOCK_KINDS
 from supply.services.stock import adjust_stock, list_ledger
@@ -20,7 +20,7 @@ def _nonzero(value: int) -> None:
 
 
 class AdjustmentIn(Schema):
-    farm_id = Int(1, required=True)
+    farm_id = Id(required=True)
     sku = fields.String(required=True, validate=validate.Length(1, 64))
     delta = Int(-MAX_STOCK_DELTA, MAX_STOCK_DELTA, required=True, validate_also=_nonzero)
     kind = fields.String(required=True, validate=validate.OneOf(STOCK_KINDS))
@@ -41,7 +41,7 @@ class AdjustmentOut(Schema):
 
 
 class LedgerQuery(Schema):
-    farm_id = QueryInt(1, load_default=None)
+    farm_id = QueryId(load_default=None)
     sku = fields.String(load_default=None)
     limit = QueryInt(1, 1000, load_default=100)
     before_id = QueryInt(1, load_default=None)
