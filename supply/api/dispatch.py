@@ -9,15 +9,28 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from supply.api.auth import requires
 from supply.api.context import services
 from supply.api.jobs import JobOut
-from supply.api.schemas import Id, QueryId, Bool, Int, QueryInt, Text
+from supply.api.schemas import Bool, Id, Int, Number, QueryId, QueryInt, Text
 from supply.api.util import actor, coop_id
 from supply.domain.allocation import POLICIES
 from supply.jobs import get_job, submit_job
 from supply.planning import (
-    close_road, collect_stop, get_plan, get_route_for, publish_plan, serialize_plan, serialize_route,
+    close_road,
+    collect_stop,
+    get_plan,
+    get_route_for,
+    publish_plan,
+    serialize_plan,
+    serialize_route,
 )
 from supply.services.auth import create_driver
-from supply.services.fleet import HubInput, get_hub, list_hubs, list_vehicles, register_hub, register_vehicle
+from supply.services.fleet import (
+    HubInput,
+    get_hub,
+    list_hubs,
+    list_vehicles,
+    register_hub,
+    register_vehicle,
+)
 from supply.services.pickups import confirm_pickup, list_pickups
 
 blp = Blueprint("dispatch", __name__, url_prefix="/api/v1", description="From pickups to routes")
@@ -36,8 +49,8 @@ class Window(Schema):
 
 class HubIn(Window):
     name = Text(required=True)
-    lat = fields.Float(required=True, allow_nan=False, validate=validate.Range(-90, 90))
-    lon = fields.Float(required=True, allow_nan=False, validate=validate.Range(-180, 180))
+    lat = Number(required=True, validate=validate.Range(-90, 90))
+    lon = Number(required=True, validate=validate.Range(-180, 180))
     opens_at = fields.Time(required=True, metadata={"description": "local time trucks may leave"})
     cutoff_at = fields.Time(required=True, metadata={"description": "the carriers' cut-off: all back by then"})
 
@@ -57,14 +70,14 @@ class VehicleIn(Window):
     hub_id = Id(required=True)
     name = Text(required=True)
     plate = Text(40, load_default=None)
-    capacity_kg = fields.Float(required=True, allow_nan=False, validate=validate.Range(0, 60000, min_inclusive=False))
-    capacity_l = fields.Float(required=True, allow_nan=False, validate=validate.Range(0, 200000, min_inclusive=False))
+    capacity_kg = Number(required=True, validate=validate.Range(0, 60000, min_inclusive=False))
+    capacity_l = Number(required=True, validate=validate.Range(0, 200000, min_inclusive=False))
     refrigerated = Bool(load_default=False)
     shift_start = fields.Time(required=True)
     shift_end = fields.Time(required=True)
     max_duration_s = Int(600, 86400, load_default=None, allow_none=True)
-    cost_per_km = fields.Float(load_default=0.0, allow_nan=False, validate=validate.Range(0, 1000))
-    cost_per_use = fields.Float(load_default=0.0, allow_nan=False, validate=validate.Range(0, 1_000_000))
+    cost_per_km = Number(load_default=0.0, validate=validate.Range(0, 1000))
+    cost_per_use = Number(load_default=0.0, validate=validate.Range(0, 1_000_000))
     driver_id = Id(load_default=None, allow_none=True)
 
 
@@ -141,7 +154,7 @@ class PlanIn(Schema):
     hub_id = Id(required=True)
     date = fields.Date(required=True)
     vehicle_ids = fields.List(Id(), load_default=None, validate=validate.Length(1, 500))
-    time_limit_s = fields.Float(load_default=10.0, allow_nan=False, validate=validate.Range(1, 600))
+    time_limit_s = Number(load_default=10.0, validate=validate.Range(1, 600))
 
 
 class LegOut(Schema):
@@ -241,8 +254,8 @@ class CollectedOut(Schema):
 
 class ClosureIn(Schema):
     edge_id = Int(0, load_default=None)
-    lat = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(-90, 90))
-    lon = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(-180, 180))
+    lat = Number(load_default=None, validate=validate.Range(-90, 90))
+    lon = Number(load_default=None, validate=validate.Range(-180, 180))
     starts_at = fields.AwareDateTime(required=True)
     ends_at = fields.AwareDateTime(load_default=None)
     reason = Text(500, required=True)

@@ -10,7 +10,13 @@ from werkzeug.exceptions import HTTPException
 
 from supply.db.session import is_connection_error
 from supply.domain.errors import (
-    Conflict, DomainError, Forbidden, InvalidInput, NotFound, ServiceUnavailable, Unauthorized,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
 )
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from supply.api.auth import requires
 from supply.api.context import services
-from supply.api.schemas import Text
+from supply.api.schemas import Number, Text
 from supply.api.util import coop_id
 from supply.services.catalog import FarmInput, get_farm, list_farms, register_farm
 
@@ -15,8 +15,8 @@ blp = Blueprint("farms", __name__, url_prefix="/api/v1/farms", description="Memb
 
 class FarmIn(Schema):
     name = Text(required=True)
-    lat = fields.Float(required=True, allow_nan=False, validate=validate.Range(-90, 90))
-    lon = fields.Float(required=True, allow_nan=False, validate=validate.Range(-180, 180))
+    lat = Number(required=True, validate=validate.Range(-90, 90))
+    lon = Number(required=True, validate=validate.Range(-180, 180))
     phone = fields.String(validate=validate.Regexp(r"^\+?[0-9][0-9 \-]{4,30}$", error="not a phone number"),
                           load_default=None, allow_none=True)
     window_start = fields.Time(load_default=None, allow_none=True, metadata={"description": "local time HH:MM"})

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from supply.api.auth import requires
 from supply.api.context import services
-from supply.api.schemas import QueryId, QueryInt, Bool, Int, Text
+from supply.api.schemas import Bool, Int, Number, QueryId, QueryInt, Text
 from supply.api.util import coop_id
 from supply.services.catalog import ProductInput, list_products, register_product
 from supply.services.stock import get_availability
@@ -21,9 +21,9 @@ class ProductIn(Schema):
                                                                  error="letters, digits, '.', '_' and '-' only")])
     name = Text(required=True)
     unit = Text(32, required=True)
-    unit_weight_kg = fields.Float(required=True, allow_nan=False,
+    unit_weight_kg = Number(required=True,
                                   validate=validate.Range(min=0, max=5000, min_inclusive=False))
-    unit_volume_l = fields.Float(required=True, allow_nan=False,
+    unit_volume_l = Number(required=True,
                                  validate=validate.Range(min=0, max=10000, min_inclusive=False))
     cold_chain = Bool(load_default=False)
     shelf_life_days = Int(1, 3650, load_default=None, allow_none=True)

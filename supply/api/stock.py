@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from supply.api.auth import requires
 from supply.api.context import services
-from supply.api.schemas import Id, QueryId, QueryInt, Int, Text
+from supply.api.schemas import Id, Int, QueryId, QueryInt, Text
 from supply.api.util import actor, coop_id
 from supply.domain.rules import MAX_STOCK_DELTA, STOCK_KINDS
 from supply.services.stock import adjust_stock, list_ledger

@@ -12,7 +12,11 @@ from supply.api.schemas import QueryInt, Text
 from supply.api.util import coop_id
 from supply.domain.errors import InvalidInput, NotFound, Unauthorized
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
-from supply.services.intake import apply_platform_events, list_platform_messages, map_platform_product
+from supply.services.intake import (
+    apply_platform_events,
+    list_platform_messages,
+    map_platform_product,
+)
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Platform pushes and product mappings")
 

@@ -131,15 +131,12 @@ def farm(**fields) -> dict:
     return {k: v for k, v in body.items() if v is not _DROP}
 
 
-# products.py and farms.py declare numbers with marshmallow's fields.Float, which turns "42.5" into 42.5;
-# supply.api.schemas.Number is the strict replacement those schemas should use.
-LENIENT_FLOAT = pytest.mark.xfail(strict=True, reason="fields.Float accepts numeric strings")
 
 PRODUCT_CASES = [
     ("zero weight", product(unit_weight_kg=0), "unit_weight_kg"),
     ("negative weight", product(unit_weight_kg=-0.5), "unit_weight_kg"),
     ("absurd weight", product(unit_weight_kg=1e9), "unit_weight_kg"),
-    pytest.param(product(unit_weight_kg="0.5"), "unit_weight_kg", id="weight as a string", marks=LENIENT_FLOAT),
+    pytest.param(product(unit_weight_kg="0.5"), "unit_weight_kg", id="weight as a string"),
     ("weight as a boolean", product(unit_weight_kg=True), "unit_weight_kg"),
     ("zero volume", product(unit_volume_l=0), "unit_volume_l"),
     ("cold chain as a string", product(cold_chain="true"), "cold_chain"),
@@ -161,7 +158,7 @@ FARM_CASES = [
     ("latitude 91", farm(lat=91), "lat"),
     ("longitude 200", farm(lon=200), "lon"),
     ("latitude -90.5", farm(lat=-90.5), "lat"),
-    pytest.param(farm(lat="42.5"), "lat", id="latitude as a string", marks=LENIENT_FLOAT),
+    pytest.param(farm(lat="42.5"), "lat", id="latitude as a string"),
     ("longitude as a boolean", farm(lon=False), "lon"),
     ("missing latitude", farm(lat=_DROP), "lat"),
     ("null longitude", farm(lon=None), "lon"),
