@@ -10,7 +10,8 @@ pair with no road between them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+
+import numpy as np
 
 #: Any matrix entry at or above this value means "no road from i to j".
 UNREACHABLE = 1 << 40
@@ -189,18 +190,28 @@ class Problem:
         return max(vehicle.shift_start_s, self.hub_open_s)
 
 
-def _as_matrix(name: str, rows: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
+def _as_matrix(name: str, rows) -> tuple[tuple[int, ...], ...]:
     try:
-        matrix = tuple(tuple(int(v) for v in row) for row in rows)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"problem: {name} must be a square matrix of integers ({exc})") from None
-    n = len(matrix)
-    if n == 0:
+        array = np.asarray(rows)
+    except ValueError:
+        raise ValueError(f"problem: {name} must be a square matrix of integers") from None
+    if array.size == 0:
         raise ValueError(f"problem: {name} is empty")
-    for i, row in enumerate(matrix):
-        if len(row) != n:
-            raise ValueError(f"problem: {name} row {i} has {len(row)} entries, expected {n}")
-        for v in row:
-            if v < 0:
-                raise ValueError(f"problem: {name} row {i} has a negative entry {v}")
-    return matrix
+    if array.ndim != 2:
+        for i, row in enumerate(rows):
+            if len(row) != len(rows):
+                raise ValueError(
+                    f"problem: {name} row {i} has {len(row)} entries, expected {len(rows)}")
+        raise ValueError(f"problem: {name} must be a square matrix of integers")
+    if array.shape[0] != array.shape[1]:
+        raise ValueError(
+            f"problem: {name} row 0 has {array.shape[1]} entries, expected {array.shape[0]}")
+    if array.dtype.kind not in "iu":
+        if array.dtype.kind != "f" or not np.all(np.mod(array, 1) == 0):
+            raise ValueError(f"problem: {name} must hold integers")
+        array = array.astype(np.int64)
+    negative = np.argwhere(array < 0)
+    if len(negative):
+        i, j = negative[0]
+        raise ValueError(f"problem: {name} row {i} has a negative entry {array[i, j]}")
+    return tuple(map(tuple, array.tolist()))

@@ -133,8 +133,9 @@ def _split(problem: Problem, stop: Stop) -> list[tuple[int, int]]:
 
 def _penalties(problem: Problem, stops: list[Stop], num_pieces: int) -> dict[int, int]:
     """Penalty per priority: each level outweighs every piece of the levels below together."""
-    finite = [x for row in problem.distances_m for x in row if x < UNREACHABLE]
-    max_arc = max(finite, default=0)
+    distances = np.asarray(problem.distances_m, dtype=np.int64)
+    finite = distances[distances < UNREACHABLE]
+    max_arc = int(finite.max()) if finite.size else 0
     max_cpk = max(v.cost_per_km for v in problem.vehicles)
     max_fixed = max(v.fixed_cost for v in problem.vehicles)
     base = 2 * max_arc * max_cpk + _MILLI * max_fixed + 1

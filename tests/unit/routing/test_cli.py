@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data"
 
@@ -44,3 +46,14 @@ def test_the_gap_benchmark_smoke_run_checks_every_plan():
                          timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "C101.25" in out.stdout and "INFEASIBLE" not in out.stdout
+
+
+ROADS = ROOT.parent / "shared" / "data" / "roads" / "beatty-nv-2017.osm.pbf"
+
+
+@pytest.mark.skipif(not ROADS.exists(), reason="shared road extracts not present")
+def test_network_prints_the_statistics_of_a_road_extract():
+    out = run("network", str(ROADS))
+    assert out.returncode == 0, out.stderr
+    stats = json.loads(out.stdout)
+    assert stats["nodes"] > 0 and stats["road_km"] > 0
