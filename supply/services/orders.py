@@ -1,21 +1,24 @@
 """Order intake: every line reserved against available-to-promise atomically, or the order refused.
 
-All orders of one call share one transaction, each inside its own savepoint, so a batch costs one
-commit while every order stays all-or-nothing. Balance rows are locked in product order before any
-order is looked at, so concurrent calls cannot deadlock on them.
+All orders of one call share one transaction and a handful of statements, so a batch costs about what
+one order costs while every order stays all-or-nothing. Balance rows are locked in product order
+before any order is looked at, so concurrent calls cannot deadlock on them.
 """
 from __future__ import annotations
 
+import os
+import queue
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from supply.db.models import Order, OrderLine, Product, ProductBalance, Stream, StreamHold
 from supply.domain.errors import (
-    ConflictingDuplicate, DomainError, InsufficientStock, InvalidInput, NotFound,
+    ConflictingDuplicate, DomainError, InsufficientStock, InvalidInput, NotFound, ServiceUnavailable,
 )
 from supply.domain.rules import OrderRequest, available_to_promise, split_from_hold
 from supply.services.allocation import release_line_allocations
@@ -31,16 +34,180 @@ class OrderOutcome:
 
 
 def record_orders(session: Session, cooperative_id: int, requests: list[OrderRequest]) -> list[OrderOutcome]:
-    """Reserve each order or refuse it; one outcome per request, in order."""
+    """Reserve each order or refuse it; one outcome per request, in order.
+
+    The figures of every product (and stream hold) concerned are locked and read once; each order is
+    then decided in memory, in turn, all-or-nothing, against those figures; and everything decided is
+    written in a few set-based statements. Only when another connection stored one of the same orders
+    meanwhile (a unique-key clash) does the call fall back to deciding order by order, each in its own
+    savepoint.
+    """
     products = _products_by_sku(session, cooperative_id, {line.sku for r in requests for line in r.lines})
-    _lock_balances(session, sorted({products[line.sku].id for r in requests for line in r.lines
-                                    if line.sku in products}))
+    balances = _lock_balances(session, sorted({products[line.sku].id for r in requests for line in r.lines
+                                               if line.sku in products}))
     streams = _known_streams(session, cooperative_id, {r.stream_id for r in requests if r.stream_id})
-    return [_record_one(session, cooperative_id, request, products, streams) for request in requests]
+    savepoint = session.begin_nested()
+    try:
+        outcomes = _record_in_bulk(session, cooperative_id, requests, products, balances, streams)
+    except IntegrityError:
+        savepoint.rollback()
+        return [_record_one(session, cooperative_id, request, products, streams) for request in requests]
+    savepoint.commit()
+    return outcomes
 
 
 def record_order(session: Session, cooperative_id: int, request: OrderRequest) -> OrderOutcome:
     return record_orders(session, cooperative_id, [request])[0]
+
+
+def _record_in_bulk(session: Session, cooperative_id: int, requests: list[OrderRequest], products: dict,
+                    balances: dict[int, list[int]], streams: set[int]) -> list[OrderOutcome]:
+    existing = _find_many(session, cooperative_id, {(r.platform, r.external_id) for r in requests})
+    holds = _lock_holds(session, sorted({(r.stream_id, products[line.sku].id) for r in requests
+                                         if r.stream_id in streams for line in r.lines if line.sku in products}))
+    outcomes: list[OrderOutcome | None] = [None] * len(requests)
+    first_of: dict[tuple[str, str], int] = {}   # an order decided in this call: the index of its first send
+    decided: list[tuple[int, str, list[dict], list | None]] = []   # (index, status, lines, short lines)
+    for index, request in enumerate(requests):
+        key = (request.platform, request.external_id)
+        if key in existing:
+            outcomes[index] = _replay(existing[key], request)
+            continue
+        if key in first_of:
+            first = requests[first_of[key]]
+            if first.fingerprint() != request.fingerprint():
+                outcomes[index] = OutcomeRef("conflict", first_of[key], request)
+            else:
+                outcomes[index] = OutcomeRef("duplicate", first_of[key], request)
+            continue
+        invalid = _unknown_references(request, products, streams)
+        if invalid is not None:
+            outcomes[index] = invalid
+            continue
+        first_of[key] = index
+        rows, short = _reserve_in_memory(request, products, balances, holds)
+        decided.append((index, "rejected" if short else "reserved", rows, short or None))
+
+    if decided:
+        now = datetime.now(timezone.utc)
+        order_ids = session.execute(
+            insert(Order).returning(Order.id, sort_by_parameter_order=True),
+            [{"cooperative_id": cooperative_id, "platform": requests[i].platform,
+              "external_id": requests[i].external_id, "stream_id": requests[i].stream_id, "status": status,
+              "request_hash": requests[i].fingerprint(), "rejection": short, "buyer": requests[i].buyer,
+              "created_at": now, "updated_at": now} for i, status, _rows, short in decided]).scalars().all()
+        line_rows = [dict(row, order_id=order_id) for (_i, _s, rows, _sh), order_id in zip(decided, order_ids)
+                     for row in rows]
+        _insert_lines(session, line_rows)
+        _write_figures(session, balances, holds)
+        for (index, status, rows, short), order_id in zip(decided, order_ids):
+            body = _fresh_order_body(order_id, requests[index], rows, status, short)
+            if status == "reserved":
+                outcomes[index] = OrderOutcome("created", order=body)
+            else:
+                outcomes[index] = OrderOutcome("rejected", order=body, error=_insufficient(short, body))
+
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, OutcomeRef):
+            outcomes[index] = outcome.resolve(outcomes[outcome.first], requests[outcome.first])
+    return outcomes
+
+
+@dataclass
+class OutcomeRef:
+    """A second send, within one call, of an order first decided at `first`."""
+
+    kind: str
+    first: int
+    request: OrderRequest
+
+    def resolve(self, first: OrderOutcome, first_request: OrderRequest) -> OrderOutcome:
+        order = first.order
+        if self.kind == "conflict":
+            return OrderOutcome("conflict", error=ConflictingDuplicate(
+                f"order {first_request.platform}/{first_request.external_id} was already received with a "
+                f"different body", details={"order_id": order["id"]}))
+        return OrderOutcome("duplicate", order=order)
+
+
+def _unknown_references(request: OrderRequest, products: dict, streams: set[int]) -> OrderOutcome | None:
+    unknown = {f"lines[{i}].sku": ["unknown sku"] for i, line in enumerate(request.lines)
+               if line.sku not in products}
+    if request.stream_id is not None and request.stream_id not in streams:
+        unknown["stream_id"] = ["unknown stream"]
+    if not unknown:
+        return None
+    return OrderOutcome("invalid", error=InvalidInput("the order names what does not exist",
+                                                      fields=unknown, code="unknown_reference"))
+
+
+def _reserve_in_memory(request: OrderRequest, products: dict, balances: dict[int, list[int]],
+                       holds: dict[tuple[int, int], list[int]]) -> tuple[list[dict], list[dict]]:
+    """Take every line of the order from the figures (the stream's hold first), or none of it.
+
+    `balances` maps a product to [confirmed, reserved, held], `holds` a (stream, product) to
+    [remaining, taken here]; both are changed in place when the order is reserved. Returns the order's
+    line rows and, when it cannot be met, its short lines (as `_describe_short` words them).
+    """
+    trial_balances = {pid: list(b) for pid, b in balances.items()}
+    trial_holds = {key: list(h) for key, h in holds.items()}
+    rows, short = [], False
+    for line in request.lines:
+        product_id = products[line.sku].id
+        balance = trial_balances[product_id]
+        hold = trial_holds.get((request.stream_id, product_id)) if request.stream_id is not None else None
+        from_hold, from_available = split_from_hold(line.quantity, hold[0] if hold else 0)
+        if available_to_promise(*balance[:3]) < from_available:
+            short = True
+        balance[1] += line.quantity
+        balance[2] -= from_hold
+        if hold is not None:
+            hold[0] -= from_hold
+            hold[1] += from_hold
+        rows.append({"product_id": product_id, "quantity": line.quantity, "from_hold": from_hold,
+                     "reserved": line.quantity})
+    if not short:
+        balances.update(trial_balances)
+        holds.update(trial_holds)
+        return rows, []
+    needed: dict[str, int] = {}
+    for line in request.lines:
+        needed[line.sku] = needed.get(line.sku, 0) + line.quantity
+    short_lines = []
+    for index, line in enumerate(request.lines):
+        product_id = products[line.sku].id
+        available = available_to_promise(*balances[product_id][:3])
+        if request.stream_id is not None:
+            available += holds.get((request.stream_id, product_id), [0])[0]
+        if needed[line.sku] > available:
+            short_lines.append({"line": index, "sku": line.sku, "requested": line.quantity,
+                                "available": max(available, 0), "short_by": needed[line.sku] - max(available, 0)})
+    return [dict(r, reserved=0, from_hold=0) for r in rows], short_lines
+
+
+def _write_figures(session: Session, balances: dict[int, list[int]], holds: dict[tuple[int, int], list[int]]):
+    """Apply what `_reserve_in_memory` took, as deltas on the locked rows."""
+    changed = [{"pid": pid, "d_reserved": b[1] - b[3], "d_held": b[2] - b[4]}
+               for pid, b in balances.items() if b[3:] != b[1:3]]
+    if changed:
+        table = ProductBalance.__table__
+        session.execute(table.update().where(table.c.product_id == bindparam("pid"))
+                        .values(reserved=table.c.reserved + bindparam("d_reserved"),
+                                held=table.c.held + bindparam("d_held")), changed)
+    drawn = [{"sid": sid, "pid": pid, "taken": h[1]} for (sid, pid), h in holds.items() if h[1]]
+    if drawn:
+        table = StreamHold.__table__
+        session.execute(table.update().where(table.c.stream_id == bindparam("sid"),
+                                             table.c.product_id == bindparam("pid"))
+                        .values(remaining=table.c.remaining - bindparam("taken")), drawn)
+
+
+def _insufficient(short_lines: list[dict], order: dict) -> InsufficientStock:
+    return InsufficientStock(
+        "not enough stock for every line; nothing was reserved",
+        fields={f"lines[{s['line']}].quantity": [f"{s['available']} available, {s['requested']} requested"]
+                for s in short_lines},
+        details={"short_lines": short_lines, "order": order})
 
 
 def _record_one(session: Session, cooperative_id: int, request: OrderRequest, products: dict,
@@ -250,10 +417,41 @@ def _products_by_sku(session: Session, cooperative_id: int, skus: set[str]) -> d
     return {p.sku: p for p in rows}
 
 
-def _lock_balances(session: Session, product_ids: list[int]) -> None:
-    if product_ids and session.get_bind().dialect.name != "sqlite":
-        session.execute(select(ProductBalance.product_id).where(ProductBalance.product_id.in_(product_ids))
-                        .order_by(ProductBalance.product_id).with_for_update())
+def _lock_balances(session: Session, product_ids: list[int]) -> dict[int, list[int]]:
+    """Lock the products' figures in product order (no deadlocks) and read them.
+
+    Each value is [confirmed, reserved, held, reserved as read, held as read]. SQLite has no row locks;
+    there every write transaction begins IMMEDIATE, so it holds the database's write lock already.
+    """
+    if not product_ids:
+        return {}
+    query = (select(ProductBalance.product_id, ProductBalance.confirmed, ProductBalance.reserved,
+                    ProductBalance.held)
+             .where(ProductBalance.product_id.in_(product_ids)).order_by(ProductBalance.product_id))
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update()
+    return {pid: [confirmed, reserved, held, reserved, held]
+            for pid, confirmed, reserved, held in session.execute(query)}
+
+
+def _lock_holds(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], list[int]]:
+    """Lock and read the streams' holds concerned: (stream, product) -> [remaining, taken here]."""
+    if not keys:
+        return {}
+    query = (select(StreamHold.stream_id, StreamHold.product_id, StreamHold.remaining)
+             .where(tuple_(StreamHold.stream_id, StreamHold.product_id).in_(keys))
+             .order_by(StreamHold.stream_id, StreamHold.product_id))
+    if session.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update()
+    return {(sid, pid): [remaining, 0] for sid, pid, remaining in session.execute(query)}
+
+
+def _find_many(session: Session, cooperative_id: int, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Order]:
+    if not keys:
+        return {}
+    found = session.execute(select(Order).where(Order.cooperative_id == cooperative_id,
+                                                tuple_(Order.platform, Order.external_id).in_(sorted(keys))))
+    return {(o.platform, o.external_id): o for o in found.scalars()}
 
 
 def _known_streams(session: Session, cooperative_id: int, stream_ids: set[int]) -> set[int]:
@@ -303,3 +501,93 @@ def _load(session: Session, order_id: int) -> dict:
     order = session.execute(select(Order).where(Order.id == order_id)
                             .execution_options(populate_existing=True)).scalar_one()
     return serialize_order(order)
+
+
+class OrderCombiner:
+    """Groups the single orders that arrive together in one process into one transaction.
+
+    Under a burst, dozens of requests for the same SKU would otherwise queue on its balance row, each
+    holding the row lock for several round trips of its own. Here a request queues its order and waits;
+    one thread takes whatever is queued, records it all with `record_orders` (each order still
+    all-or-nothing) and commits, and only then hands each request its outcome, so an acknowledged order
+    is always stored. A request waits at most one transaction more than it would alone.
+    """
+
+    def __init__(self, database, *, max_group: int = 500, idle_s: float = 10.0):
+        self.database = database
+        self.max_group = max_group
+        self.idle_s = idle_s
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+
+    def record(self, cooperative_id: int, request: OrderRequest) -> OrderOutcome:
+        slot = _Slot()
+        with self._lock:  # the thread only stops under this lock, and only with nothing queued
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="order-combiner", daemon=True)
+                self._thread.start()
+            self._queue.put((cooperative_id, request, slot))
+        return slot.wait()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                group = [self._queue.get(timeout=self.idle_s)]
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
+            while len(group) < self.max_group:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            by_cooperative: dict[int, list] = {}
+            for item in group:
+                by_cooperative.setdefault(item[0], []).append(item)
+            for cooperative_id, items in by_cooperative.items():
+                self._record(cooperative_id, items)
+
+    def _record(self, cooperative_id: int, items: list) -> None:
+        try:
+            with self.database.transaction() as session:
+                outcomes = record_orders(session, cooperative_id, [request for _, request, _ in items])
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting requests
+            if len(items) == 1 or isinstance(exc, ServiceUnavailable):
+                for _, _, slot in items:
+                    slot.fail(exc)
+                return
+            # One order broke the group's transaction: record each alone, so only that one fails.
+            for item in items:
+                self._record(cooperative_id, [item])
+            return
+        for (_, _, slot), outcome in zip(items, outcomes):
+            slot.give(outcome)
+
+
+class _Slot:
+    __slots__ = ("_done", "_outcome", "_error")
+
+    def __init__(self):
+        self._done = threading.Event()
+        self._outcome: OrderOutcome | None = None
+        self._error: BaseException | None = None
+
+    def give(self, outcome: OrderOutcome) -> None:
+        self._outcome = outcome
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.set()
+
+    def wait(self) -> OrderOutcome:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._outcome

@@ -1,0 +1,323 @@
+"""Order-intake throughput through `coop serve` (gunicorn) on loopback, and proof of zero oversell.
+
+Starts the service on its own database (a fresh PostgreSQL database, created and dropped here, unless
+--database-url names one), seeds products and confirmed stock, then fires bounded bursts of orders:
+single orders at 1, 8 and 32 clients and the batch endpoint, at one hot SKU and spread over 200 SKUs.
+For each run it prints orders/s, p50 and p99 request latency, and whether what was reserved equals
+min(sent, stock) per SKU with every 201 counted (zero oversell, nothing lost).
+
+    python benchmarks/ingest.py                 # full run on a fresh PostgreSQL database
+    python benchmarks/ingest.py --smoke         # a few seconds, on a temporary SQLite file
+    python benchmarks/ingest.py --smoke --database-url postgresql+psycopg://postgres@127.0.0.1/coop
+
+The load generator is one asyncio loop speaking keep-alive HTTP/1.1 over raw sockets with
+pre-rendered requests, so it takes little of the CPU the server needs on a small machine.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1/postgres"
+WIDE_SKUS = 200
+
+
+@dataclass
+class Run:
+    name: str
+    clients: int
+    orders: int          # orders sent (distinct)
+    per_request: int     # orders per request: 1 for POST /orders, more for the batch endpoint
+    wide: bool           # spread over WIDE_SKUS SKUs instead of one hot SKU
+
+
+def plan(smoke: bool) -> list[Run]:
+    if smoke:
+        return [Run("single, hot SKU", 1, 40, 1, False), Run("single, hot SKU", 8, 200, 1, False),
+                Run("single, 200 SKUs", 8, 200, 1, True), Run("batch 100, hot SKU", 2, 1_000, 100, False)]
+    return [
+        Run("single, hot SKU", 1, 1_500, 1, False),
+        Run("single, hot SKU", 8, 4_000, 1, False),
+        Run("single, hot SKU", 32, 6_000, 1, False),
+        Run("single, 200 SKUs", 32, 6_000, 1, True),
+        Run("batch 1000, hot SKU", 4, 60_000, 1_000, False),
+        Run("batch 1000, 200 SKUs", 4, 60_000, 1_000, True),
+    ]
+
+
+# --- the database: made, migrated, seeded ---------------------------------------------------------
+
+def create_database(admin_url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"coop_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    name = url.rsplit("/", 1)[1]
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def seed(database_url: str, runs: list[Run], tag: str) -> tuple[str, dict[int, dict[str, int]]]:
+    """A manager token, and per run its SKUs with their confirmed stock (about 90 % of what is sent)."""
+    from supply.db.session import Database
+    from supply.services.auth import create_token
+    from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
+    from supply.services.stock import adjust_stock
+
+    db = Database(database_url)
+    stock_by_run: dict[int, dict[str, int]] = {}
+    with db.transaction() as session:
+        token = create_token(session, role="manager", label="ingest benchmark")
+        farm = register_farm(session, 1, FarmInput(name=f"bench farm {tag}", lat=42.5, lon=81.1), None)
+        for index, run in enumerate(runs):
+            skus = [f"B{tag}-{index}-{i}" for i in range(WIDE_SKUS)] if run.wide else [f"B{tag}-{index}-hot"]
+            per_sku = max(1, run.orders * 9 // 10 // len(skus))
+            stock_by_run[index] = {}
+            for sku in skus:
+                register_product(session, 1, ProductInput(sku=sku, name="苦荞挂面 500 g", unit="bag",
+                                                          unit_weight_kg=0.5, unit_volume_l=0.8))
+                for kind in ("declared", "confirmed"):
+                    adjust_stock(session, 1, farm_id=farm["id"], sku=sku, delta=per_sku, kind=kind,
+                                 reason="benchmark stock", actor="benchmark")
+                stock_by_run[index][sku] = per_sku
+    db.dispose()
+    return token, stock_by_run
+
+
+def reserved_by_sku(database_url: str, skus: list[str]) -> dict[str, tuple[int, int, int]]:
+    from sqlalchemy import select
+
+    from supply.db.models import Product, ProductBalance
+    from supply.db.session import Database
+
+    db = Database(database_url)
+    with db.transaction() as session:
+        rows = session.execute(select(Product.sku, ProductBalance.confirmed, ProductBalance.reserved,
+                                      ProductBalance.held)
+                               .join(ProductBalance, ProductBalance.product_id == Product.id)
+                               .where(Product.sku.in_(skus))).all()
+    db.dispose()
+    return {sku: (confirmed, reserved, held) for sku, confirmed, reserved, held in rows}
+
+
+# --- the server -----------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(database_url: str, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, COOP_LOG_LEVEL="WARNING")
+    proc = subprocess.Popen([sys.executable, "-m", "supply.cli", "serve", "--bind", f"127.0.0.1:{port}",
+                             "--workers", str(workers), "--threads", str(threads)], env=env, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with {proc.returncode}")
+        try:
+            status, _ = asyncio.run(_one_get(port, "/healthz"))
+            if status == 200:
+                return proc, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the server did not start within 60 s")
+
+
+async def _one_get(port: int, path: str):
+    conn = await Connection.open(port)
+    try:
+        return await conn.request(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    finally:
+        conn.close()
+
+
+# --- the load generator ---------------------------------------------------------------------------
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: send pre-rendered bytes, read status and body."""
+
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> "Connection":
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer)
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        body = await self.reader.readexactly(length) if length else b""
+        return status, body
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def render(path: str, body: dict, token: str) -> bytes:
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return (f"POST {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload
+
+
+async def fire(port: int, requests: list[bytes], clients: int) -> tuple[float, list[float], list[tuple[int, bytes]]]:
+    """Send every request once over `clients` connections; wall time, latencies and answers."""
+    answers: list = [None] * len(requests)
+    latencies: list[float] = [0.0] * len(requests)
+    next_index = iter(range(len(requests)))
+    connections = [await Connection.open(port) for _ in range(clients)]
+
+    async def worker(conn: Connection):
+        for i in next_index:
+            started = time.perf_counter()
+            answers[i] = await conn.request(requests[i])
+            latencies[i] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in connections))
+    elapsed = time.perf_counter() - started
+    for conn in connections:
+        conn.close()
+    return elapsed, latencies, answers
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def execute(run: Run, stock: dict[str, int], port: int, token: str, tag: str, index: int) -> dict:
+    rng = random.Random(index)
+    skus = list(stock)
+    orders = [{"platform": "douyin", "external_id": f"{tag}-{index}-{i}",
+               "lines": [{"sku": skus[i % len(skus)] if run.wide else skus[0], "quantity": 1}]}
+              for i in range(run.orders)]
+    rng.shuffle(orders)
+    if run.per_request == 1:
+        requests = [render("/api/v1/orders", o, token) for o in orders]
+    else:
+        requests = [render("/api/v1/orders/batch", {"orders": orders[i:i + run.per_request]}, token)
+                    for i in range(0, len(orders), run.per_request)]
+    elapsed, latencies, answers = asyncio.run(fire(port, requests, run.clients))
+
+    created = refused = errors = 0
+    for status, body in answers:
+        statuses = [r["status"] for r in json.loads(body)["results"]] if run.per_request > 1 and status == 200 \
+            else [status]
+        created += statuses.count(201)
+        refused += statuses.count(409)
+        errors += len(statuses) - statuses.count(201) - statuses.count(409)
+    sent_by_sku: dict[str, int] = {}
+    for o in orders:
+        sku = o["lines"][0]["sku"]
+        sent_by_sku[sku] = sent_by_sku.get(sku, 0) + 1
+    figures = reserved_by_sku(DATABASE["url"], skus)
+    expected = sum(min(sent_by_sku.get(sku, 0), stock[sku]) for sku in skus)
+    reserved = sum(r for _c, r, _h in figures.values())
+    never_negative = all(c - r - h >= 0 for c, r, h in figures.values())
+    return {"run": run.name, "clients": run.clients, "orders": run.orders, "requests": len(requests),
+            "seconds": elapsed, "orders_per_s": run.orders / elapsed, "requests_per_s": len(requests) / elapsed,
+            "p50_ms": percentile(latencies, 0.50) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000,
+            "created": created, "refused": refused, "errors": errors, "reserved": reserved,
+            "expected": expected,
+            "ok": reserved == expected == created and never_negative and errors == 0}
+
+
+DATABASE: dict[str, str] = {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a tiny run (a few seconds), SQLite by default")
+    parser.add_argument("--database-url", help="use this database instead of a fresh one (not dropped)")
+    parser.add_argument("--admin-url", default=ADMIN_URL, help="PostgreSQL to create the fresh database in")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 16)))
+    args = parser.parse_args(argv)
+
+    import migrations
+
+    runs = plan(args.smoke)
+    created_here = None
+    tmp = None
+    if args.database_url:
+        url = args.database_url
+    elif args.smoke:
+        tmp = tempfile.TemporaryDirectory(prefix="coop-bench-")
+        url = f"sqlite:///{tmp.name}/bench.sqlite3"
+    else:
+        url = created_here = create_database(args.admin_url)
+    DATABASE["url"] = url
+    proc = None
+    try:
+        migrations.upgrade(url)
+        tag = uuid.uuid4().hex[:6]
+        token, stock = seed(url, runs, tag)
+        proc, port = start_server(url, args.workers, args.threads)
+        database = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
+        print(f"ingest benchmark: {database}, gunicorn {args.workers} workers x {args.threads} threads, "
+              f"{os.cpu_count()} CPUs (load generator included)")
+        print(f"{'run':<22}{'clients':>8}{'orders':>8}{'orders/s':>10}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+              f"{'201':>7}{'409':>7}{'other':>6}{'reserved':>9}{'expected':>9}  zero oversell")
+        all_ok = True
+        for index, run in enumerate(runs):
+            r = execute(run, stock[index], port, token, tag, index)
+            all_ok &= r["ok"]
+            print(f"{r['run']:<22}{r['clients']:>8}{r['orders']:>8}{r['orders_per_s']:>10.0f}"
+                  f"{r['requests_per_s']:>9.0f}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['created']:>7}"
+                  f"{r['refused']:>7}{r['errors']:>6}{r['reserved']:>9}{r['expected']:>9}  "
+                  f"{'yes' if r['ok'] else 'NO'}", flush=True)
+        print("all runs: reserved == min(sent, stock) per SKU, every 201 counted" if all_ok
+              else "FAILED: a run reserved something other than min(sent, stock), or errored")
+        return 0 if all_ok else 1
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if created_here:
+            drop_database(args.admin_url, created_here)
+        if tmp is not None:
+            tmp.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
