@@ -450,8 +450,9 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float, seed: i
     # Load and time-warp penalties must be able to outweigh the prize of any pickup.
     top_prize = max(c.prize for c in clients)
     params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max(1e5, 10.0 * top_prize)))
-    result = pyvrp.solve(data, stop=MaxRuntime(limit_s), seed=seed, display=False,
-                         collect_stats=False, params=params)
+    # PyVRP checks the clock between iterations and may overrun slightly: keep some time back.
+    result = pyvrp.solve(data, stop=MaxRuntime(max(0.01, 0.98 * limit_s - 0.05)), seed=seed,
+                         display=False, collect_stats=False, params=params)
 
     sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
     if not result.best.is_feasible():
