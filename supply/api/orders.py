@@ -22,13 +22,13 @@ PLATFORM = validate.Regexp(r"^[a-z0-9_\-]{1,40}$", error="lowercase letters, dig
 
 
 class LineIn(Schema):
-    sku = fields.String(required=True, validate=validate.Length(1, 64))
+    sku = Text(64, required=True)
     quantity = Quantity(required=True)
 
 
 class BuyerIn(Schema):
     name = Text(100, load_default=None)
-    phone = fields.String(validate=validate.Length(max=40), load_default=None)
+    phone = Text(40, load_default=None)
     address = Text(500, load_default=None)
 
 
