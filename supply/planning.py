@@ -445,22 +445,33 @@ def collect_stop(session: Session, principal, stop_id: int, quantities: dict[str
     for sku, item in items.items():
         pickup = session.execute(select(Pickup).where(Pickup.id == item.pickup_id).with_for_update()).scalar_one()
         got = quantities.get(sku, 0)
-        missing = item.quantity - got
-        if missing:
-            record_shortfall(session, pickup, missing, actor=actor, policy="fair_share",
-                             why=f"driver collected {got} of {item.quantity} at stop {stop.id}")
-            pickup.quantity_ready = (pickup.quantity_ready or 0) - missing
-        if got:
-            moved.extend(collect_pickup(session, pickup, got, actor=actor, ref=f"stop:{stop.id}"))
+        moved.extend(collect_item(session, pickup, item.quantity, got, actor=actor, ref=f"stop:{stop.id}"))
         item.quantity_collected = got
-        if pickup.quantity_collected >= (pickup.quantity_ready or 0):
-            pickup.status = "collected"
-        pickup.updated_at = datetime.now(timezone.utc)
     stop.status = "collected"
     stop.collected_at = datetime.now(timezone.utc)
     session.flush()
     return {"stop_id": stop.id, "status": stop.status, "collected": {sku: i.quantity_collected for sku, i in items.items()},
             "orders": moved}
+
+
+def collect_item(session: Session, pickup: Pickup, quantity: int, got: int, *, actor: str, ref: str) -> list[dict]:
+    """A stop was to collect `quantity` of the pickup and the driver got `got`: what is missing is a
+    shortfall (re-allocated or backordered), what was got leaves the farm's and the product's stock."""
+    missing = quantity - got
+    moved = []
+    if missing:
+        record_shortfall(session, pickup, missing, actor=actor, policy="fair_share",
+                         why=f"driver collected {got} of {quantity} at {ref}")
+        pickup.quantity_ready = (pickup.quantity_ready or 0) - missing
+        # The farm came up short: no more is allocated to it that day (an open pickup would take more
+        # and ask the farm again for the units it just said it lacks). What is ready is still collected.
+        pickup.status = "short"
+    if got:
+        moved = collect_pickup(session, pickup, got, actor=actor, ref=ref)
+    if pickup.quantity_collected >= (pickup.quantity_ready or 0):
+        pickup.status = "collected"
+    pickup.updated_at = datetime.now(timezone.utc)
+    return moved
 
 
 def close_road(session: Session, network: Network, cooperative_id: int, *, starts_at: datetime, reason: str,

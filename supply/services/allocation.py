@@ -110,29 +110,42 @@ def _open_pickup(session: Session, cooperative_id: int, farm_id: int, product_id
 
 
 def release_line_allocations(session: Session, line: OrderLine, actor: str) -> None:
-    """A cancelled line gives its units back: pickups shrink and farms' allocated stock is freed."""
+    """A cancelled line gives its units back: pickups shrink and farms' allocated stock is freed.
+
+    Only units still waiting at the farm are freed: those of a proposed or confirmed pickup, and the
+    ready part of a short one (its missing part was taken from the allocations already). Units a truck
+    has collected are on their way; their allocation row stays as the record of where they came from.
+    """
     allocations = session.execute(select(LineAllocation).where(LineAllocation.order_line_id == line.id)
                                   .order_by(LineAllocation.id)).scalars().all()
     for allocation in allocations:
         pickup = session.execute(select(Pickup).where(Pickup.id == allocation.pickup_id)
                                  .with_for_update()).scalar_one()
-        if pickup.status not in OPEN_PICKUP:
-            continue  # already collected or settled: the goods are on their way, nothing to free
-        pickup.quantity -= allocation.quantity
+        if pickup.status not in (*OPEN_PICKUP, "short"):
+            continue  # collected or cancelled: nothing waits at the farm
+        waiting = (pickup.quantity if pickup.quantity_ready is None else pickup.quantity_ready) \
+            - pickup.quantity_collected
+        free = min(allocation.quantity, line.allocated, waiting)
+        if free <= 0:
+            continue
+        pickup.quantity -= free
         if pickup.quantity_ready is not None:
-            pickup.quantity_ready = min(pickup.quantity_ready, pickup.quantity)
-        if pickup.quantity == 0:
-            pickup.status = "cancelled"
+            pickup.quantity_ready -= free
+        if pickup.quantity == pickup.quantity_collected or pickup.quantity_ready == pickup.quantity_collected:
+            pickup.status = "collected" if pickup.quantity_collected else "cancelled"
         stock = session.execute(select(FarmStock).where(FarmStock.farm_id == pickup.farm_id,
                                                         FarmStock.product_id == pickup.product_id)
                                 .with_for_update()).scalar_one()
-        stock.allocated -= allocation.quantity
+        stock.allocated -= free
         session.add(StockLedgerEntry(cooperative_id=pickup.cooperative_id, farm_id=pickup.farm_id,
-                                     product_id=pickup.product_id, kind="allocated", delta=-allocation.quantity,
+                                     product_id=pickup.product_id, kind="allocated", delta=-free,
                                      reason=f"order line {line.id} cancelled", actor=actor,
                                      ref=f"pickup:{pickup.id}"))
-        line.allocated -= allocation.quantity
-        session.delete(allocation)
+        line.allocated -= free
+        if free == allocation.quantity:
+            session.delete(allocation)
+        else:
+            allocation.quantity -= free
     session.flush()
 
 

@@ -53,6 +53,9 @@ def confirm_pickup(session: Session, cooperative_id: int, pickup_id: int, quanti
     if quantity_ready > pickup.quantity:
         raise InvalidInput(f"only {pickup.quantity} were asked of this farm",
                            fields={"quantity_ready": [f"must be at most {pickup.quantity}"]})
+    if quantity_ready < pickup.quantity_collected:
+        raise InvalidInput(f"{pickup.quantity_collected} were already collected from this farm",
+                           fields={"quantity_ready": [f"must be at least {pickup.quantity_collected}"]})
     shortfall = pickup.quantity - quantity_ready
     pickup.quantity_ready = quantity_ready
     pickup.status = "confirmed" if shortfall == 0 else "short"
@@ -118,9 +121,12 @@ def _unallocate(session: Session, pickup: Pickup, quantity: int) -> list[tuple[O
     for allocation in allocations:
         if left == 0:
             break
-        take = min(left, allocation.quantity)
         line = session.execute(select(OrderLine).where(OrderLine.id == allocation.order_line_id)
                                .with_for_update()).scalar_one()
+        # an allocation row keeps the units already collected on it; only the line's allocated ones remain
+        take = min(left, allocation.quantity, line.allocated)
+        if take <= 0:
+            continue
         line.allocated -= take
         allocation.quantity -= take
         if allocation.quantity == 0:

@@ -22,7 +22,7 @@ def adjust_stock(session: Session, cooperative_id: int, *, farm_id: int, sku: st
                               .with_for_update().execution_options(populate_existing=True)).scalar_one()
     refusal = check_adjustment(kind, delta, declared=stock.declared, confirmed=stock.confirmed,
                                allocated=stock.allocated, product_confirmed=balance.confirmed,
-                               product_reserved=balance.reserved, product_held=balance.held)
+                               product_reserved=_backed(balance), product_held=balance.held)
     if refusal:
         raise BelowReserved(refusal, fields={"delta": [refusal]})
     setattr(stock, kind, getattr(stock, kind) + delta)
@@ -74,11 +74,12 @@ def get_availability(session: Session, cooperative_id: int, sku: str, *, farm_na
         "sku": product.sku,
         "name": product.name,
         "unit": product.unit,
-        "available": available_to_promise(balance.confirmed, balance.reserved, balance.held),
+        "available": available_to_promise(balance.confirmed, _backed(balance), balance.held),
         "confirmed": balance.confirmed,
         "declared": balance.declared,
         "reserved": balance.reserved,
         "held": balance.held,
+        "backordered": balance.backordered,
         "by_farm": by_farm,
         "holds": [{"stream_id": s, "quantity": q, "remaining": r} for s, q, r in holds],
     }
@@ -86,6 +87,12 @@ def get_availability(session: Session, cooperative_id: int, sku: str, *, farm_na
         body["held_for_stream"] = sum(r for s, _q, r in holds if s == stream_id)
         body["available_for_stream"] = body["available"] + body["held_for_stream"]
     return body
+
+
+def _backed(balance: ProductBalance) -> int:
+    """Reserved units that confirmed stock must cover: backordered ones were already found missing
+    (a farm came up short and no other farm had them), so no stock stands behind them."""
+    return balance.reserved - balance.backordered
 
 
 def ledger_totals(session: Session, farm_id: int, product_id: int) -> dict[str, int]:

@@ -37,12 +37,14 @@ def place_hold(session: Session, cooperative_id: int, stream_id: int, *, sku: st
     taken = session.execute(
         update(ProductBalance)
         .where(ProductBalance.product_id == product.id,
-               ProductBalance.confirmed - ProductBalance.reserved - ProductBalance.held >= quantity)
+               # backordered units are reserved but not backed by stock (see ProductBalance)
+               ProductBalance.confirmed - ProductBalance.reserved + ProductBalance.backordered
+               - ProductBalance.held >= quantity)
         .values(held=ProductBalance.held + quantity)
         .execution_options(synchronize_session=False)).rowcount
     if taken != 1:
         balance = session.get(ProductBalance, product.id, populate_existing=True)
-        available = available_to_promise(balance.confirmed, balance.reserved, balance.held)
+        available = available_to_promise(balance.confirmed, balance.reserved - balance.backordered, balance.held)
         raise InsufficientStock(f"only {available} units of {sku} are available to hold",
                                 fields={"quantity": [f"{available} available, {quantity} requested"]},
                                 details={"available": available})
