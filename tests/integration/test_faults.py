@@ -25,7 +25,7 @@ from tests.conftest import PG_URL, REDIS_URL, ROOT, auth, require_service
 from tests.e2e.test_dispatch_flow import HUB, VILLAGES
 
 DAY = "2026-11-24"
-PG_VERSION = sorted(os.listdir("/etc/postgresql"))[-1] if os.path.isdir("/etc/postgresql") else "15"
+PG_VERSION = max(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else "15"
 PG_CTL = ["pg_ctlcluster", "--skip-systemctl-redirect", PG_VERSION, "main"]
 REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379", "--save", "",
                "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"]
@@ -232,8 +232,8 @@ def test_redis_restarted_empty_during_a_spike_loses_no_order_and_no_job(
     # A worker starting now finds, in its recovery sweep, what Redis lost.
     worker = start_worker()
     for job_id in job_ids:
-        job = _wait(lambda: (j := _job(services, job_id))["status"] in ("finished", "failed") and j, 60,
-                    f"job {job_id} to end\n" + _logs(worker))
+        job = _wait(lambda job_id=job_id: (j := _job(services, job_id))["status"] in ("finished", "failed") and j,
+                    60, f"job {job_id} to end\n" + _logs(worker))
         assert job["status"] == "finished", job
     with db.transaction() as session:
         stored = set(session.execute(select(Order.external_id).where(Order.status == "reserved")).scalars())

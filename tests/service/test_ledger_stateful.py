@@ -138,7 +138,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(farm=st.integers(0, FARMS - 1), sku=st.sampled_from(SKUS), quantity=st.integers(1, 60))
     def declare_and_confirm(self, farm, sku, quantity):
         for kind in ("declared", "confirmed"):
-            refusal = self.refused_changes_nothing(lambda session: stock.adjust_stock(
+            refusal = self.refused_changes_nothing(lambda session, kind=kind: stock.adjust_stock(
                 session, COOP, farm_id=self.farm_ids[farm], sku=sku, delta=quantity, kind=kind, reason="counted",
                 actor="manager"))
             assert refusal is None, refusal.message
