@@ -165,7 +165,9 @@ def upgrade() -> None:
     sa.Column('order_line_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('pickup_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('quantity', sa.BigInteger(), nullable=False),
+    sa.Column('collected', sa.BigInteger(), nullable=False),
     sa.CheckConstraint('quantity > 0', name='ck_allocation_quantity'),
+    sa.CheckConstraint('collected >= 0 AND collected <= quantity', name='ck_allocation_collected'),
     sa.ForeignKeyConstraint(['order_line_id'], ['order_lines.id'], ),
     sa.ForeignKeyConstraint(['pickup_id'], ['pickups.id'], ),
     sa.PrimaryKeyConstraint('id')

@@ -351,7 +351,12 @@ class LineAllocation(Base):
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
     pickup_id: Mapped[int] = mapped_column(ForeignKey("pickups.id"), index=True)
     quantity: Mapped[int] = mapped_column(BigInteger)
-    __table_args__ = (CheckConstraint("quantity > 0", name="ck_allocation_quantity"),)
+    # Of quantity, units a truck already took from the farm (the rest still waits there).
+    collected: Mapped[int] = mapped_column(BigInteger, default=0)
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_allocation_quantity"),
+        CheckConstraint("collected >= 0 AND collected <= quantity", name="ck_allocation_collected"),
+    )
 
 
 class Job(Base):

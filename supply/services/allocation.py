@@ -125,7 +125,7 @@ def release_line_allocations(session: Session, line: OrderLine, actor: str) -> N
             continue  # collected or cancelled: nothing waits at the farm
         waiting = (pickup.quantity if pickup.quantity_ready is None else pickup.quantity_ready) \
             - pickup.quantity_collected
-        free = min(allocation.quantity, line.allocated, waiting)
+        free = min(allocation.quantity - allocation.collected, line.allocated, waiting)
         if free <= 0:
             continue
         pickup.quantity -= free

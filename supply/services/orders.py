@@ -262,7 +262,8 @@ def _reserve_lines(session: Session, order_id: int, request: OrderRequest, produ
         result = session.execute(
             update(ProductBalance)
             .where(ProductBalance.product_id == product.id,
-                   ProductBalance.confirmed - ProductBalance.reserved - ProductBalance.held >= from_available)
+                   ProductBalance.confirmed + ProductBalance.backordered - ProductBalance.reserved
+                   - ProductBalance.held >= from_available)
             .values(reserved=ProductBalance.reserved + line.quantity, held=ProductBalance.held - from_hold)
             .execution_options(synchronize_session=False))
         if result.rowcount != 1:
@@ -295,7 +296,7 @@ def _describe_short(session: Session, request: OrderRequest, products: dict) -> 
     for index, line in enumerate(request.lines):
         product = products[line.sku]
         balance = session.get(ProductBalance, product.id, populate_existing=True)
-        available = available_to_promise(balance.confirmed, balance.reserved, balance.held)
+        available = available_to_promise(balance.confirmed + balance.backordered, balance.reserved, balance.held)
         if request.stream_id is not None:
             hold = session.get(StreamHold, (request.stream_id, product.id), populate_existing=True)
             available += hold.remaining if hold else 0
@@ -425,13 +426,15 @@ def _lock_balances(session: Session, product_ids: list[int]) -> dict[int, list[i
     """
     if not product_ids:
         return {}
-    query = (select(ProductBalance.product_id, ProductBalance.confirmed, ProductBalance.reserved,
-                    ProductBalance.held)
+    query = (select(ProductBalance.product_id, ProductBalance.confirmed, ProductBalance.backordered,
+                    ProductBalance.reserved, ProductBalance.held)
              .where(ProductBalance.product_id.in_(product_ids)).order_by(ProductBalance.product_id))
     if session.get_bind().dialect.name != "sqlite":
         query = query.with_for_update()
-    return {pid: [confirmed, reserved, held, reserved, held]
-            for pid, confirmed, reserved, held in session.execute(query)}
+    # Backordered units are reserved without stock behind them: they take nothing from what is
+    # confirmed, so they count on the confirmed side (only reserved and held are written back).
+    return {pid: [confirmed + backordered, reserved, held, reserved, held]
+            for pid, confirmed, backordered, reserved, held in session.execute(query)}
 
 
 def _lock_holds(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], list[int]]:

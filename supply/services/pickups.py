@@ -123,8 +123,7 @@ def _unallocate(session: Session, pickup: Pickup, quantity: int) -> list[tuple[O
             break
         line = session.execute(select(OrderLine).where(OrderLine.id == allocation.order_line_id)
                                .with_for_update()).scalar_one()
-        # an allocation row keeps the units already collected on it; only the line's allocated ones remain
-        take = min(left, allocation.quantity, line.allocated)
+        take = min(left, allocation.quantity - allocation.collected, line.allocated)
         if take <= 0:
             continue
         line.allocated -= take
@@ -162,9 +161,10 @@ def collect_pickup(session: Session, pickup: Pickup, quantity: int, *, actor: st
     for allocation in allocations:
         line = session.execute(select(OrderLine).where(OrderLine.id == allocation.order_line_id)
                                .with_for_update()).scalar_one()
-        take = min(left, allocation.quantity, line.allocated)
+        take = min(left, allocation.quantity - allocation.collected, line.allocated)
         if take <= 0:
             continue
+        allocation.collected += take
         line.allocated -= take
         line.reserved -= take
         line.collected += take
