@@ -1,6 +1,8 @@
 """Small builders shared by tests: a farm, a product and confirmed stock through the HTTP API."""
 from __future__ import annotations
 
+import time
+
 FARM = {"name": "马家庄 Ma family farm", "lat": 42.5, "lon": 1.52, "phone": "+86 138 0000 1111",
         "window_start": "08:00", "window_end": "12:00"}
 PRODUCT = {"sku": "NOODLE-500", "name": "苦荞挂面 500 g", "unit": "bag", "unit_weight_kg": 0.5,
@@ -32,3 +34,15 @@ def order(platform="douyin", external_id="o-1", lines=(("NOODLE-500", 1),), stre
     if stream_id is not None:
         body["stream_id"] = stream_id
     return body
+
+
+def wait_for(predicate, timeout_s: float, what: str, *logs, poll_s: float = 0.1):
+    """Poll until `predicate()` is truthy and return it; fail naming `what` (with the tails of `logs`)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
+    tails = "\n".join(open(p).read()[-3000:] for p in logs)
+    raise AssertionError(f"timed out waiting for {what}\n{tails}")

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from supply import jobs
 from tests.conftest import PG_URL, REDIS_URL, ROOT, auth, require_service
 from tests.e2e.test_dispatch_flow import HUB, VILLAGES
+from tests.helpers import wait_for
 
 DAY = "2026-11-24"
 PG_VERSION = max(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else "15"
@@ -43,21 +44,11 @@ def _pg_up() -> bool:
     return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0
 
 
-def _wait(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def restart_redis_empty() -> None:
     subprocess.run(["redis-cli", "shutdown", "nosave"], capture_output=True)
-    _wait(lambda: not _redis_up(), 10, "Redis to stop")
+    wait_for(lambda: not _redis_up(), 10, "Redis to stop")
     subprocess.run(REDIS_START, check=True, capture_output=True)
-    _wait(_redis_up, 10, "Redis to start")
+    wait_for(_redis_up, 10, "Redis to start")
 
 
 @pytest.fixture
@@ -70,8 +61,8 @@ def services_back_up():
         subprocess.run(REDIS_START, capture_output=True)
     if not _pg_up():
         subprocess.run([*PG_CTL, "start"], capture_output=True)
-    _wait(_redis_up, 15, "Redis to be back")
-    _wait(_pg_up, 30, "PostgreSQL to be back")
+    wait_for(_redis_up, 15, "Redis to be back")
+    wait_for(_pg_up, 30, "PostgreSQL to be back")
 
 
 @pytest.fixture
@@ -162,14 +153,14 @@ def test_a_worker_killed_mid_solve_is_replaced_and_the_job_makes_exactly_one_pla
     job_id = jobs.submit_job(services, 1, "plan", {"cooperative_id": 1, "hub_id": hub_id, "date": DAY,
                                                    "time_limit_s": 8})
     first = start_worker()
-    _wait(lambda: _job(services, job_id)["progress"] >= 25, 30, "the solver to start\n" + _logs(first))
+    wait_for(lambda: _job(services, job_id)["progress"] >= 25, 30, "the solver to start\n" + _logs(first))
     time.sleep(1)  # mid-solve
     assert _job(services, job_id)["status"] == "running"
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(5)
 
     second = start_worker()
-    job = _wait(lambda: (j := _job(services, job_id))["status"] in ("finished", "failed") and j, 60,
+    job = wait_for(lambda: (j := _job(services, job_id))["status"] in ("finished", "failed") and j, 60,
                 "the job to be run again\n" + _logs(second))
     assert job["status"] == "finished", job
     assert job["attempts"] == 2
@@ -217,7 +208,7 @@ def test_redis_restarted_empty_during_a_spike_loses_no_order_and_no_job(
     senders = [threading.Thread(target=spike, args=(i,)) for i in range(3)]
     for t in senders:
         t.start()
-    _wait(lambda: len(job_ids) >= 9, 30, "the first jobs to be submitted")
+    wait_for(lambda: len(job_ids) >= 9, 30, "the first jobs to be submitted")
     with lock:
         before_restart = list(job_ids)
     restart_redis_empty()  # no worker has run them yet: they were only in Redis's queue
@@ -232,7 +223,7 @@ def test_redis_restarted_empty_during_a_spike_loses_no_order_and_no_job(
     # A worker starting now finds, in its recovery sweep, what Redis lost.
     worker = start_worker()
     for job_id in job_ids:
-        job = _wait(lambda job_id=job_id: (j := _job(services, job_id))["status"] in ("finished", "failed") and j,
+        job = wait_for(lambda job_id=job_id: (j := _job(services, job_id))["status"] in ("finished", "failed") and j,
                     60, f"job {job_id} to end\n" + _logs(worker))
         assert job["status"] == "finished", job
     with db.transaction() as session:
@@ -293,7 +284,7 @@ def test_postgresql_restarted_during_intake_answers_503_then_recovers_by_itself(
     subprocess.run([*PG_CTL, "stop", "-m", "fast"], check=True, capture_output=True)
     time.sleep(3)
     subprocess.run([*PG_CTL, "start"], check=True, capture_output=True)
-    _wait(_pg_up, 30, "PostgreSQL to start")
+    wait_for(_pg_up, 30, "PostgreSQL to start")
     time.sleep(3)
     stop.set()
     for t in senders:

@@ -19,6 +19,7 @@ import pytest
 
 from supply import jobs
 from tests.conftest import REDIS_URL, ROOT, require_service
+from tests.helpers import wait_for
 from tests.integration import job_handlers  # noqa: F401  (registers "sleep_and_count" here too)
 
 # A Redis database of its own, flushed by these tests.
@@ -93,17 +94,6 @@ def _kill(pid: int) -> None:
 def job_row(services, job_id) -> dict:
     with services.db.transaction() as session:
         return jobs.get_job(session, 1, job_id)
-
-
-def wait_for(predicate, timeout_s: float, what: str, *logs):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    worker_logs = "\n".join(open(p).read()[-3000:] for p in logs)
-    raise AssertionError(f"timed out waiting for {what}\n{worker_logs}")
 
 
 def wait_done(services, job_id, *workers, timeout_s: float = 20) -> dict:
