@@ -17,9 +17,23 @@ from routing.readers import (
 )
 from routing.solver import diagnose, plan_from_routes, pyvrp_supports, solve
 
-# --- road network exports (routing.network, routing.matrix, ...) go below this line ---
+from routing.generator import generate_county
+from routing.matrix import NoRoute, RoadPath, TravelMatrix, shortest_path, travel_matrix
+from routing.network import Network, Place, Snap, SnapError, load_network, network_stats
 
 __all__ = [
+    "Network",
+    "NoRoute",
+    "Place",
+    "RoadPath",
+    "Snap",
+    "SnapError",
+    "TravelMatrix",
+    "generate_county",
+    "load_network",
+    "network_stats",
+    "shortest_path",
+    "travel_matrix",
     "REASONS",
     "UNREACHABLE",
     "InfeasiblePlan",
