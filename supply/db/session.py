@@ -44,14 +44,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """True when the database could not be reached (a retryable 503), not when a statement failed."""
+    """True when the client should simply retry (a 503): the database could not be reached, or it
+    aborted the transaction to break a deadlock. Not when a statement itself was wrong."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     if isinstance(exc, OperationalError):
         text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
         return any(word in text for word in (
             "connection", "could not connect", "server closed", "terminating", "shutting down",
-            "the database system is", "database is locked"))
+            "the database system is", "database is locked", "deadlock detected",
+            "could not serialize access"))
     return False
 
 

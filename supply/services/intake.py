@@ -11,12 +11,18 @@ from supply.db.models import PlatformMessage, PlatformProduct, Product
 from supply.domain.errors import NotFound
 from supply.domain.rules import OrderLineRequest, OrderRequest
 from supply.platforms import PlatformEvent
-from supply.services.orders import OrderOutcome, cancel_order_by_external_id, record_order
+from supply.services.orders import OrderOutcome, cancel_order_by_external_id, lock_products, record_order
 
 
 def apply_platform_events(session: Session, cooperative_id: int, events: list[PlatformEvent], *,
                           refs_are_skus: bool) -> list[dict]:
     """One result per event, in order. `refs_are_skus` for our own format, whose lines name SKUs."""
+    skus: set[str] = set()
+    for event in events:
+        if event.lines and event.kind in ("paid", "cancelled", "refunded"):
+            lines, _ = _map_lines(session, cooperative_id, event, refs_are_skus)
+            skus.update(line.sku for line in lines)
+    lock_products(session, cooperative_id, skus)
     return [_apply(session, cooperative_id, event, refs_are_skus) for event in events]
 
 

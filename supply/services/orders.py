@@ -60,6 +60,16 @@ def record_order(session: Session, cooperative_id: int, request: OrderRequest) -
     return record_orders(session, cooperative_id, [request])[0]
 
 
+def lock_products(session: Session, cooperative_id: int, skus: set[str]) -> None:
+    """Lock these products' figures, in product order, for the rest of the transaction.
+
+    A caller that will record several orders one after another in one transaction (a platform's
+    push of many events) takes every lock first, so two such transactions cannot deadlock.
+    """
+    products = _products_by_sku(session, cooperative_id, skus)
+    _lock_balances(session, sorted(p.id for p in products.values()))
+
+
 def _record_in_bulk(session: Session, cooperative_id: int, requests: list[OrderRequest], products: dict,
                     balances: dict[int, list[int]], streams: set[int]) -> list[OrderOutcome]:
     existing = _find_many(session, cooperative_id, {(r.platform, r.external_id) for r in requests})
