@@ -41,12 +41,20 @@ def allocate(session: Session, cooperative_id: int, on: date, policy: str = "fai
 def allocate_product(session: Session, cooperative_id: int, product_id: int, on: date, policy: str, *,
                      actor: str, exclude_farms: frozenset[int] = frozenset()) -> dict:
     product = session.get(Product, product_id)
-    lines = session.execute(
-        select(OrderLine).join(Order, Order.id == OrderLine.order_id)
+    # Find the lines first without locks, then lock just those lines: a locking read over the join
+    # would lock every reserved order of the product (seconds on a spike of tens of thousands).
+    candidates = session.execute(
+        select(OrderLine.id).join(Order, Order.id == OrderLine.order_id)
         .where(Order.cooperative_id == cooperative_id, Order.status == "reserved",
                OrderLine.product_id == product_id,
-               OrderLine.reserved > OrderLine.allocated + OrderLine.backordered)
-        .order_by(OrderLine.id).with_for_update()).scalars().all()
+               OrderLine.reserved > OrderLine.allocated + OrderLine.backordered)).scalars().all()
+    lines = []
+    for chunk in range(0, len(candidates), 5000):
+        lines += session.execute(
+            select(OrderLine).where(OrderLine.id.in_(candidates[chunk:chunk + 5000]))
+            .order_by(OrderLine.id).with_for_update().execution_options(populate_existing=True)).scalars().all()
+    # A line cancelled or allocated meanwhile no longer needs a farm.
+    lines = [line for line in lines if line.reserved > line.allocated + line.backordered]
     needs = [(line.id, line.reserved - line.allocated - line.backordered) for line in lines]
     demand = sum(q for _, q in needs)
     supplies = _farm_supplies(session, cooperative_id, product_id, on, exclude_farms)
