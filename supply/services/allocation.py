@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supply.db.models import (
-    Farm, FarmStock, LineAllocation, Order, OrderLine, Pickup, Product, StockLedgerEntry,
+    Farm, FarmStock, LineAllocation, OrderLine, Pickup, Product, StockLedgerEntry,
 )
 from supply.db.session import insert_ignore
 from supply.domain.allocation import FarmSupply, allocate_quantity, spread_over_lines
@@ -22,11 +22,11 @@ OPEN_PICKUP = ("proposed", "confirmed")
 def allocate(session: Session, cooperative_id: int, on: date, policy: str = "fair_share",
              actor: str = "allocation") -> dict:
     """Allocate every reserved, unallocated unit of the cooperative to farms, as pickups on `on`."""
-    product_ids = session.execute(
-        select(OrderLine.product_id).join(Order, Order.id == OrderLine.order_id)
-        .where(Order.cooperative_id == cooperative_id, Order.status == "reserved",
-               OrderLine.reserved > OrderLine.allocated + OrderLine.backordered)
-        .distinct().order_by(OrderLine.product_id)).scalars().all()
+    product_ids = [pid for pid in session.execute(
+        select(Product.id).where(Product.cooperative_id == cooperative_id).order_by(Product.id)).scalars()
+        if session.execute(select(OrderLine.id).where(
+            OrderLine.product_id == pid,
+            OrderLine.reserved > OrderLine.allocated + OrderLine.backordered).limit(1)).first()]
     summary = {"date": on.isoformat(), "policy": policy, "products": {}, "pickups_touched": 0, "unallocated": {}}
     for product_id in product_ids:
         result = allocate_product(session, cooperative_id, product_id, on, policy, actor=actor)
@@ -43,11 +43,13 @@ def allocate_product(session: Session, cooperative_id: int, product_id: int, on:
     product = session.get(Product, product_id)
     # Find the lines first without locks, then lock just those lines: a locking read over the join
     # would lock every reserved order of the product (seconds on a spike of tens of thousands).
+    # Only lines of reserved orders hold units (cancelled and rejected lines have reserved 0), and a
+    # product belongs to one cooperative: no join with orders is needed (a join planned on fresh
+    # statistics right after a spike was quadratic).
     candidates = session.execute(
-        select(OrderLine.id).join(Order, Order.id == OrderLine.order_id)
-        .where(Order.cooperative_id == cooperative_id, Order.status == "reserved",
-               OrderLine.product_id == product_id,
-               OrderLine.reserved > OrderLine.allocated + OrderLine.backordered)).scalars().all()
+        select(OrderLine.id).where(OrderLine.product_id == product_id,
+                                   OrderLine.reserved > OrderLine.allocated + OrderLine.backordered)
+    ).scalars().all()
     lines = []
     for chunk in range(0, len(candidates), 5000):
         lines += session.execute(
