@@ -270,7 +270,8 @@ def _confirm(http, base, on: date, rng: random.Random, say) -> list[dict]:
     shortfalls = []
     short_ids = {p["id"] for p in rng.sample(pickups, k=min(3, len(pickups)))}
     while pickups:
-        for p in pickups:
+        # The short ones last: their re-allocation raises other farms' pickups, confirmed next round.
+        for p in sorted(pickups, key=lambda p: p["id"] in short_ids):
             ready = p["quantity"] - max(1, p["quantity"] // 5) if p["id"] in short_ids else p["quantity"]
             result = _ok(http.post(f"{base}/pickups/{p['id']}/confirm", json={"quantity_ready": ready}))
             if result["shortfall"]:
