@@ -350,7 +350,6 @@ def _add_load_dimension(routing, manager, name, demands, capacities, reload_node
 
 def _remove_blocked_arcs(routing, manager, blocked, n_vehicles):
     """Take arcs with no road out of the model, so no route can ever use them."""
-    n = blocked.shape[0]
     starts = [routing.Start(v) for v in range(n_vehicles)]
     ends = [routing.End(v) for v in range(n_vehicles)]
 

@@ -20,7 +20,7 @@ from routing.model import Problem, Stop as RoutingStop, Vehicle as RoutingVehicl
 from routing.network import Network, SnapError
 from routing.solver import solve
 from supply.db.models import (
-    Cooperative, DispatchPlan, Driver, Farm, Hub, Pickup, Product, RoadClosure, Route, Stop, StopItem, Vehicle,
+    Cooperative, DispatchPlan, Farm, Hub, Pickup, Product, RoadClosure, Route, Stop, StopItem, Vehicle,
 )
 from supply.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from supply.services.fleet import get_hub

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import threading
 
-from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
@@ -10,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from supply.api.auth import requires
 from supply.api.context import services
 from supply.api.errors import domain_error_body, error_body, flatten_messages
-from supply.api.schemas import ErrorSchema, Id, Int, Quantity, Text
+from supply.api.schemas import ErrorSchema, Id, Quantity, Text
 from supply.api.util import coop_id
 from supply.domain.rules import MAX_LINES_PER_ORDER, OrderLineRequest, OrderRequest
 from supply.services.orders import OrderCombiner, cancel_order, get_order, record_orders

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from supply.api.auth import requires
 from supply.api.context import services
-from supply.api.schemas import Bool, Int, Number, QueryId, QueryInt, Text
+from supply.api.schemas import Bool, Int, Number, QueryId, Text
 from supply.api.util import coop_id
 from supply.services.catalog import ProductInput, list_products, register_product
 from supply.services.stock import get_availability
