@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime
 
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from werkzeug.routing import IntegerConverter
 
@@ -17,6 +19,16 @@ class _DatabaseId(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
+
+
+class _IsoJson(DefaultJSONProvider):
+    """Dates and times as ISO 8601 everywhere, as the schemas write them (Flask's own is an HTTP date)."""
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, (datetime, date)):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
 
 
 class CoopApi(Api):
@@ -34,6 +46,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     logging.basicConfig(level=settings.log_level)
 
     app = Flask("supply")
+    app.json = _IsoJson(app)
     # An id in a path larger than its key column names nothing: 404, not an overflow.
     app.url_map.converters["int"] = _DatabaseId
     app.config.update(

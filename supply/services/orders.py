@@ -6,13 +6,16 @@ before any order is looked at, so concurrent calls cannot deadlock on them.
 """
 from __future__ import annotations
 
+import json
 import os
 import queue
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import String, and_, any_, bindparam, delete, insert, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,16 +46,15 @@ def record_orders(session: Session, cooperative_id: int, requests: list[OrderReq
     savepoint.
     """
     products = _products_by_sku(session, cooperative_id, {line.sku for r in requests for line in r.lines})
+    # Looked up before any lock is taken: an order stored by another connection after this point is
+    # caught by the insert below, which then gives way to deciding order by order.
+    existing = _find_many(session, cooperative_id, {(r.platform, r.external_id) for r in requests})
+    streams = _known_streams(session, cooperative_id, {r.stream_id for r in requests if r.stream_id})
     balances = _lock_balances(session, sorted({products[line.sku].id for r in requests for line in r.lines
                                                if line.sku in products}))
-    streams = _known_streams(session, cooperative_id, {r.stream_id for r in requests if r.stream_id})
-    savepoint = session.begin_nested()
-    try:
-        outcomes = _record_in_bulk(session, cooperative_id, requests, products, balances, streams)
-    except IntegrityError:
-        savepoint.rollback()
+    outcomes = _record_in_bulk(session, cooperative_id, requests, products, balances, streams, existing)
+    if outcomes is None:
         return [_record_one(session, cooperative_id, request, products, streams) for request in requests]
-    savepoint.commit()
     return outcomes
 
 
@@ -71,8 +73,10 @@ def lock_products(session: Session, cooperative_id: int, skus: set[str]) -> None
 
 
 def _record_in_bulk(session: Session, cooperative_id: int, requests: list[OrderRequest], products: dict,
-                    balances: dict[int, list[int]], streams: set[int]) -> list[OrderOutcome]:
-    existing = _find_many(session, cooperative_id, {(r.platform, r.external_id) for r in requests})
+                    balances: dict[int, list[int]], streams: set[int],
+                    existing: dict[tuple[str, str], Order]) -> list[OrderOutcome] | None:
+    """Every order decided against the locked figures and written; None (nothing written) when another
+    connection stored one of the same orders meanwhile."""
     holds = _lock_holds(session, sorted({(r.stream_id, products[line.sku].id) for r in requests
                                          if r.stream_id in streams for line in r.lines if line.sku in products}))
     outcomes: list[OrderOutcome | None] = [None] * len(requests)
@@ -100,18 +104,19 @@ def _record_in_bulk(session: Session, cooperative_id: int, requests: list[OrderR
 
     if decided:
         now = datetime.now(timezone.utc)
-        order_ids = session.execute(
-            insert(Order).returning(Order.id, sort_by_parameter_order=True),
-            [{"cooperative_id": cooperative_id, "platform": requests[i].platform,
-              "external_id": requests[i].external_id, "stream_id": requests[i].stream_id, "status": status,
-              "request_hash": requests[i].fingerprint(), "rejection": short, "buyer": requests[i].buyer,
-              "created_at": now, "updated_at": now} for i, status, _rows, short in decided]).scalars().all()
+        order_ids = _insert_orders(session, [
+            {"cooperative_id": cooperative_id, "platform": requests[i].platform,
+             "external_id": requests[i].external_id, "stream_id": requests[i].stream_id, "status": status,
+             "request_hash": requests[i].fingerprint(), "rejection": short, "buyer": requests[i].buyer,
+             "created_at": now, "updated_at": now} for i, status, _rows, short in decided])
+        if order_ids is None:
+            return None
         line_rows = [dict(row, order_id=order_id) for (_i, _s, rows, _sh), order_id in zip(decided, order_ids)
                      for row in rows]
         _insert_lines(session, line_rows)
         _write_figures(session, balances, holds)
         for (index, status, rows, short), order_id in zip(decided, order_ids):
-            body = _fresh_order_body(order_id, requests[index], rows, status, short)
+            body = _fresh_order_body(order_id, requests[index], rows, status, now, short)
             if status == "reserved":
                 outcomes[index] = OrderOutcome("created", order=body)
             else:
@@ -232,9 +237,10 @@ def _record_one(session: Session, cooperative_id: int, request: OrderRequest, pr
     if unknown:
         return OrderOutcome("invalid", error=InvalidInput("the order names what does not exist",
                                                           fields=unknown, code="unknown_reference"))
+    now = datetime.now(timezone.utc)
     savepoint = session.begin_nested()
     try:
-        order_id = _insert_order(session, cooperative_id, request, "reserved")
+        order_id = _insert_order(session, cooperative_id, request, "reserved", now=now)
     except IntegrityError:
         # The same order arrived on another connection a moment ago.
         savepoint.rollback()
@@ -246,7 +252,7 @@ def _record_one(session: Session, cooperative_id: int, request: OrderRequest, pr
     if short:
         savepoint.rollback()
         short_lines = _describe_short(session, request, products)
-        rejected_id = _insert_order(session, cooperative_id, request, "rejected", rejection=short_lines)
+        rejected_id = _insert_order(session, cooperative_id, request, "rejected", rejection=short_lines, now=now)
         rows = [dict(r, order_id=rejected_id, reserved=0, from_hold=0) for r in rows]
         _insert_lines(session, rows)
         error = InsufficientStock(
@@ -254,11 +260,11 @@ def _record_one(session: Session, cooperative_id: int, request: OrderRequest, pr
             fields={f"lines[{s['line']}].quantity": [f"{s['available']} available, {s['requested']} requested"]
                     for s in short_lines},
             details={"short_lines": short_lines,
-                     "order": _fresh_order_body(rejected_id, request, rows, "rejected", short_lines)})
+                     "order": _fresh_order_body(rejected_id, request, rows, "rejected", now, short_lines)})
         return OrderOutcome("rejected", order=error.details["order"], error=error)
     _insert_lines(session, rows)
     savepoint.commit()
-    return OrderOutcome("created", order=_fresh_order_body(order_id, request, rows, "reserved"))
+    return OrderOutcome("created", order=_fresh_order_body(order_id, request, rows, "reserved", now))
 
 
 def _reserve_lines(session: Session, order_id: int, request: OrderRequest, products: dict):
@@ -460,10 +466,23 @@ def _lock_holds(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int
 
 
 def _find_many(session: Session, cooperative_id: int, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Order]:
+    """The orders already stored under these keys (usually none: only resends find any)."""
     if not keys:
         return {}
-    found = session.execute(select(Order).where(Order.cooperative_id == cooperative_id,
-                                                tuple_(Order.platform, Order.external_id).in_(sorted(keys))))
+    by_platform: dict[str, list[str]] = {}
+    for platform, external_id in keys:
+        by_platform.setdefault(platform, []).append(external_id)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    found_ids: list[int] = []
+    for platform, external_ids in by_platform.items():
+        # One array parameter on PostgreSQL: a statement of constant text, however many keys.
+        match = (Order.external_id == any_(bindparam("external_ids", external_ids, type_=ARRAY(String)))
+                 if postgres else Order.external_id.in_(external_ids))
+        found_ids += session.execute(select(Order.id).where(
+            Order.cooperative_id == cooperative_id, Order.platform == platform, match)).scalars()
+    if not found_ids:
+        return {}
+    found = session.execute(select(Order).where(Order.id.in_(found_ids)))
     return {(o.platform, o.external_id): o for o in found.scalars()}
 
 
@@ -481,8 +500,9 @@ def _find(session: Session, cooperative_id: int, platform: str, external_id: str
 
 
 def _insert_order(session: Session, cooperative_id: int, request: OrderRequest, status: str, *,
-                  rejection: list | None = None, request_hash: str | None = None) -> int:
-    now = datetime.now(timezone.utc)
+                  rejection: list | None = None, request_hash: str | None = None,
+                  now: datetime | None = None) -> int:
+    now = now or datetime.now(timezone.utc)
     return session.execute(insert(Order).values(
         cooperative_id=cooperative_id, platform=request.platform, external_id=request.external_id,
         stream_id=request.stream_id, status=status,
@@ -491,17 +511,68 @@ def _insert_order(session: Session, cooperative_id: int, request: OrderRequest, 
     ).returning(Order.id)).scalar_one()
 
 
+def _insert_orders(session: Session, rows: list[dict]) -> list[int] | None:
+    """Insert these orders; their ids, in the same order. None, with nothing inserted, when one of
+    them is stored already (another connection got it first)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement over arrays: its text stays the same for any number of orders, so nothing is
+        # rendered or parsed per order (a multi-row VALUES of 1,000 orders cost more to build than to run).
+        columns = ("platform", "external_id", "stream_id", "status", "request_hash")
+        params = {name: [row[name] for row in rows] for name in columns}
+        for name in ("rejection", "buyer"):
+            params[name] = [None if row[name] is None else json.dumps(row[name], ensure_ascii=False)
+                            for row in rows]
+        params.update(cooperative_id=rows[0]["cooperative_id"], now=rows[0]["created_at"])
+        assert all(row["cooperative_id"] == params["cooperative_id"] for row in rows)
+        stored = session.execute(_INSERT_ORDERS_PG, params).all()
+    else:
+        stored = session.execute(
+            sqlite_insert(Order).on_conflict_do_nothing(index_elements=["cooperative_id", "platform", "external_id"])
+            .returning(Order.id, Order.platform, Order.external_id), rows).all()
+    ids = {(platform, external_id): order_id for order_id, platform, external_id in stored}
+    if len(ids) < len(rows):
+        if ids:
+            session.execute(delete(Order).where(Order.id.in_(list(ids.values()))))
+        return None
+    return [ids[(row["platform"], row["external_id"])] for row in rows]
+
+
+_INSERT_ORDERS_PG = text("""
+    INSERT INTO orders (cooperative_id, platform, external_id, stream_id, status, request_hash, rejection, buyer,
+                        created_at, updated_at)
+    SELECT :cooperative_id, u.platform, u.external_id, u.stream_id, u.status, u.request_hash,
+           CAST(u.rejection AS json), CAST(u.buyer AS json), :now, :now
+    FROM unnest(CAST(:platform AS varchar[]), CAST(:external_id AS varchar[]), CAST(:stream_id AS bigint[]),
+                CAST(:status AS varchar[]), CAST(:request_hash AS varchar[]), CAST(:rejection AS text[]),
+                CAST(:buyer AS text[]))
+         AS u(platform, external_id, stream_id, status, request_hash, rejection, buyer)
+    ON CONFLICT (cooperative_id, platform, external_id) DO NOTHING
+    RETURNING id, platform, external_id""")
+
+_INSERT_LINES_PG = text("""
+    INSERT INTO order_lines (order_id, product_id, quantity, from_hold, reserved, allocated, backordered, collected)
+    SELECT u.order_id, u.product_id, u.quantity, u.from_hold, u.reserved, 0, 0, 0
+    FROM unnest(CAST(:order_id AS bigint[]), CAST(:product_id AS integer[]), CAST(:quantity AS bigint[]),
+                CAST(:from_hold AS bigint[]), CAST(:reserved AS bigint[]))
+         AS u(order_id, product_id, quantity, from_hold, reserved)""")
+
+
 def _insert_lines(session: Session, rows: list[dict]) -> None:
-    if rows:
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql" and len(rows) > 1:
+        session.execute(_INSERT_LINES_PG, {name: [row[name] for row in rows] for name in
+                                           ("order_id", "product_id", "quantity", "from_hold", "reserved")})
+    else:
         session.execute(insert(OrderLine), rows)
 
 
 def _fresh_order_body(order_id: int, request: OrderRequest, rows: list[dict], status: str,
-                      short_lines: list | None = None) -> dict:
+                      created_at: datetime, short_lines: list | None = None) -> dict:
     """The answer for an order just written, built from what was written (no read back)."""
     body = {
         "id": order_id, "platform": request.platform, "external_id": request.external_id,
-        "stream_id": request.stream_id, "status": status, "created_at": datetime.now(timezone.utc),
+        "stream_id": request.stream_id, "status": status, "created_at": created_at,
         "lines": [{"sku": line.sku, "quantity": row["quantity"], "from_hold": row["from_hold"],
                    "reserved": row["reserved"]} for line, row in zip(request.lines, rows)],
     }

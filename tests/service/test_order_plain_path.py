@@ -1,0 +1,126 @@
+"""The plain path of order intake agrees with the documented schemas, and a lost race is recovered.
+
+POST /orders and /orders/batch read plainly valid bodies without marshmallow (supply.api.orders.
+plain_order) and answer without it (order_out). These tests hold that path to the schemas: whatever it
+accepts, OrderIn accepts and reads the same way; whatever it answers, OrderOut would have dumped.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+
+from supply.api.orders import OrderIn, OrderOut, order_out, plain_order, to_request
+from tests.helpers import make_farm, make_product, order, stock
+
+# Values near the edges of every rule: types JSON can carry, lengths around the limits, control and
+# blank characters, Chinese and emoji, integers around the ranges.
+texts = st.one_of(
+    st.sampled_from(["", " ", "\u3000", "a\n", "a\x00", "\u200b", "x" * 64, "x" * 65, "x" * 128, "x" * 129,
+                     "苦荞挂面", "🍜", "douyin", "DOUYIN", "dou yin", "a-b_c", "x" * 40, "x" * 41]),
+    st.text(max_size=8))
+integers = st.one_of(st.sampled_from([0, 1, -1, 2**31 - 1, 2**31, 1_000_000, 1_000_001, True, False, 1.0, 2.5]),
+                     st.integers(-5, 5))
+scalars = st.one_of(st.none(), texts, integers)
+lines = st.one_of(
+    st.fixed_dictionaries({"sku": texts, "quantity": integers}),
+    st.dictionaries(st.sampled_from(["sku", "quantity", "qty"]), scalars, max_size=3),
+    scalars)
+buyers = st.one_of(st.none(), scalars, st.dictionaries(st.sampled_from(["name", "phone", "address", "email"]),
+                                                       st.one_of(st.none(), texts), max_size=4))
+bodies = st.one_of(
+    st.fixed_dictionaries({"platform": texts, "external_id": texts, "lines": st.lists(lines, max_size=3)},
+                          optional={"stream_id": st.one_of(st.none(), integers), "buyer": buyers,
+                                    "extra": scalars}),
+    st.dictionaries(st.sampled_from(["platform", "external_id", "lines", "stream_id"]), scalars, max_size=4),
+    scalars, st.lists(scalars, max_size=2))
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies)
+def test_what_the_plain_path_accepts_the_schema_accepts_and_reads_the_same(body):
+    plain = plain_order(body)
+    try:
+        full = to_request(OrderIn().load(body))
+    except ValidationError:
+        full = None
+    if plain is not None:
+        assert full == plain
+    elif full is not None:
+        # Stricter is allowed (the schema then reads it), but only for what the plain path declines
+        # on purpose: every common valid order must take the plain path.
+        assert not (isinstance(body, dict) and set(body) <= {"platform", "external_id", "lines"}
+                    and all(isinstance(line, dict) and type(line.get("quantity")) is int
+                            and isinstance(line.get("sku"), str) and line["sku"].isascii()
+                            and line["sku"].isalnum() for line in body["lines"])
+                    and body["platform"].isalnum() and body["external_id"].isalnum()
+                    and body["external_id"].isascii())
+
+
+def test_a_common_order_takes_the_plain_path():
+    body = {"platform": "douyin", "external_id": "DY-1", "stream_id": 3,
+            "lines": [{"sku": "NOODLE-500", "quantity": 2}],
+            "buyer": {"name": "王芳", "phone": "+86 138 0000 0000", "address": None}}
+    assert plain_order(body) == to_request(OrderIn().load(body))
+    assert plain_order(body).buyer == {"name": "王芳", "phone": "+86 138 0000 0000"}
+
+
+@pytest.mark.parametrize("extra", [
+    {},
+    {"short_lines": [{"line": 0, "sku": "A", "requested": 3, "available": 1, "short_by": 2}]},
+])
+def test_the_plain_answer_is_what_the_schema_dumps(extra):
+    body = {"id": 7, "platform": "douyin", "external_id": "DY-1", "stream_id": None, "status": "reserved",
+            "created_at": datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=timezone.utc),
+            "lines": [{"sku": "A", "quantity": 3, "from_hold": 1, "reserved": 3}], **extra}
+    assert order_out(body) == OrderOut().dump(body)
+
+
+def test_the_http_answer_matches_the_schema_for_new_repeated_and_refused_orders(client, manager):
+    farm = make_farm(client, manager)
+    make_product(client, manager)
+    stock(client, manager, farm["id"], "NOODLE-500", 3)
+    created = client.post("/api/v1/orders", json=order(lines=[("NOODLE-500", 2)]), headers=manager)
+    again = client.post("/api/v1/orders", json=order(lines=[("NOODLE-500", 2)]), headers=manager)
+    refused = client.post("/api/v1/orders", json=order(external_id="DY-2", lines=[("NOODLE-500", 2)]),
+                          headers=manager)
+    assert (created.status_code, again.status_code, refused.status_code) == (201, 200, 409)
+    assert again.get_json() == created.get_json()
+    for body in (created.get_json(), refused.get_json()["error"]["order"]):
+        assert OrderOut().load(body) is not None   # every field of the documented shape, nothing else
+    assert refused.get_json()["error"]["short_lines"][0]["short_by"] == 1
+
+
+def test_an_order_stored_by_another_connection_meanwhile_gets_its_first_answer(db, monkeypatch):
+    """The lookup of stored orders runs before any lock; an order stored after it is caught at insert."""
+    from supply.db.models import Order, OrderLine
+    from supply.domain.rules import OrderLineRequest, OrderRequest
+    from supply.services import orders as service
+    from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
+    from supply.services.stock import adjust_stock, get_availability
+
+    with db.transaction() as s:
+        farm = register_farm(s, 1, FarmInput(name="f", lat=1, lon=1), None)
+        register_product(s, 1, ProductInput(sku="A", name="a", unit="bag", unit_weight_kg=1, unit_volume_l=1))
+        for kind in ("declared", "confirmed"):
+            adjust_stock(s, 1, farm_id=farm["id"], sku="A", delta=5, kind=kind, reason="r", actor="t")
+    first = OrderRequest("douyin", "raced", (OrderLineRequest("A", 2),))
+    with db.transaction() as s:
+        stored = service.record_orders(s, 1, [first])[0]
+    assert stored.kind == "created"
+
+    # As if the lookup had run just before the other connection stored "raced".
+    monkeypatch.setattr(service, "_find_many", lambda *_args: {})
+    other = OrderRequest("douyin", "other", (OrderLineRequest("A", 3),))
+    changed = OrderRequest("douyin", "raced", (OrderLineRequest("A", 1),))
+    with db.transaction() as s:
+        outcomes = service.record_orders(s, 1, [first, other, changed])
+    assert [o.kind for o in outcomes] == ["duplicate", "created", "conflict"]
+    assert outcomes[0].order["id"] == stored.order["id"]
+    with db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == 2
+        assert s.scalar(select(func.count()).select_from(OrderLine)) == 2
+        assert get_availability(s, 1, "A", farm_names=True)["reserved"] == 5
