@@ -45,13 +45,12 @@ def record_orders(session: Session, cooperative_id: int, requests: list[OrderReq
     meanwhile (a unique-key clash) does the call fall back to deciding order by order, each in its own
     savepoint.
     """
-    products = _products_by_sku(session, cooperative_id, {line.sku for r in requests for line in r.lines})
     # Looked up before any lock is taken: an order stored by another connection after this point is
-    # caught by the insert below, which then gives way to deciding order by order.
+    # caught when the orders are inserted, which then gives way to deciding order by order.
     existing = _find_many(session, cooperative_id, {(r.platform, r.external_id) for r in requests})
     streams = _known_streams(session, cooperative_id, {r.stream_id for r in requests if r.stream_id})
-    balances = _lock_balances(session, sorted({products[line.sku].id for r in requests for line in r.lines
-                                               if line.sku in products}))
+    products, balances = _lock_products_by_sku(session, cooperative_id,
+                                               {line.sku for r in requests for line in r.lines})
     outcomes = _record_in_bulk(session, cooperative_id, requests, products, balances, streams, existing)
     if outcomes is None:
         return [_record_one(session, cooperative_id, request, products, streams) for request in requests]
@@ -104,17 +103,20 @@ def _record_in_bulk(session: Session, cooperative_id: int, requests: list[OrderR
 
     if decided:
         now = datetime.now(timezone.utc)
-        order_ids = _insert_orders(session, [
-            {"cooperative_id": cooperative_id, "platform": requests[i].platform,
-             "external_id": requests[i].external_id, "stream_id": requests[i].stream_id, "status": status,
-             "request_hash": requests[i].fingerprint(), "rejection": short, "buyer": requests[i].buyer,
-             "created_at": now, "updated_at": now} for i, status, _rows, short in decided])
+        orders = [{"cooperative_id": cooperative_id, "platform": requests[i].platform,
+                   "external_id": requests[i].external_id, "stream_id": requests[i].stream_id, "status": status,
+                   "request_hash": requests[i].fingerprint(), "rejection": short, "buyer": requests[i].buyer,
+                   "created_at": now, "updated_at": now} for i, status, _rows, short in decided]
+        if session.get_bind().dialect.name == "postgresql":
+            order_ids = _write_all_pg(session, orders, [rows for _i, _s, rows, _sh in decided], balances, holds)
+        else:
+            order_ids = _insert_orders(session, orders)
+            if order_ids is not None:
+                _insert_lines(session, [dict(row, order_id=order_id)
+                                        for (_i, _s, rows, _sh), order_id in zip(decided, order_ids) for row in rows])
+                _write_figures(session, balances, holds)
         if order_ids is None:
             return None
-        line_rows = [dict(row, order_id=order_id) for (_i, _s, rows, _sh), order_id in zip(decided, order_ids)
-                     for row in rows]
-        _insert_lines(session, line_rows)
-        _write_figures(session, balances, holds)
         for (index, status, rows, short), order_id in zip(decided, order_ids):
             body = _fresh_order_body(order_id, requests[index], rows, status, now, short)
             if status == "reserved":
@@ -453,6 +455,29 @@ def _lock_balances(session: Session, product_ids: list[int]) -> dict[int, list[i
             for pid, confirmed, backordered, reserved, held in session.execute(query)}
 
 
+def _lock_products_by_sku(session: Session, cooperative_id: int, skus: set[str]) -> tuple[dict, dict]:
+    """The products named (sku -> row with .id) and their figures, locked in product order, in one read.
+
+    The figures are as `_lock_balances` gives them.
+    """
+    if not skus:
+        return {}, {}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    match = (Product.sku == any_(bindparam("skus", sorted(skus), type_=ARRAY(String))) if postgres
+             else Product.sku.in_(sorted(skus)))
+    query = (select(Product.id, Product.sku, ProductBalance.confirmed, ProductBalance.backordered,
+                    ProductBalance.reserved, ProductBalance.held)
+             .join(ProductBalance, ProductBalance.product_id == Product.id)
+             .where(Product.cooperative_id == cooperative_id, match).order_by(Product.id))
+    if postgres:
+        query = query.with_for_update(of=ProductBalance)
+    products, balances = {}, {}
+    for row in session.execute(query):
+        products[row.sku] = row
+        balances[row.id] = [row.confirmed + row.backordered, row.reserved, row.held, row.reserved, row.held]
+    return products, balances
+
+
 def _lock_holds(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], list[int]]:
     """Lock and read the streams' holds concerned: (stream, product) -> [remaining, taken here]."""
     if not keys:
@@ -514,21 +539,9 @@ def _insert_order(session: Session, cooperative_id: int, request: OrderRequest, 
 def _insert_orders(session: Session, rows: list[dict]) -> list[int] | None:
     """Insert these orders; their ids, in the same order. None, with nothing inserted, when one of
     them is stored already (another connection got it first)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # One statement over arrays: its text stays the same for any number of orders, so nothing is
-        # rendered or parsed per order (a multi-row VALUES of 1,000 orders cost more to build than to run).
-        columns = ("platform", "external_id", "stream_id", "status", "request_hash")
-        params = {name: [row[name] for row in rows] for name in columns}
-        for name in ("rejection", "buyer"):
-            params[name] = [None if row[name] is None else json.dumps(row[name], ensure_ascii=False)
-                            for row in rows]
-        params.update(cooperative_id=rows[0]["cooperative_id"], now=rows[0]["created_at"])
-        assert all(row["cooperative_id"] == params["cooperative_id"] for row in rows)
-        stored = session.execute(_INSERT_ORDERS_PG, params).all()
-    else:
-        stored = session.execute(
-            sqlite_insert(Order).on_conflict_do_nothing(index_elements=["cooperative_id", "platform", "external_id"])
-            .returning(Order.id, Order.platform, Order.external_id), rows).all()
+    stored = session.execute(
+        sqlite_insert(Order).on_conflict_do_nothing(index_elements=["cooperative_id", "platform", "external_id"])
+        .returning(Order.id, Order.platform, Order.external_id), rows).all()
     ids = {(platform, external_id): order_id for order_id, platform, external_id in stored}
     if len(ids) < len(rows):
         if ids:
@@ -537,17 +550,82 @@ def _insert_orders(session: Session, rows: list[dict]) -> list[int] | None:
     return [ids[(row["platform"], row["external_id"])] for row in rows]
 
 
-_INSERT_ORDERS_PG = text("""
-    INSERT INTO orders (cooperative_id, platform, external_id, stream_id, status, request_hash, rejection, buyer,
-                        created_at, updated_at)
-    SELECT :cooperative_id, u.platform, u.external_id, u.stream_id, u.status, u.request_hash,
-           CAST(u.rejection AS json), CAST(u.buyer AS json), :now, :now
-    FROM unnest(CAST(:platform AS varchar[]), CAST(:external_id AS varchar[]), CAST(:stream_id AS bigint[]),
-                CAST(:status AS varchar[]), CAST(:request_hash AS varchar[]), CAST(:rejection AS text[]),
-                CAST(:buyer AS text[]))
-         AS u(platform, external_id, stream_id, status, request_hash, rejection, buyer)
-    ON CONFLICT (cooperative_id, platform, external_id) DO NOTHING
-    RETURNING id, platform, external_id""")
+def _write_all_pg(session: Session, orders: list[dict], lines: list[list[dict]], balances: dict[int, list[int]],
+                  holds: dict[tuple[int, int], list[int]]) -> list[int] | None:
+    """Orders, their lines and the figures they take, in one statement (one round trip while the
+    figures are locked). None, with nothing written, when one of the orders is stored already.
+
+    The statement's text is the same for any number of orders: every value travels in an array.
+    """
+    params: dict = {name: [row[name] for row in orders]
+                    for name in ("platform", "external_id", "stream_id", "status", "request_hash")}
+    for name in ("rejection", "buyer"):
+        params[name] = [None if row[name] is None else json.dumps(row[name], ensure_ascii=False) for row in orders]
+    params.update(cooperative_id=orders[0]["cooperative_id"], now=orders[0]["created_at"], n_orders=len(orders))
+    assert all(row["cooperative_id"] == params["cooperative_id"] for row in orders)
+    params.update(l_platform=[], l_external_id=[], l_product_id=[], l_quantity=[], l_from_hold=[], l_reserved=[])
+    for order, rows in zip(orders, lines):
+        for row in rows:
+            params["l_platform"].append(order["platform"])
+            params["l_external_id"].append(order["external_id"])
+            params["l_product_id"].append(row["product_id"])
+            params["l_quantity"].append(row["quantity"])
+            params["l_from_hold"].append(row["from_hold"])
+            params["l_reserved"].append(row["reserved"])
+    changed = [(pid, b[1] - b[3], b[2] - b[4]) for pid, b in balances.items() if b[3:] != b[1:3]]
+    params.update(b_product_id=[c[0] for c in changed], b_reserved=[c[1] for c in changed],
+                  b_held=[c[2] for c in changed])
+    drawn = [(sid, pid, h[1]) for (sid, pid), h in holds.items() if h[1]]
+    params.update(h_stream_id=[d[0] for d in drawn], h_product_id=[d[1] for d in drawn], h_taken=[d[2] for d in drawn])
+    stored = session.execute(_WRITE_ALL_PG, params).all()
+    ids = {(platform, external_id): order_id for order_id, platform, external_id in stored}
+    if len(ids) < len(orders):
+        if ids:   # orders only: their lines and figures were written only if every order was
+            session.execute(delete(Order).where(Order.id.in_(list(ids.values()))))
+        return None
+    return [ids[(row["platform"], row["external_id"])] for row in orders]
+
+
+# Lines, balances and holds are written only when every order was inserted (none stored already).
+_WRITE_ALL_PG = text("""
+    WITH o AS (
+        INSERT INTO orders (cooperative_id, platform, external_id, stream_id, status, request_hash, rejection,
+                            buyer, created_at, updated_at)
+        SELECT :cooperative_id, u.platform, u.external_id, u.stream_id, u.status, u.request_hash,
+               CAST(u.rejection AS json), CAST(u.buyer AS json), :now, :now
+        FROM unnest(CAST(:platform AS varchar[]), CAST(:external_id AS varchar[]), CAST(:stream_id AS bigint[]),
+                    CAST(:status AS varchar[]), CAST(:request_hash AS varchar[]), CAST(:rejection AS text[]),
+                    CAST(:buyer AS text[]))
+             AS u(platform, external_id, stream_id, status, request_hash, rejection, buyer)
+        ON CONFLICT (cooperative_id, platform, external_id) DO NOTHING
+        RETURNING id, platform, external_id
+    ), complete AS (
+        SELECT count(*) = :n_orders AS ok FROM o
+    ), l AS (
+        INSERT INTO order_lines (order_id, product_id, quantity, from_hold, reserved, allocated, backordered,
+                                 collected)
+        SELECT o.id, v.product_id, v.quantity, v.from_hold, v.reserved, 0, 0, 0
+        FROM unnest(CAST(:l_platform AS varchar[]), CAST(:l_external_id AS varchar[]),
+                    CAST(:l_product_id AS integer[]), CAST(:l_quantity AS bigint[]), CAST(:l_from_hold AS bigint[]),
+                    CAST(:l_reserved AS bigint[])) WITH ORDINALITY
+             AS v(platform, external_id, product_id, quantity, from_hold, reserved, n)
+        JOIN o ON o.platform = v.platform AND o.external_id = v.external_id
+        WHERE (SELECT ok FROM complete)
+        ORDER BY v.n
+    ), b AS (
+        UPDATE product_balances SET reserved = product_balances.reserved + d.reserved,
+                                    held = product_balances.held + d.held
+        FROM unnest(CAST(:b_product_id AS integer[]), CAST(:b_reserved AS bigint[]), CAST(:b_held AS bigint[]))
+             AS d(product_id, reserved, held)
+        WHERE product_balances.product_id = d.product_id AND (SELECT ok FROM complete)
+    ), h AS (
+        UPDATE stream_holds SET remaining = stream_holds.remaining - d.taken
+        FROM unnest(CAST(:h_stream_id AS integer[]), CAST(:h_product_id AS integer[]), CAST(:h_taken AS bigint[]))
+             AS d(stream_id, product_id, taken)
+        WHERE stream_holds.stream_id = d.stream_id AND stream_holds.product_id = d.product_id
+          AND (SELECT ok FROM complete)
+    )
+    SELECT id, platform, external_id FROM o""")
 
 _INSERT_LINES_PG = text("""
     INSERT INTO order_lines (order_id, product_id, quantity, from_hold, reserved, allocated, backordered, collected)
