@@ -32,6 +32,19 @@ class Settings:
     # Road network used for snapping and routing: an .osm.pbf extract, a saved network, or empty for
     # the bundled sample county.
     road_network: str = ""
+    # Rate limits, as flask-limiter limit strings ("100 per second", "10/second; 1000/hour"); "0" or an
+    # empty string turns a limit off. Counted in Redis when redis_url is set, in process memory otherwise.
+    # Signed pushes, per platform and sending address. A platform pushes from a few servers and
+    # DESIGN.md plans for thousands of events a minute in all: 100 pushes a second from one server is
+    # 6,000 a minute, several times the planned spike from a single address, while still stopping a
+    # runaway sender. A refused push is retried by the platform, so too low a figure delays, never loses.
+    rate_limit_webhooks: str = "100 per second"
+    # Requests that fail authentication (401), per client address. Once an address is over, its
+    # requests (but pushes and /healthz) get 429 until the window ends, before any token is checked.
+    # One a second is far more than a person retyping a token; a valid token is never counted.
+    rate_limit_unauthenticated: str = "60 per minute"
+    # Namespace of the counters in Redis, for deployments (or test runs) sharing one Redis.
+    rate_limit_key_prefix: str = "coop"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -58,6 +71,13 @@ class Settings:
             kwargs["log_level"] = env["COOP_LOG_LEVEL"]
         if env.get("COOP_ROAD_NETWORK"):
             kwargs["road_network"] = env["COOP_ROAD_NETWORK"]
+        # Set but empty means "no limit", so presence is what counts here.
+        if "COOP_RATE_LIMIT_WEBHOOKS" in env:
+            kwargs["rate_limit_webhooks"] = env["COOP_RATE_LIMIT_WEBHOOKS"].strip()
+        if "COOP_RATE_LIMIT_UNAUTHENTICATED" in env:
+            kwargs["rate_limit_unauthenticated"] = env["COOP_RATE_LIMIT_UNAUTHENTICATED"].strip()
+        if env.get("COOP_RATE_LIMIT_KEY_PREFIX"):
+            kwargs["rate_limit_key_prefix"] = env["COOP_RATE_LIMIT_KEY_PREFIX"]
         kwargs.update(overrides)
         return cls(**kwargs)
 

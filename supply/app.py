@@ -71,6 +71,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     for module in (farms, products, stock, streams, orders, webhooks, jobs, dispatch):
         api.register_blueprint(module.blp)
 
+    from supply.api.limits import init_rate_limits
+
+    init_rate_limits(app, settings)
+
     @app.get("/healthz")
     def healthz():
         return jsonify({"status": "ok"})
