@@ -1,4 +1,4 @@
-"""Order-intake throughput through `coop serve` (gunicorn) on loopback, and proof of zero oversell.
+"""Order-intake throughput through `coop serve` on loopback, and proof of zero oversell.
 
 Starts the service on its own database (a fresh PostgreSQL database, created and dropped here, unless
 --database-url names one), seeds products and confirmed stock, then fires bounded bursts of orders:
@@ -267,8 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a tiny run (a few seconds), SQLite by default")
     parser.add_argument("--database-url", help="use this database instead of a fresh one (not dropped)")
     parser.add_argument("--admin-url", default=ADMIN_URL, help="PostgreSQL to create the fresh database in")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 16)))
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (as `coop serve`)")
+    parser.add_argument("--threads", type=int, default=16, help="threads per worker (as `coop serve`)")
     args = parser.parse_args(argv)
 
     import migrations

@@ -75,6 +75,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     init_rate_limits(app, settings)
 
+    from supply.api.fastlane import OrderFastLane
+
+    app.wsgi_app = OrderFastLane(app, app.wsgi_app)
+
     @app.get("/healthz")
     def healthz():
         return jsonify({"status": "ok"})

@@ -37,6 +37,15 @@ def current_principal() -> Principal:
     return principal
 
 
+def cached_principal(header: str) -> Principal | None:
+    """The principal of an `Authorization: Bearer ...` header this process verified lately, else None."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    hit = _cache.get(hash_token(token.strip()))
+    return hit[1] if hit and hit[0] > time.monotonic() else None
+
+
 def requires(*roles: str):
     """Let the view run only for these roles; the principal is in `g.principal`."""
 

@@ -81,6 +81,7 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
                                       settings.rate_limit_unauthenticated)
         app.before_request(guard.refuse_known)
         app.after_request(guard.count)
+        app.extensions["coop_auth_guard"] = guard
     app.extensions["coop_rate_limits"] = limiter
     return limiter
 
@@ -153,6 +154,11 @@ class FailedAuthentications:
             self._refused_until.pop(address, None)
             return None
         return rate_limited(until, self._message)
+
+    def refusing(self, address: str) -> bool:
+        """Whether requests from this address are being refused now (read without a request context)."""
+        until = self._refused_until.get(address)
+        return until is not None and until > time.time()
 
     def count(self, response: Response) -> Response:
         if response.status_code != 401 or request.endpoint in NOT_AUTHENTICATED_BY_TOKEN:

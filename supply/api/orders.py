@@ -121,7 +121,10 @@ _combiner_lock = threading.Lock()
 
 def order_combiner() -> OrderCombiner:
     """The app's combiner of concurrent single orders (one per app and process)."""
-    ctx = services()
+    return order_combiner_of(services())
+
+
+def order_combiner_of(ctx) -> OrderCombiner:
     combiner = ctx.extras.get("order_combiner")
     if combiner is None:
         with _combiner_lock:

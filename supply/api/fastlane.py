@@ -1,0 +1,111 @@
+"""A lane for the request a spike is made of: POST /api/v1/orders with a plainly valid order.
+
+Flask's machinery around a request (contexts, routing, hooks, flask-smorest's wrappers) cost about as
+much CPU as recording the order itself, and on a small machine that CPU is the limit. This WSGI
+middleware answers only the requests it can answer exactly as the Flask view would:
+
+- POST /api/v1/orders with Content-Type application/json and a Content-Length within the body limit;
+- a bearer token this process has already verified as a manager's (supply.api.auth's cache), from an
+  address the failed-authentication limit is not refusing;
+- a body `plain_order` accepts (the schema-checked view accepts it too and reads it the same way).
+
+It records the order through the same combiner and answers with the same shapes (`order_out`, the
+error shape). Every other request, including any body it declines after reading, goes on to the Flask
+app untouched. tests/service/test_order_fast_lane.py holds the two ways to the same answers.
+"""
+from __future__ import annotations
+
+import io
+import logging
+from http import HTTPStatus
+
+import orjson
+from flask import Flask
+from sqlalchemy.exc import DBAPIError
+
+from supply.api.auth import cached_principal
+from supply.api.errors import domain_error_body, error_body, status_for
+from supply.api.orders import order_combiner_of, order_out, plain_order
+from supply.db.session import is_connection_error
+from supply.domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+ORDERS_PATH = "/api/v1/orders"
+_JSON_HEADERS = [("Content-Type", "application/json")]
+
+
+class OrderFastLane:
+    def __init__(self, app: Flask, next_app):
+        self.app = app
+        self.next_app = next_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == ORDERS_PATH and environ.get("REQUEST_METHOD") == "POST":
+            answer = self._answer(environ)
+            if answer is not None:
+                status, body, extra = answer
+                start_response(status, _JSON_HEADERS + [("Content-Length", str(len(body)))] + extra)
+                return [body]
+        return self.next_app(environ, start_response)
+
+    def _answer(self, environ) -> tuple[str, bytes, list] | None:
+        if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != "application/json" \
+                or "HTTP_TRANSFER_ENCODING" in environ:
+            return None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        if not 0 < length <= self.app.config["MAX_CONTENT_LENGTH"]:
+            return None
+        principal = cached_principal(environ.get("HTTP_AUTHORIZATION", ""))
+        if principal is None or principal.role != "manager":
+            return None
+        guard = self.app.extensions.get("coop_auth_guard")
+        if guard is not None and guard.refusing(environ.get("REMOTE_ADDR") or "unknown"):
+            return None
+        raw = environ["wsgi.input"].read(length)
+        order = None
+        if len(raw) == length:
+            try:
+                order = plain_order(orjson.loads(raw))
+            except orjson.JSONDecodeError:
+                pass
+        if order is None:
+            environ["wsgi.input"] = io.BytesIO(raw)   # the Flask app reads the same body
+            environ["CONTENT_LENGTH"] = str(len(raw))
+            return None
+        try:
+            outcome = order_combiner_of(self.app.extensions["coop"]).record(principal.cooperative_id, order)
+        except DomainError as exc:
+            return _error(exc)
+        except DBAPIError as exc:
+            if is_connection_error(exc):
+                log.warning("database unavailable: %s", exc.__class__.__name__)
+                return (_status(503), _dump(error_body(
+                    "service_unavailable", "the database is unavailable; retry shortly")), [("Retry-After", "2")])
+            log.exception("database error")
+            return _status(500), _dump(error_body("internal_error", "an unexpected error occurred")), []
+        except Exception:  # noqa: BLE001 - the same answer the app's last-resort handler gives
+            log.exception("unexpected error")
+            return _status(500), _dump(error_body("internal_error", "an unexpected error occurred")), []
+        if outcome.error is not None:
+            return _error(outcome.error)
+        if outcome.kind == "created":
+            return _status(201), _dump(order_out(outcome.order)), []
+        return _status(200), _dump(order_out(outcome.order)), []
+
+
+def _status(code: int) -> str:
+    return f"{code} {HTTPStatus(code).phrase.upper()}"   # as werkzeug words it
+
+
+def _error(exc: DomainError) -> tuple[str, bytes, list]:
+    status = status_for(exc)
+    extra = [("Retry-After", "2")] if status == 503 else []
+    return _status(status), _dump(domain_error_body(exc)), extra
+
+
+def _dump(body: dict) -> bytes:
+    return orjson.dumps(body) + b"\n"
