@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -43,12 +45,14 @@ class Run:
     orders: int          # orders sent (distinct)
     per_request: int     # orders per request: 1 for POST /orders, more for the batch endpoint
     wide: bool           # spread over WIDE_SKUS SKUs instead of one hot SKU
+    webhook: bool = False  # signed pushes of `per_request` events to POST /webhooks/{platform}
 
 
 def plan(smoke: bool) -> list[Run]:
     if smoke:
         return [Run("single, hot SKU", 1, 40, 1, False), Run("single, hot SKU", 8, 200, 1, False),
-                Run("single, 200 SKUs", 8, 200, 1, True), Run("batch 100, hot SKU", 2, 1_000, 100, False)]
+                Run("single, 200 SKUs", 8, 200, 1, True), Run("batch 100, hot SKU", 2, 1_000, 100, False),
+                Run("push 50, hot SKU", 2, 400, 50, False, webhook=True)]
     return [
         Run("single, hot SKU", 1, 1_500, 1, False),
         Run("single, hot SKU", 8, 4_000, 1, False),
@@ -56,7 +60,14 @@ def plan(smoke: bool) -> list[Run]:
         Run("single, 200 SKUs", 32, 6_000, 1, True),
         Run("batch 1000, hot SKU", 4, 60_000, 1_000, False),
         Run("batch 1000, 200 SKUs", 4, 60_000, 1_000, True),
+        Run("push 500, hot SKU", 4, 20_000, 500, False, webhook=True),
     ]
+
+
+# The issues' targets on the 2-core machine, PostgreSQL, one hot SKU: (issue 3, issue 6).
+TARGETS = {"single, hot SKU": (1_000, 2_000), "batch 1000, hot SKU": (5_000, 20_000),
+           "push 500, hot SKU": (None, 20_000)}
+PUSH_PLATFORM, PUSH_SECRET = "livebench", "bench-push-secret"
 
 
 # --- the database: made, migrated, seeded ---------------------------------------------------------
@@ -135,7 +146,8 @@ def free_port() -> int:
 
 def start_server(database_url: str, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, COOP_LOG_LEVEL="WARNING")
+    env = dict(os.environ, DATABASE_URL=database_url, COOP_LOG_LEVEL="WARNING",
+               COOP_PLATFORM_SECRETS=json.dumps({PUSH_PLATFORM: PUSH_SECRET}))
     proc = subprocess.Popen([sys.executable, "-m", "supply.cli", "serve", "--bind", f"127.0.0.1:{port}",
                              "--workers", str(workers), "--threads", str(threads)], env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
@@ -196,6 +208,15 @@ def render(path: str, body: dict, token: str) -> bytes:
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload
 
 
+def render_push(orders: list[dict]) -> bytes:
+    """A signed push in our own webhook format (API.md), one order.paid event per order."""
+    events = [{"type": "order.paid", "id": f"paid-{o['external_id']}", "order": o} for o in orders]
+    payload = json.dumps({"events": events}, ensure_ascii=False, separators=(",", ":")).encode()
+    signature = hmac.new(PUSH_SECRET.encode(), payload, hashlib.sha256).hexdigest()
+    return (f"POST /api/v1/webhooks/{PUSH_PLATFORM} HTTP/1.1\r\nHost: bench\r\nX-Signature: sha256={signature}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload
+
+
 async def fire(port: int, requests: list[bytes], clients: int) -> tuple[float, list[float], list[tuple[int, bytes]]]:
     """Send every request once over `clients` connections; wall time, latencies and answers."""
     answers: list = [None] * len(requests)
@@ -225,11 +246,13 @@ def percentile(values: list[float], q: float) -> float:
 def execute(run: Run, stock: dict[str, int], port: int, token: str, tag: str, index: int) -> dict:
     rng = random.Random(index)
     skus = list(stock)
-    orders = [{"platform": "douyin", "external_id": f"{tag}-{index}-{i}",
+    orders = [{"platform": PUSH_PLATFORM if run.webhook else "douyin", "external_id": f"{tag}-{index}-{i}",
                "lines": [{"sku": skus[i % len(skus)] if run.wide else skus[0], "quantity": 1}]}
               for i in range(run.orders)]
     rng.shuffle(orders)
-    if run.per_request == 1:
+    if run.webhook:
+        requests = [render_push(orders[i:i + run.per_request]) for i in range(0, len(orders), run.per_request)]
+    elif run.per_request == 1:
         requests = [render("/api/v1/orders", o, token) for o in orders]
     else:
         requests = [render("/api/v1/orders/batch", {"orders": orders[i:i + run.per_request]}, token)
@@ -237,9 +260,14 @@ def execute(run: Run, stock: dict[str, int], port: int, token: str, tag: str, in
     elapsed, latencies, answers = asyncio.run(fire(port, requests, run.clients))
 
     created = refused = errors = 0
+    pushed = {"applied": 201, "rejected": 409}
     for status, body in answers:
-        statuses = [r["status"] for r in json.loads(body)["results"]] if run.per_request > 1 and status == 200 \
-            else [status]
+        if run.webhook and status == 200:
+            statuses = [pushed.get(r["status"], r["status"]) for r in json.loads(body)["results"]]
+        elif run.per_request > 1 and status == 200:
+            statuses = [r["status"] for r in json.loads(body)["results"]]
+        else:
+            statuses = [status]
         created += statuses.count(201)
         refused += statuses.count(409)
         errors += len(statuses) - statuses.count(201) - statuses.count(409)
@@ -296,13 +324,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'run':<22}{'clients':>8}{'orders':>8}{'orders/s':>10}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
               f"{'201':>7}{'409':>7}{'other':>6}{'reserved':>9}{'expected':>9}  zero oversell")
         all_ok = True
+        results: dict[str, float] = {}
         for index, run in enumerate(runs):
             r = execute(run, stock[index], port, token, tag, index)
             all_ok &= r["ok"]
+            if run.clients == 32 or run.per_request > 1:
+                results[run.name] = r["requests_per_s"] if run.per_request == 1 else r["orders_per_s"]
             print(f"{r['run']:<22}{r['clients']:>8}{r['orders']:>8}{r['orders_per_s']:>10.0f}"
                   f"{r['requests_per_s']:>9.0f}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['created']:>7}"
                   f"{r['refused']:>7}{r['errors']:>6}{r['reserved']:>9}{r['expected']:>9}  "
                   f"{'yes' if r['ok'] else 'NO'}", flush=True)
+        if database == "PostgreSQL":
+            for name, (target3, target6) in TARGETS.items():
+                got = results.get(name)
+                if got is None:
+                    continue
+                unit = "req/s" if name.startswith("single") else "orders/s"
+                for issue, target in (("supply (3)", target3), ("spike-proof (6)", target6)):
+                    if target:
+                        print(f"target {issue:<16} {name:<22} {target:>7,} {unit:<9} measured {got:>7,.0f}  "
+                              f"{'met' if got >= target else 'NOT met'}")
         print("all runs: reserved == min(sent, stock) per SKU, every 201 counted" if all_ok
               else "FAILED: a run reserved something other than min(sent, stock), or errored")
         return 0 if all_ok else 1

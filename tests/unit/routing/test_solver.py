@@ -85,7 +85,8 @@ def test_one_truck_makes_several_trips_and_unloads_between_them(engine):
     stops = [Stop(id=i, location=i, weight_kg=60, service_duration_s=300) for i in range(1, 5)]
     vehicles = [Vehicle(id="t", capacity_weight_kg=100, max_trips=4)]
     problem = line_problem([5, 6, 7, 8], stops, vehicles)
-    plan = solve(problem, time_limit_s=1, engine=engine)
+    # The optimum needs all four trips; on a busy machine one second was not always enough to find it.
+    plan = solve(problem, time_limit_s=5, engine=engine)
     assert_ok(problem, plan)
     assert plan.unassigned == ()
     (route,) = plan.routes
