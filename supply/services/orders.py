@@ -369,8 +369,10 @@ def cancel_order_by_external_id(session: Session, cooperative_id: int, platform:
 def _release(session: Session, order: Order) -> None:
     if order.status != "reserved":
         return
-    lines = sorted(order.lines, key=lambda line: line.product_id)
-    for line in lines:
+    # Figures first, in product order, then the stream's holds: the order in which intake locks them,
+    # so a cancel and an order from the same stream cannot deadlock.
+    given_back: list[tuple[int, int]] = []
+    for line in sorted(order.lines, key=lambda line: line.product_id):
         if line.reserved == 0:
             continue
         if line.allocated:
@@ -378,19 +380,20 @@ def _release(session: Session, order: Order) -> None:
         # Backordered units were never backed by stock: they return to neither the hold nor ATP.
         backordered = line.backordered
         give_back_to_hold = min(line.from_hold, line.reserved - backordered) if order.stream_id is not None else 0
-        if give_back_to_hold:
-            session.execute(update(StreamHold)
-                            .where(StreamHold.stream_id == order.stream_id,
-                                   StreamHold.product_id == line.product_id)
-                            .values(remaining=StreamHold.remaining + give_back_to_hold)
-                            .execution_options(synchronize_session=False))
         session.execute(update(ProductBalance).where(ProductBalance.product_id == line.product_id)
                         .values(reserved=ProductBalance.reserved - line.reserved,
                                 backordered=ProductBalance.backordered - backordered,
                                 held=ProductBalance.held + give_back_to_hold)
                         .execution_options(synchronize_session=False))
+        if give_back_to_hold:
+            given_back.append((line.product_id, give_back_to_hold))
         line.reserved = 0
         line.backordered = 0
+    for product_id, quantity in given_back:
+        session.execute(update(StreamHold)
+                        .where(StreamHold.stream_id == order.stream_id, StreamHold.product_id == product_id)
+                        .values(remaining=StreamHold.remaining + quantity)
+                        .execution_options(synchronize_session=False))
     order.status = "cancelled"
     order.updated_at = datetime.now(timezone.utc)
     session.flush()
