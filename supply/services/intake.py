@@ -1,101 +1,257 @@
 """Platform webhook events -> orders. Each event is stored once (by its message id) in the same
 transaction as what it changes, so an acknowledged event is never lost and a re-delivery changes nothing.
+
+A push is handled as a set: one read for the messages already stored, one insert for the new ones, one
+read for the product mapping and one for the newest versions applied, then the events in push order,
+consecutive paid events decided together by `record_orders`, and one write of every message's outcome.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from supply.db.models import PlatformMessage, PlatformProduct, Product
 from supply.domain.errors import NotFound
 from supply.domain.rules import OrderLineRequest, OrderRequest
 from supply.platforms import PlatformEvent
-from supply.services.orders import OrderOutcome, cancel_order_by_external_id, lock_products, record_order
+from supply.services.orders import (
+    OrderOutcome,
+    cancel_order_by_external_id,
+    lock_products,
+    record_orders,
+)
+
+_ORDER_KINDS = ("paid", "cancelled", "refunded")
+# A message in one of these states fixes its order at its version: an older event is stale after it.
+_SETTLED = ("applied", "rejected")
 
 
 def apply_platform_events(session: Session, cooperative_id: int, events: list[PlatformEvent], *,
                           refs_are_skus: bool) -> list[dict]:
     """One result per event, in order. `refs_are_skus` for our own format, whose lines name SKUs."""
+    mapping = {} if refs_are_skus else _map_refs(session, cooperative_id, events)
     skus: set[str] = set()
     for event in events:
-        if event.lines and event.kind in ("paid", "cancelled", "refunded"):
-            lines, _ = _map_lines(session, cooperative_id, event, refs_are_skus)
+        if event.lines and event.kind in _ORDER_KINDS:
+            lines, _ = _map_lines(event, mapping, refs_are_skus)
             skus.update(line.sku for line in lines)
+    # Every product of the push locked first, in product order: concurrent pushes cannot deadlock.
     lock_products(session, cooperative_id, skus)
-    return [_apply(session, cooperative_id, event, refs_are_skus) for event in events]
+    push = _Push(session, cooperative_id, events, mapping, refs_are_skus)
+    push.claim_messages()
+    push.read_versions()
+    push.act()
+    push.write_outcomes()
+    return push.answers()
 
 
-def _apply(session: Session, cooperative_id: int, event: PlatformEvent, refs_are_skus: bool) -> dict:
-    base = {"message_id": event.message_id, "kind": event.kind, "external_order_id": event.external_order_id}
-    if event.kind == "ping":
-        return {**base, "status": "ping"}
-    previous = session.execute(select(PlatformMessage).where(
-        PlatformMessage.cooperative_id == cooperative_id, PlatformMessage.platform == event.platform,
-        PlatformMessage.message_id == event.message_id)).scalar()
-    if previous is not None:
-        return {**base, "status": "duplicate_message", "first_result": previous.result}
-    message = PlatformMessage(cooperative_id=cooperative_id, platform=event.platform, message_id=event.message_id,
-                              kind=event.kind, external_order_id=event.external_order_id, version=event.version,
-                              status="recorded", payload=_jsonable(event.raw))
-    savepoint = session.begin_nested()
-    try:
-        session.add(message)
-        session.flush()
-    except IntegrityError:
-        savepoint.rollback()
-        return {**base, "status": "duplicate_message"}
-    savepoint.commit()
-    status, result = _act(session, cooperative_id, event, refs_are_skus)
-    message.status = status
-    message.result = _jsonable(result)
-    session.flush()
-    return {**base, "status": status, **result}
+@dataclass
+class _Push:
+    """The events of one push on their way through; `results[i]` is event i's answer once decided."""
+
+    session: Session
+    cooperative_id: int
+    events: list[PlatformEvent]
+    mapping: dict[tuple[str, str], str]
+    refs_are_skus: bool
+    results: list[dict | None] = field(default_factory=list)
+    message_ids: dict[int, int] = field(default_factory=dict)      # event index -> its new message row, in push order
+    outcomes: dict[int, tuple[str, dict]] = field(default_factory=dict)   # event index -> (status, result)
+    first_of: dict[int, int] = field(default_factory=dict)         # a repeat within the push -> first index
+    versions: dict[tuple[str, str], int] = field(default_factory=dict)
+    batch: list[tuple[int, OrderRequest]] = field(default_factory=list)
+    batch_orders: set[tuple[str, str]] = field(default_factory=set)
+
+    def claim_messages(self) -> None:
+        """Store every new message (status "recorded") before acting on any: a message another
+        connection stored meanwhile is not inserted here, so it is answered as a duplicate, never
+        applied twice."""
+        self.results = [None] * len(self.events)
+        first: dict[tuple[str, str], int] = {}
+        for index, event in enumerate(self.events):
+            if event.kind == "ping":
+                self.results[index] = {**_base(event), "status": "ping"}
+                continue
+            key = (event.platform, event.message_id)
+            if key in first:
+                self.first_of[index] = first[key]
+            else:
+                first[key] = index
+        stored = _stored_results(self.session, self.cooperative_id, set(first))
+        for key, index in first.items():
+            if key in stored:
+                self.results[index] = {**_base(self.events[index]), "status": "duplicate_message",
+                                       "first_result": stored[key]}
+        fresh = {key: index for key, index in first.items() if key not in stored}
+        inserted = _insert_messages(self.session, self.cooperative_id,
+                                    [self.events[index] for index in fresh.values()])
+        lost = set(fresh) - set(inserted)
+        for key, index in fresh.items():
+            if key in lost:
+                self.results[index] = {**_base(self.events[index]), "status": "duplicate_message"}
+            else:
+                self.message_ids[index] = inserted[key]
+        # A repeat of a message stored elsewhere gets that message's result (read again for those that
+        # another connection stored meanwhile); repeats of the new ones are answered in `answers`.
+        repeats = {(self.events[i].platform, self.events[i].message_id) for i in self.first_of}
+        stored.update(_stored_results(self.session, self.cooperative_id, lost & repeats))
+        for index, first_index in self.first_of.items():
+            if first_index not in self.message_ids:
+                event = self.events[index]
+                self.results[index] = {**_base(event), "status": "duplicate_message",
+                                       "first_result": stored.get((event.platform, event.message_id))}
+
+    def read_versions(self) -> None:
+        """The newest version already settled for each order the new messages may act on."""
+        new = [self.events[index] for index in self.message_ids]
+        orders = {(event.platform, event.external_order_id) for event in new
+                  if event.version is not None and event.external_order_id is not None and event.kind in _ORDER_KINDS}
+        self.versions = _settled_versions(self.session, self.cooperative_id, orders)
+
+    def act(self) -> None:
+        """Each new message in push order; paid events gather into one `record_orders` call until an
+        event needs to see what they did."""
+        for index in self.message_ids:
+            event = self.events[index]
+            if event.external_order_id is None or event.kind in ("other", "created"):
+                # An unpaid order reserves nothing; it is kept for the record.
+                self._decide(index, "recorded", {})
+                continue
+            order = (event.platform, event.external_order_id)
+            if order in self.batch_orders:
+                self._record_batch()
+            if event.version is not None and self.versions.get(order, event.version) > event.version:
+                self._decide(index, "stale", {"reason": "a newer event for this order was already applied"})
+            elif event.kind in ("cancelled", "refunded"):
+                self._record_batch()   # a cancel releases stock the paid events before it may have taken
+                cancelled = cancel_order_by_external_id(self.session, self.cooperative_id, event.platform,
+                                                        event.external_order_id)
+                self._decide(index, "applied", {"order_id": cancelled["id"], "order_status": cancelled["status"]})
+            elif not event.lines:
+                self._decide(index, "needs_order_detail", {"reason": "the event names the order but not its lines"})
+            else:
+                lines, unmapped = _map_lines(event, self.mapping, self.refs_are_skus)
+                if unmapped:
+                    self._decide(index, "unmapped", {"reason": "products not mapped to a sku",
+                                                     "product_refs": unmapped})
+                else:
+                    self.batch.append((index, _order_request(event, lines, self.refs_are_skus)))
+                    self.batch_orders.add(order)
+        self._record_batch()
+
+    def _record_batch(self) -> None:
+        if not self.batch:
+            return
+        batch, self.batch, self.batch_orders = self.batch, [], set()
+        outcomes = record_orders(self.session, self.cooperative_id, [request for _, request in batch])
+        for (index, _), outcome in zip(batch, outcomes):
+            self._decide(index, _outcome_status(outcome), _outcome_body(outcome))
+
+    def _decide(self, index: int, status: str, result: dict) -> None:
+        event = self.events[index]
+        self.outcomes[index] = (status, result)
+        self.results[index] = {**_base(event), "status": status, **result}
+        if status in _SETTLED and event.version is not None:
+            order = (event.platform, event.external_order_id)
+            self.versions[order] = max(self.versions.get(order, event.version), event.version)
+
+    def write_outcomes(self) -> None:
+        if self.outcomes:
+            self.session.execute(update(PlatformMessage), [
+                {"id": self.message_ids[index], "status": status, "result": _jsonable(result)}
+                for index, (status, result) in self.outcomes.items()])
+
+    def answers(self) -> list[dict]:
+        for index, first_index in self.first_of.items():
+            if first_index in self.message_ids:
+                self.results[index] = {**_base(self.events[index]), "status": "duplicate_message",
+                                       "first_result": _jsonable(self.outcomes[first_index][1])}
+        return self.results
 
 
-def _act(session: Session, cooperative_id: int, event: PlatformEvent, refs_are_skus: bool) -> tuple[str, dict]:
-    if event.external_order_id is None or event.kind in ("other", "created"):
-        # An unpaid order reserves nothing; it is kept for the record.
-        return "recorded", {}
-    if _is_stale(session, cooperative_id, event):
-        return "stale", {"reason": "a newer event for this order was already applied"}
-    if event.kind in ("cancelled", "refunded"):
-        order = cancel_order_by_external_id(session, cooperative_id, event.platform, event.external_order_id)
-        return "applied", {"order_id": order["id"], "order_status": order["status"]}
-    if not event.lines:
-        return "needs_order_detail", {"reason": "the event names the order but not its lines"}
-    lines, unmapped = _map_lines(session, cooperative_id, event, refs_are_skus)
-    if unmapped:
-        return "unmapped", {"reason": "products not mapped to a sku", "product_refs": unmapped}
-    stream_id = (event.raw.get("order") or {}).get("stream_id") if refs_are_skus else None
-    request = OrderRequest(platform=event.platform, external_id=event.external_order_id, lines=tuple(lines),
-                           stream_id=stream_id if isinstance(stream_id, int) else None, buyer=event.buyer)
-    outcome = record_order(session, cooperative_id, request)
-    return _outcome_status(outcome), _outcome_body(outcome)
+def _base(event: PlatformEvent) -> dict:
+    return {"message_id": event.message_id, "kind": event.kind, "external_order_id": event.external_order_id}
 
 
-def _is_stale(session: Session, cooperative_id: int, event: PlatformEvent) -> bool:
-    if event.version is None:
-        return False
-    newest = session.execute(select(func.max(PlatformMessage.version)).where(
-        PlatformMessage.cooperative_id == cooperative_id, PlatformMessage.platform == event.platform,
-        PlatformMessage.external_order_id == event.external_order_id,
-        PlatformMessage.message_id != event.message_id,
-        PlatformMessage.status.in_(("applied", "rejected")))).scalar()
-    return newest is not None and newest > event.version
+def _per_platform(platform_column, value_column, keys: set[tuple[str, str]]):
+    """(platform, value) IN keys, spelled per platform so that each part is an index range."""
+    values: dict[str, set[str]] = {}
+    for platform, value in keys:
+        values.setdefault(platform, set()).add(value)
+    return or_(*(and_(platform_column == platform, value_column.in_(sorted(chosen)))
+                 for platform, chosen in sorted(values.items())))
 
 
-def _map_lines(session: Session, cooperative_id: int, event: PlatformEvent, refs_are_skus: bool):
+def _stored_results(session: Session, cooperative_id: int, keys: set[tuple[str, str]]) -> dict:
+    """(platform, message_id) -> the stored result, for the messages among `keys` stored already."""
+    if not keys:
+        return {}
+    rows = session.execute(select(PlatformMessage.platform, PlatformMessage.message_id, PlatformMessage.result)
+                           .where(PlatformMessage.cooperative_id == cooperative_id,
+                                  _per_platform(PlatformMessage.platform, PlatformMessage.message_id, keys)))
+    return {(platform, message_id): result for platform, message_id, result in rows}
+
+
+def _insert_messages(session: Session, cooperative_id: int, events: list[PlatformEvent]) -> dict:
+    """Insert these events' messages unless stored already: (platform, message_id) -> id of each inserted."""
+    if not events:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    rows = [{"cooperative_id": cooperative_id, "platform": event.platform, "message_id": event.message_id,
+             "kind": event.kind, "external_order_id": event.external_order_id, "version": event.version,
+             "status": "recorded", "payload": _jsonable(event.raw)} for event in events]
+    statement = (insert(PlatformMessage)
+                 .on_conflict_do_nothing(index_elements=["cooperative_id", "platform", "message_id"])
+                 .returning(PlatformMessage.id, PlatformMessage.platform, PlatformMessage.message_id))
+    return {(platform, message_id): message_id_ for message_id_, platform, message_id
+            in session.execute(statement, rows)}
+
+
+def _settled_versions(session: Session, cooperative_id: int, orders: set[tuple[str, str]]) -> dict:
+    """(platform, external order id) -> the newest version of a message that settled it (applied or
+    rejected), for those of `orders` that have one."""
+    if not orders:
+        return {}
+    rows = session.execute(
+        select(PlatformMessage.platform, PlatformMessage.external_order_id, func.max(PlatformMessage.version))
+        .where(PlatformMessage.cooperative_id == cooperative_id, PlatformMessage.status.in_(_SETTLED),
+               _per_platform(PlatformMessage.platform, PlatformMessage.external_order_id, orders))
+        .group_by(PlatformMessage.platform, PlatformMessage.external_order_id))
+    return {(platform, order): newest for platform, order, newest in rows if newest is not None}
+
+
+def _map_refs(session: Session, cooperative_id: int, events: list[PlatformEvent]) -> dict[tuple[str, str], str]:
+    """(platform, product_ref) -> our SKU, for every product the push's order events name."""
+    refs = {(event.platform, line.product_ref) for event in events if event.kind in _ORDER_KINDS
+            for line in event.lines}
+    if not refs:
+        return {}
+    rows = session.execute(
+        select(PlatformProduct.platform, PlatformProduct.product_ref, Product.sku)
+        .join(Product, Product.id == PlatformProduct.product_id)
+        .where(PlatformProduct.cooperative_id == cooperative_id,
+               _per_platform(PlatformProduct.platform, PlatformProduct.product_ref, refs)))
+    return {(platform, ref): sku for platform, ref, sku in rows}
+
+
+def _map_lines(event: PlatformEvent, mapping: dict[tuple[str, str], str], refs_are_skus: bool):
     if refs_are_skus:
         return [OrderLineRequest(line.product_ref, line.quantity) for line in event.lines], []
-    refs = {line.product_ref for line in event.lines}
-    mapped = dict(session.execute(
-        select(PlatformProduct.product_ref, Product.sku).join(Product, Product.id == PlatformProduct.product_id)
-        .where(PlatformProduct.cooperative_id == cooperative_id, PlatformProduct.platform == event.platform,
-               PlatformProduct.product_ref.in_(refs))).all())
-    unmapped = sorted(refs - set(mapped))
-    return [OrderLineRequest(mapped[line.product_ref], line.quantity) for line in event.lines
-            if line.product_ref in mapped], unmapped
+    unmapped = sorted({line.product_ref for line in event.lines if (event.platform, line.product_ref) not in mapping})
+    return [OrderLineRequest(mapping[(event.platform, line.product_ref)], line.quantity) for line in event.lines
+            if (event.platform, line.product_ref) in mapping], unmapped
+
+
+def _order_request(event: PlatformEvent, lines: list[OrderLineRequest], refs_are_skus: bool) -> OrderRequest:
+    stream_id = (event.raw.get("order") or {}).get("stream_id") if refs_are_skus else None
+    return OrderRequest(platform=event.platform, external_id=event.external_order_id, lines=tuple(lines),
+                        stream_id=stream_id if isinstance(stream_id, int) else None, buyer=event.buyer)
 
 
 def _outcome_status(outcome: OrderOutcome) -> str:
@@ -139,6 +295,4 @@ def list_platform_messages(session: Session, cooperative_id: int, *, status: str
 
 
 def _jsonable(value):
-    import json
-
     return json.loads(json.dumps(value, default=str, ensure_ascii=False))
