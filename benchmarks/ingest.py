@@ -144,12 +144,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(database_url: str, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+def start_server(database_url: str, workers: int, threads: int, server: str = "granian") -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = dict(os.environ, DATABASE_URL=database_url, COOP_LOG_LEVEL="WARNING",
                COOP_PLATFORM_SECRETS=json.dumps({PUSH_PLATFORM: PUSH_SECRET}))
     proc = subprocess.Popen([sys.executable, "-m", "supply.cli", "serve", "--bind", f"127.0.0.1:{port}",
-                             "--workers", str(workers), "--threads", str(threads)], env=env, cwd=ROOT)
+                             "--server", server, "--workers", str(workers), "--threads", str(threads)], env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -295,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a tiny run (a few seconds), SQLite by default")
     parser.add_argument("--database-url", help="use this database instead of a fresh one (not dropped)")
     parser.add_argument("--admin-url", default=ADMIN_URL, help="PostgreSQL to create the fresh database in")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (as `coop serve`)")
+    parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian", help="as `coop serve`")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (as `coop serve`)")
     parser.add_argument("--threads", type=int, default=16, help="threads per worker (as `coop serve`)")
     args = parser.parse_args(argv)
 
@@ -317,9 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         migrations.upgrade(url)
         tag = uuid.uuid4().hex[:6]
         token, stock = seed(url, runs, tag)
-        proc, port = start_server(url, args.workers, args.threads)
+        proc, port = start_server(url, args.workers, args.threads, args.server)
         database = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
-        print(f"ingest benchmark: {database}, gunicorn {args.workers} workers x {args.threads} threads, "
+        print(f"ingest benchmark: {database}, {args.server} {args.workers} workers x {args.threads} threads, "
               f"{os.cpu_count()} CPUs (load generator included)")
         print(f"{'run':<22}{'clients':>8}{'orders':>8}{'orders/s':>10}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
               f"{'201':>7}{'409':>7}{'other':>6}{'reserved':>9}{'expected':>9}  zero oversell")

@@ -77,14 +77,15 @@ def drivers_create(name: str, phone: str | None) -> None:
 
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--server", type=click.Choice(["granian", "gunicorn"]), default="granian", show_default=True)
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--threads", default=16, show_default=True, type=int,
               help="request threads per worker; concurrent orders in a worker share one transaction")
-def serve(bind: str, workers: int, threads: int) -> None:
-    """Run the HTTP service under gunicorn."""
-    from supply.server import run_gunicorn
+def serve(bind: str, server: str, workers: int, threads: int) -> None:
+    """Run the HTTP service (granian by default, or gunicorn)."""
+    from supply.server import run
 
-    run_gunicorn(bind=bind, workers=workers, threads=threads)
+    run(server, bind=bind, workers=workers, threads=threads, log_level=Settings.from_env().log_level)
 
 
 @main.command()

@@ -264,15 +264,15 @@ def test_postgresql_restarted_during_intake_answers_503_then_recovers_by_itself(
                     sig = hmac.new(b"test-secret", raw.encode(), hashlib.sha256).hexdigest()
                     r = session.post(base + "/api/v1/webhooks/generic", data=raw, timeout=30, headers={
                         "X-Signature": f"sha256={sig}", "Content-Type": "application/json"})
-                    other_paths.append(("webhook", r.status_code, dict(r.headers), r.json()))
+                    other_paths.append(("webhook", r.status_code, r.headers, r.json()))
                     r = session.post(base + "/api/v1/orders/batch", headers=headers, timeout=30,
                                      json={"orders": [dict(order, external_id=f"b-{n}")]})
-                    other_paths.append(("batch", r.status_code, dict(r.headers), r.json()))
+                    other_paths.append(("batch", r.status_code, r.headers, r.json()))
                     r = session.get(base + "/api/v1/products/NOODLE-500/availability", headers=headers, timeout=30)
-                    other_paths.append(("availability", r.status_code, dict(r.headers), r.json()))
+                    other_paths.append(("availability", r.status_code, r.headers, r.json()))
                 else:
                     r = session.post(base + "/api/v1/orders", headers=headers, timeout=30, json=order)
-                    answers.append((external_id, r.status_code, dict(r.headers), r.json()))
+                    answers.append((external_id, r.status_code, r.headers, r.json()))
             except requests.RequestException:
                 continue
             time.sleep(0.02)
