@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from supply.db.models import PlatformMessage, PlatformProduct, Product
@@ -159,10 +160,15 @@ class _Push:
             self.versions[order] = max(self.versions.get(order, event.version), event.version)
 
     def write_outcomes(self) -> None:
-        if self.outcomes:
-            self.session.execute(update(PlatformMessage), [
-                {"id": self.message_ids[index], "status": status, "result": _jsonable(result)}
-                for index, (status, result) in self.outcomes.items()])
+        if not self.outcomes:
+            return
+        rows = [{"id": self.message_ids[index], "status": status, "result": result}
+                for index, (status, result) in self.outcomes.items()]
+        if self.session.get_bind().dialect.name == "postgresql":
+            # The rows as one JSON document: one statement of constant text for any size of push.
+            self.session.execute(_UPDATE_MESSAGES_PG, {"rows": _json_text(rows)})
+        else:
+            self.session.execute(update(PlatformMessage), [dict(row, result=_jsonable(row["result"])) for row in rows])
 
     def answers(self) -> list[dict]:
         for index, first_index in self.first_of.items():
@@ -205,12 +211,43 @@ def _insert_messages(session: Session, cooperative_id: int, events: list[Platfor
         from sqlalchemy.dialects.sqlite import insert
     rows = [{"cooperative_id": cooperative_id, "platform": event.platform, "message_id": event.message_id,
              "kind": event.kind, "external_order_id": event.external_order_id, "version": event.version,
-             "status": "recorded", "payload": _jsonable(event.raw)} for event in events]
+             "status": "recorded", "payload": event.raw} for event in events]
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement of constant text for any size of push; the order of the push is kept in ids.
+        stored = session.execute(_INSERT_MESSAGES_PG, {
+            "cooperative_id": cooperative_id, "now": datetime.now(timezone.utc),
+            "rows": _json_text([dict(row, n=n) for n, row in enumerate(rows)])})
+        return {(platform, message_id): id_ for id_, platform, message_id in stored}
+    for row in rows:
+        row["payload"] = _jsonable(row["payload"])
     statement = (insert(PlatformMessage)
                  .on_conflict_do_nothing(index_elements=["cooperative_id", "platform", "message_id"])
                  .returning(PlatformMessage.id, PlatformMessage.platform, PlatformMessage.message_id))
     return {(platform, message_id): message_id_ for message_id_, platform, message_id
             in session.execute(statement, rows)}
+
+
+_INSERT_MESSAGES_PG = text("""
+    INSERT INTO platform_messages (cooperative_id, platform, message_id, kind, external_order_id, version, status,
+                                   payload, created_at)
+    SELECT :cooperative_id, r.platform, r.message_id, r.kind, r.external_order_id, r.version, r.status, r.payload,
+           :now
+    FROM json_to_recordset(CAST(:rows AS json))
+         AS r(platform varchar, message_id varchar, kind varchar, external_order_id varchar, version bigint,
+              status varchar, payload json, n bigint)
+    ORDER BY r.n
+    ON CONFLICT (cooperative_id, platform, message_id) DO NOTHING
+    RETURNING id, platform, message_id""")
+
+_UPDATE_MESSAGES_PG = text("""
+    UPDATE platform_messages SET status = r.status, result = r.result
+    FROM json_to_recordset(CAST(:rows AS json)) AS r(id bigint, status varchar, result json)
+    WHERE platform_messages.id = r.id""")
+
+
+def _json_text(value) -> str:
+    """JSON for a statement's parameter; what JSON cannot hold is written as text, as `_jsonable` does."""
+    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
 def _settled_versions(session: Session, cooperative_id: int, orders: set[tuple[str, str]]) -> dict:
