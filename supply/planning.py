@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from routing.matrix import NoRoute, shortest_path, travel_matrix
@@ -63,22 +64,33 @@ def plan_dispatch(db, network: Network, cooperative_id: int, hub_id: int, on: da
     """
     progress = progress or (lambda pct, msg=None: None)
     with db.transaction() as session:
-        if job_id is not None:
-            existing = session.execute(select(DispatchPlan).where(DispatchPlan.job_id == job_id)).scalar()
-            if existing is not None:
-                return plan_summary(existing)
+        if job_id is not None and (existing := _plan_of_job(session, job_id)) is not None:
+            return plan_summary(existing)
         prepared = _prepare(session, network, cooperative_id, hub_id, on, vehicle_ids, max_snap_m)
     progress(25, f"{len(prepared.by_key)} farm stops, travel matrix {len(prepared.nodes)}x{len(prepared.nodes)}")
     result = solve(prepared.problem, time_limit_s=time_limit_s, seed=0)
     progress(75, f"solved by {result.engine}: {len(result.routes)} routes")
-    with db.transaction() as session:
-        if job_id is not None:
-            existing = session.execute(select(DispatchPlan).where(DispatchPlan.job_id == job_id)).scalar()
-            if existing is not None:
+    try:
+        with db.transaction() as session:
+            if job_id is not None and (existing := _plan_of_job(session, job_id)) is not None:
                 return plan_summary(existing)
-        summary = plan_summary(_store_plan(session, prepared, result, cooperative_id, job_id))
+            summary = plan_summary(_store_plan(session, prepared, result, cooperative_id, job_id))
+    except IntegrityError:
+        # Another run of the same job (a retry that overlapped the first) stored its plan between the
+        # check and the insert: that plan is the job's answer.
+        if job_id is None:
+            raise
+        with db.transaction() as session:
+            existing = _plan_of_job(session, job_id)
+            if existing is None:
+                raise
+            return plan_summary(existing)
     progress(95, f"plan {summary['plan_id']} version {summary['version']} stored")
     return summary
+
+
+def _plan_of_job(session: Session, job_id: str) -> DispatchPlan | None:
+    return session.execute(select(DispatchPlan).where(DispatchPlan.job_id == job_id)).scalar()
 
 
 @dataclass

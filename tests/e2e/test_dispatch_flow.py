@@ -72,7 +72,7 @@ def signed(events) -> tuple[bytes, dict]:
     return raw, {"X-Signature": f"sha256={sig}", "Content-Type": "application/json"}
 
 
-def test_a_spike_becomes_published_routes_sheets_and_collected_stock(flow, tokens):
+def test_a_spike_becomes_published_routes_sheets_and_collected_stock(flow, tokens, monkeypatch):
     client, manager = flow, auth(tokens["manager"])
     hub = post(client, "/api/v1/hubs", manager, HUB)
     assert hub["node_id"] is not None and hub["snap_distance_m"] < 500
@@ -139,6 +139,26 @@ def test_a_spike_becomes_published_routes_sheets_and_collected_stock(flow, token
         "hub_id": hub["id"], "date": DAY, "time_limit_s": 2}))
     plan = client.get(f"/api/v1/dispatch-plans/{job['result']['plan_id']}", headers=manager).get_json()
     assert plan["status"] == "draft" and plan["version"] == 1
+
+    # A second run of the same job that overlapped the first (it looked for the job's plan before the
+    # first run stored it) answers with the first run's plan instead of failing on the job's unique plan.
+    from datetime import date
+
+    from supply import planning
+
+    services = client.application.extensions["coop"]
+    looked_up = []
+
+    def not_stored_yet(session, job_id):
+        looked_up.append(job_id)
+        return None if len(looked_up) <= 2 else real_lookup(session, job_id)
+
+    real_lookup = planning._plan_of_job
+    monkeypatch.setattr(planning, "_plan_of_job", not_stored_yet)
+    again = planning.plan_dispatch(services.db, services.network, 1, hub["id"], date.fromisoformat(DAY),
+                                   time_limit_s=1, job_id=job["id"])
+    monkeypatch.undo()
+    assert len(looked_up) == 3 and again["plan_id"] == plan["id"] and again["version"] == 1
     planned = {i["pickup_id"]: 0 for r in plan["routes"] for s in r["stops"] for i in s["items"]}
     for r in plan["routes"]:
         for s in r["stops"]:
