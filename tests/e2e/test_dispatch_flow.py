@@ -77,7 +77,7 @@ def test_a_spike_becomes_published_routes_sheets_and_collected_stock(flow, token
     hub = post(client, "/api/v1/hubs", manager, HUB)
     assert hub["node_id"] is not None and hub["snap_distance_m"] < 500
     driver_id = tokens["driver_id"]
-    truck = post(client, "/api/v1/vehicles", manager, {
+    post(client, "/api/v1/vehicles", manager, {
         "hub_id": hub["id"], "name": "东风 truck", "plate": "新F-12345", "capacity_kg": 2000, "capacity_l": 8000,
         "shift_start": "06:00", "shift_end": "18:00", "cost_per_km": 2.5, "driver_id": driver_id})
     post(client, "/api/v1/vehicles", manager, {

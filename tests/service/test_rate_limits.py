@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from config import Settings
-from tests.conftest import REDIS_URL, auth
+from tests.conftest import REDIS_URL
 from tests.helpers import make_farm, make_product, stock
 
 SKU = "NOODLE-500"
