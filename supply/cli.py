@@ -6,6 +6,7 @@ import sys
 import click
 
 from config import Settings
+from supply.server import SERVERS
 
 
 @click.group()
@@ -77,7 +78,7 @@ def drivers_create(name: str, phone: str | None) -> None:
 
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True)
-@click.option("--server", type=click.Choice(["granian", "gunicorn"]), default="granian", show_default=True)
+@click.option("--server", type=click.Choice(SERVERS), default=SERVERS[0], show_default=True)
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--threads", default=16, show_default=True, type=int,
               help="request threads per worker; concurrent orders in a worker share one transaction")

@@ -28,6 +28,14 @@ def stock(client, headers, farm_id: int, sku: str, quantity: int) -> None:
         assert response.status_code == 201, response.get_json()
 
 
+def stocked_farm(client, headers, quantity: int) -> dict:
+    """A farm holding `quantity` confirmed units of the default product (PRODUCT); the farm."""
+    farm = make_farm(client, headers)
+    make_product(client, headers)
+    stock(client, headers, farm["id"], PRODUCT["sku"], quantity)
+    return farm
+
+
 def order(platform="douyin", external_id="o-1", lines=(("NOODLE-500", 1),), stream_id=None) -> dict:
     body = {"platform": platform, "external_id": external_id,
             "lines": [{"sku": sku, "quantity": q} for sku, q in lines]}

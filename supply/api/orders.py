@@ -141,9 +141,9 @@ def outcome_result(outcome) -> dict:
     return {"status": status, "error": domain_error_body(outcome.error)["error"]}
 
 
-# --- the fast path ----------------------------------------------------------------------------------
+# --- the plain path ---------------------------------------------------------------------------------
 # In a spike almost every body is a plainly valid order, and reading it through marshmallow and
-# webargs cost more CPU than reserving it. `plain_order` accepts only what OrderIn accepts (and is
+# webargs cost more CPU than reserving it (used by /orders/batch here and by supply/api/fastlane.py). `plain_order` accepts only what OrderIn accepts (and is
 # stricter where that is simpler), yielding what OrderIn + to_request would; anything else goes the
 # full way, so every error is worded by the schemas as before.
 
@@ -230,16 +230,6 @@ def plain_first(attempt):
     return decorator
 
 
-def _plain_single():
-    order = plain_order(_json_body())
-    if order is None:
-        return None
-    outcome = order_combiner().record(coop_id(), order)
-    if outcome.error is not None:
-        raise outcome.error
-    return _json_response(order_out(outcome.order), 201 if outcome.kind == "created" else 200)
-
-
 def _plain_batch():
     data = _json_body()
     if type(data) is not dict or data.keys() != {"orders"} or type(data["orders"]) is not list \
@@ -274,8 +264,8 @@ def record_batch(raw_orders: list[dict]) -> dict:
 
 @blp.route("")
 class Orders(MethodView):
+    # Plainly valid orders from verified managers are answered before Flask, in supply/api/fastlane.py.
     @requires("manager")
-    @plain_first(_plain_single)
     @blp.arguments(OrderIn)
     @blp.response(201, OrderOut)
     @blp.alt_response(200, schema=OrderOut, description="the same order sent again: the first answer")

@@ -67,8 +67,7 @@ def lock_products(session: Session, cooperative_id: int, skus: set[str]) -> None
     A caller that will record several orders one after another in one transaction (a platform's
     push of many events) takes every lock first, so two such transactions cannot deadlock.
     """
-    products = _products_by_sku(session, cooperative_id, skus)
-    _lock_balances(session, sorted(p.id for p in products.values()))
+    _lock_products_by_sku(session, cooperative_id, skus)
 
 
 def _record_in_bulk(session: Session, cooperative_id: int, requests: list[OrderRequest], products: dict,
@@ -431,37 +430,14 @@ def serialize_order(order: Order, *, with_buyer: bool = False) -> dict:
     return body
 
 
-def _products_by_sku(session: Session, cooperative_id: int, skus: set[str]) -> dict[str, Product]:
-    if not skus:
-        return {}
-    rows = session.execute(select(Product).where(Product.cooperative_id == cooperative_id,
-                                                 Product.sku.in_(skus))).scalars()
-    return {p.sku: p for p in rows}
-
-
-def _lock_balances(session: Session, product_ids: list[int]) -> dict[int, list[int]]:
-    """Lock the products' figures in product order (no deadlocks) and read them.
-
-    Each value is [confirmed, reserved, held, reserved as read, held as read]. SQLite has no row locks;
-    there every write transaction begins IMMEDIATE, so it holds the database's write lock already.
-    """
-    if not product_ids:
-        return {}
-    query = (select(ProductBalance.product_id, ProductBalance.confirmed, ProductBalance.backordered,
-                    ProductBalance.reserved, ProductBalance.held)
-             .where(ProductBalance.product_id.in_(product_ids)).order_by(ProductBalance.product_id))
-    if session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update()
-    # Backordered units are reserved without stock behind them: they take nothing from what is
-    # confirmed, so they count on the confirmed side (only reserved and held are written back).
-    return {pid: [confirmed + backordered, reserved, held, reserved, held]
-            for pid, confirmed, backordered, reserved, held in session.execute(query)}
-
-
 def _lock_products_by_sku(session: Session, cooperative_id: int, skus: set[str]) -> tuple[dict, dict]:
-    """The products named (sku -> row with .id) and their figures, locked in product order, in one read.
+    """The products named (sku -> row with .id) and their figures, locked in product order (no
+    deadlocks), in one read.
 
-    The figures are as `_lock_balances` gives them.
+    Each figure is [confirmed, reserved, held, reserved as read, held as read]. Backordered units are
+    reserved without stock behind them, so they count on the confirmed side (only reserved and held are
+    written back). SQLite has no row locks; there every write transaction begins IMMEDIATE, so it holds
+    the database's write lock already.
     """
     if not skus:
         return {}, {}
@@ -638,20 +614,8 @@ _WRITE_ALL_PG = text("""
     )
     SELECT id, platform, external_id FROM o""")
 
-_INSERT_LINES_PG = text("""
-    INSERT INTO order_lines (order_id, product_id, quantity, from_hold, reserved, allocated, backordered, collected)
-    SELECT u.order_id, u.product_id, u.quantity, u.from_hold, u.reserved, 0, 0, 0
-    FROM json_to_recordset(CAST(:rows AS json))
-         AS u(order_id bigint, product_id integer, quantity bigint, from_hold bigint, reserved bigint, n bigint)
-    ORDER BY u.n""")
-
-
 def _insert_lines(session: Session, rows: list[dict]) -> None:
-    if not rows:
-        return
-    if session.get_bind().dialect.name == "postgresql" and len(rows) > 1:
-        session.execute(_INSERT_LINES_PG, {"rows": orjson.dumps([dict(row, n=n) for n, row in enumerate(rows)]).decode()})
-    else:
+    if rows:
         session.execute(insert(OrderLine), rows)
 
 

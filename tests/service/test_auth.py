@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import ROOT, auth
-from tests.helpers import make_farm, make_product, order, stock
+from tests.helpers import order, stocked_farm
 
 SKU = "NOODLE-500"
 
@@ -56,9 +56,7 @@ def assert_error(response, status, code):
 
 @pytest.fixture
 def seeded(client, manager):
-    farm = make_farm(client, manager)
-    make_product(client, manager)
-    stock(client, manager, farm["id"], SKU, 10)
+    farm = stocked_farm(client, manager, 10)
     return farm
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers import FARM, PRODUCT, make_farm, make_product, order, stock
+from tests.helpers import FARM, PRODUCT, make_farm, make_product, order, stock, stocked_farm
 
 SKU = PRODUCT["sku"]
 
@@ -15,9 +15,7 @@ SKU = PRODUCT["sku"]
 @pytest.fixture
 def seeded(client, manager, host):
     """A farm, a product with 10 confirmed units, a stream and a reserved order: something to disturb."""
-    farm = make_farm(client, manager)
-    make_product(client, manager)
-    stock(client, manager, farm["id"], SKU, 10)
+    farm = stocked_farm(client, manager, 10)
     stream = client.post("/api/v1/streams", headers=host, json={
         "platform": "douyin", "host": "县长 Wang", "starts_at": "2026-11-23T20:00:00+08:00"}).get_json()
     assert client.post("/api/v1/orders", json=order(external_id="first", lines=[(SKU, 2)]),

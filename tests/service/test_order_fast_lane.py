@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import _clean
-from tests.helpers import make_farm, make_product, order, stock
+from tests.helpers import order, stocked_farm
 
 
 def normalized(value):
@@ -25,9 +25,7 @@ def normalized(value):
 def script(client, tokens) -> list[tuple[int, object, str | None]]:
     manager = {"Authorization": f"Bearer {tokens['manager']}"}
     host = {"Authorization": f"Bearer {tokens['host']}"}
-    farm = make_farm(client, manager)
-    make_product(client, manager)
-    stock(client, manager, farm["id"], "NOODLE-500", 3)
+    stocked_farm(client, manager, 3)
     requests = [
         dict(json=order(external_id="DY-1", lines=[("NOODLE-500", 2)]), headers=manager),      # 201
         dict(json=order(external_id="DY-1", lines=[("NOODLE-500", 2)]), headers=manager),      # 200, first answer

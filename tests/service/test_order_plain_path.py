@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from supply.api.orders import OrderIn, OrderOut, order_out, plain_order, to_request
-from tests.helpers import make_farm, make_product, order, stock
+from tests.helpers import order, stocked_farm
 
 # Values near the edges of every rule: types JSON can carry, lengths around the limits, control and
 # blank characters, Chinese and emoji, integers around the ranges.
@@ -80,9 +80,7 @@ def test_the_plain_answer_is_what_the_schema_dumps(extra):
 
 
 def test_the_http_answer_matches_the_schema_for_new_repeated_and_refused_orders(client, manager):
-    farm = make_farm(client, manager)
-    make_product(client, manager)
-    stock(client, manager, farm["id"], "NOODLE-500", 3)
+    stocked_farm(client, manager, 3)
     created = client.post("/api/v1/orders", json=order(lines=[("NOODLE-500", 2)]), headers=manager)
     again = client.post("/api/v1/orders", json=order(lines=[("NOODLE-500", 2)]), headers=manager)
     refused = client.post("/api/v1/orders", json=order(external_id="DY-2", lines=[("NOODLE-500", 2)]),

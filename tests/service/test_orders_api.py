@@ -1,7 +1,7 @@
 """Order intake through the HTTP API, with exactly the semantics of API.md."""
 from __future__ import annotations
 
-from tests.helpers import make_farm, make_product, order, stock
+from tests.helpers import make_product, order, stock, stocked_farm
 
 
 def availability(client, headers, sku="NOODLE-500", **query):
@@ -11,9 +11,7 @@ def availability(client, headers, sku="NOODLE-500", **query):
 
 
 def setup_stock(client, manager, quantity=10):
-    farm = make_farm(client, manager)
-    make_product(client, manager)
-    stock(client, manager, farm["id"], "NOODLE-500", quantity)
+    farm = stocked_farm(client, manager, quantity)
     return farm
 
 

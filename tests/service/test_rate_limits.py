@@ -13,7 +13,7 @@ import pytest
 
 from config import Settings
 from tests.conftest import REDIS_URL
-from tests.helpers import make_farm, make_product, stock
+from tests.helpers import stocked_farm
 
 SKU = "NOODLE-500"
 BAD_TOKEN = {"Authorization": "Bearer coop_" + "x" * 43}
@@ -36,9 +36,7 @@ def make_client(db, settings):
 
 @pytest.fixture
 def seeded(client, manager):
-    farm = make_farm(client, manager)
-    make_product(client, manager)
-    stock(client, manager, farm["id"], SKU, 100)
+    stocked_farm(client, manager, 100)
 
 
 def push(client, external_id: str, platform: str = "testshop", secret: str = "shop-secret", environ=None):

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timezone
 import pytest
 
 from tests.conftest import auth
-from tests.helpers import make_farm, make_product, order, stock
+from tests.helpers import order, stocked_farm
 
 SKU = "NOODLE-500"
 ROLES = ("none", "manager", "host", "driver", "other_driver")
@@ -69,9 +69,7 @@ def world(client, manager, tokens, db):
     """One of everything, with a published plan whose route belongs to the first driver."""
     from supply.db.models import DispatchPlan, Hub, Job, Pickup, Route, Stop, StopItem, Vehicle
 
-    farm = make_farm(client, manager)
-    make_product(client, manager)
-    stock(client, manager, farm["id"], SKU, 50)
+    farm = stocked_farm(client, manager, 50)
     stream = client.post("/api/v1/streams", headers=manager, json={
         "platform": "douyin", "host": "h", "starts_at": "2026-11-23T20:00:00+08:00"}).get_json()
     created = client.post("/api/v1/orders", json=order(external_id="world", lines=[(SKU, 2)]), headers=manager)
