@@ -7,6 +7,7 @@ For each run it prints orders/s, p50 and p99 request latency, and whether what w
 min(sent, stock) per SKU with every 201 counted (zero oversell, nothing lost).
 
     python benchmarks/ingest.py                 # full run on a fresh PostgreSQL database
+    python benchmarks/ingest.py --only push     # only the runs whose name contains "push"
     python benchmarks/ingest.py --smoke         # a few seconds, on a temporary SQLite file
     python benchmarks/ingest.py --smoke --database-url postgresql+psycopg://postgres@127.0.0.1/coop
 
@@ -298,11 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian", help="as `coop serve`")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (as `coop serve`)")
     parser.add_argument("--threads", type=int, default=16, help="threads per worker (as `coop serve`)")
+    parser.add_argument("--only", metavar="TEXT", help="only the runs whose name contains TEXT (e.g. push)")
     args = parser.parse_args(argv)
 
     import migrations
 
-    runs = plan(args.smoke)
+    runs = [run for run in plan(args.smoke) if args.only is None or args.only in run.name]
+    if not runs:
+        parser.error(f"no run's name contains {args.only!r}")
     created_here = None
     tmp = None
     if args.database_url:

@@ -7,7 +7,25 @@ answered single orders about half again as fast as gunicorn's threaded workers
 """
 from __future__ import annotations
 
+import gc
+
 SERVERS = ("granian", "gunicorn")
+
+
+def served_app():
+    """The app as a worker process serves it.
+
+    Everything built at start (modules, the app, its schemas: over a hundred thousand objects) is moved
+    out of the garbage collector's sight: it lives as long as the process, and otherwise every full
+    collection walks it again while requests wait. On a batch of 1,000 orders that walk cost about a
+    quarter of the request's CPU.
+    """
+    from supply.app import create_app
+
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def run(server: str, *, bind: str, workers: int, threads: int, log_level: str = "warning") -> None:
@@ -25,7 +43,7 @@ def run_granian(*, bind: str, workers: int, threads: int, log_level: str = "warn
     from granian.server import Server
 
     host, _, port = bind.rpartition(":")
-    Server("supply.app:create_app", factory=True, interface=Interfaces.WSGI, address=host or "127.0.0.1",
+    Server("supply.server:served_app", factory=True, interface=Interfaces.WSGI, address=host or "127.0.0.1",
            port=int(port), workers=workers, blocking_threads=threads, respawn_failed_workers=True,
            log_level=LogLevels(log_level.lower()), log_access=False).serve()
 
@@ -43,9 +61,7 @@ def run_gunicorn(*, bind: str, workers: int, threads: int) -> None:
                 self.cfg.set(key, value)
 
         def load(self):
-            from supply.app import create_app
-
-            return create_app()
+            return served_app()
 
     _Gunicorn({"bind": bind, "workers": workers, "threads": threads, "worker_class": "gthread",
                "accesslog": None, "timeout": 60, "graceful_timeout": 10}).run()

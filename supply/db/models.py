@@ -263,7 +263,7 @@ class PlatformMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     __table_args__ = (
         UniqueConstraint("cooperative_id", "platform", "message_id", name="uq_platform_message"),
-        Index("ix_platform_messages_order", "cooperative_id", "platform", "external_order_id"),
+        Index("ix_platform_messages_order", "cooperative_id", "external_order_id", "platform"),
         Index("ix_platform_messages_status", "cooperative_id", "status"),
     )
 

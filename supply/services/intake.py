@@ -39,11 +39,14 @@ def apply_platform_events(session: Session, cooperative_id: int, events: list[Pl
         if event.lines and event.kind in _ORDER_KINDS:
             lines, _ = _map_lines(event, mapping, refs_are_skus)
             skus.update(line.sku for line in lines)
-    # Every product of the push locked first, in product order: concurrent pushes cannot deadlock.
-    lock_products(session, cooperative_id, skus)
     push = _Push(session, cooperative_id, events, mapping, refs_are_skus)
     push.claim_messages()
     push.read_versions()
+    if push.acts_more_than_once():
+        # Every product of the push locked first, in product order: two pushes that each lock several
+        # times cannot deadlock. A push whose paid events are decided together (the usual one) locks
+        # once, inside `record_orders`, after its orders are written.
+        lock_products(session, cooperative_id, skus)
     push.act()
     push.write_outcomes()
     return push.answers()
@@ -67,9 +70,9 @@ class _Push:
     batch_orders: set[tuple[str, str]] = field(default_factory=set)
 
     def claim_messages(self) -> None:
-        """Store every new message (status "recorded") before acting on any: a message another
-        connection stored meanwhile is not inserted here, so it is answered as a duplicate, never
-        applied twice."""
+        """Store every new message (status "recorded") before acting on any: a message stored already,
+        or by another connection meanwhile, is not inserted here, so it is answered as a duplicate,
+        never applied twice."""
         self.results = [None] * len(self.events)
         first: dict[tuple[str, str], int] = {}
         for index, event in enumerate(self.events):
@@ -81,24 +84,18 @@ class _Push:
                 self.first_of[index] = first[key]
             else:
                 first[key] = index
-        stored = _stored_results(self.session, self.cooperative_id, set(first))
+        # Inserted first, skipping those stored already: the unique key answers which are new (a
+        # message another connection is storing is waited for), and only the others are read back.
+        inserted = _insert_messages(self.session, self.cooperative_id, [self.events[i] for i in first.values()])
+        stored = _stored_results(self.session, self.cooperative_id, set(first) - set(inserted))
         for key, index in first.items():
-            if key in stored:
-                self.results[index] = {**_base(self.events[index]), "status": "duplicate_message",
-                                       "first_result": stored[key]}
-        fresh = {key: index for key, index in first.items() if key not in stored}
-        inserted = _insert_messages(self.session, self.cooperative_id,
-                                    [self.events[index] for index in fresh.values()])
-        lost = set(fresh) - set(inserted)
-        for key, index in fresh.items():
-            if key in lost:
-                self.results[index] = {**_base(self.events[index]), "status": "duplicate_message"}
-            else:
+            if key in inserted:
                 self.message_ids[index] = inserted[key]
-        # A repeat of a message stored elsewhere gets that message's result (read again for those that
-        # another connection stored meanwhile); repeats of the new ones are answered in `answers`.
-        repeats = {(self.events[i].platform, self.events[i].message_id) for i in self.first_of}
-        stored.update(_stored_results(self.session, self.cooperative_id, lost & repeats))
+            else:
+                self.results[index] = {**_base(self.events[index]), "status": "duplicate_message",
+                                       "first_result": stored.get(key)}
+        # Repeats within the push of a message stored before get its result; repeats of the new ones
+        # are answered in `answers`, once their first is decided.
         for index, first_index in self.first_of.items():
             if first_index not in self.message_ids:
                 event = self.events[index]
@@ -111,6 +108,21 @@ class _Push:
         orders = {(event.platform, event.external_order_id) for event in new
                   if event.version is not None and event.external_order_id is not None and event.kind in _ORDER_KINDS}
         self.versions = _settled_versions(self.session, self.cooperative_id, orders)
+
+    def acts_more_than_once(self) -> bool:
+        """Whether `act` will lock figures more than once: a cancel, or an order paid twice."""
+        paid: set[tuple[str, str]] = set()
+        for index in self.message_ids:
+            event = self.events[index]
+            if event.external_order_id is None or event.kind not in _ORDER_KINDS:
+                continue
+            if event.kind != "paid":
+                return True
+            order = (event.platform, event.external_order_id)
+            if order in paid:
+                return True
+            paid.add(order)
+        return False
 
     def act(self) -> None:
         """Each new message in push order; paid events gather into one `record_orders` call until an
@@ -195,10 +207,36 @@ def _stored_results(session: Session, cooperative_id: int, keys: set[tuple[str, 
     """(platform, message_id) -> the stored result, for the messages among `keys` stored already."""
     if not keys:
         return {}
-    rows = session.execute(select(PlatformMessage.platform, PlatformMessage.message_id, PlatformMessage.result)
-                           .where(PlatformMessage.cooperative_id == cooperative_id,
-                                  _per_platform(PlatformMessage.platform, PlatformMessage.message_id, keys)))
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(_STORED_RESULTS_PG, {"cooperative_id": cooperative_id, "keys": _key_rows(keys)})
+    else:
+        rows = session.execute(select(PlatformMessage.platform, PlatformMessage.message_id, PlatformMessage.result)
+                               .where(PlatformMessage.cooperative_id == cooperative_id,
+                                      _per_platform(PlatformMessage.platform, PlatformMessage.message_id, keys)))
     return {(platform, message_id): result for platform, message_id, result in rows}
+
+
+def _key_rows(keys: set[tuple[str, str]]) -> str:
+    return _json_text([{"platform": platform, "value": value} for platform, value in sorted(keys)])
+
+
+# One index probe per key, whatever the statistics say: in the first minute of a spike they still
+# describe an empty table, and the planner then reads every message of the table once per push.
+_STORED_RESULTS_PG = text("""
+    SELECT m.platform, m.message_id, m.result
+    FROM json_to_recordset(CAST(:keys AS json)) AS k(platform varchar, value varchar)
+    CROSS JOIN LATERAL (
+        SELECT platform, message_id, result FROM platform_messages
+        WHERE cooperative_id = :cooperative_id AND platform = k.platform AND message_id = k.value
+        LIMIT 1) AS m""")
+
+_SETTLED_VERSIONS_PG = text("""
+    SELECT k.platform, k.value, v.newest
+    FROM json_to_recordset(CAST(:keys AS json)) AS k(platform varchar, value varchar)
+    CROSS JOIN LATERAL (
+        SELECT max(version) AS newest FROM platform_messages
+        WHERE cooperative_id = :cooperative_id AND platform = k.platform AND external_order_id = k.value
+          AND status IN ('applied', 'rejected')) AS v""")
 
 
 def _insert_messages(session: Session, cooperative_id: int, events: list[PlatformEvent]) -> dict:
@@ -255,11 +293,14 @@ def _settled_versions(session: Session, cooperative_id: int, orders: set[tuple[s
     rejected), for those of `orders` that have one."""
     if not orders:
         return {}
-    rows = session.execute(
-        select(PlatformMessage.platform, PlatformMessage.external_order_id, func.max(PlatformMessage.version))
-        .where(PlatformMessage.cooperative_id == cooperative_id, PlatformMessage.status.in_(_SETTLED),
-               _per_platform(PlatformMessage.platform, PlatformMessage.external_order_id, orders))
-        .group_by(PlatformMessage.platform, PlatformMessage.external_order_id))
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(_SETTLED_VERSIONS_PG, {"cooperative_id": cooperative_id, "keys": _key_rows(orders)})
+    else:
+        rows = session.execute(
+            select(PlatformMessage.platform, PlatformMessage.external_order_id, func.max(PlatformMessage.version))
+            .where(PlatformMessage.cooperative_id == cooperative_id, PlatformMessage.status.in_(_SETTLED),
+                   _per_platform(PlatformMessage.platform, PlatformMessage.external_order_id, orders))
+            .group_by(PlatformMessage.platform, PlatformMessage.external_order_id))
     return {(platform, order): newest for platform, order, newest in rows if newest is not None}
 
 

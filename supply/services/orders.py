@@ -1,8 +1,9 @@
 """Order intake: every line reserved against available-to-promise atomically, or the order refused.
 
 All orders of one call share one transaction and a handful of statements, so a batch costs about what
-one order costs while every order stays all-or-nothing. Balance rows are locked in product order
-before any order is looked at, so concurrent calls cannot deadlock on them.
+one order costs while every order stays all-or-nothing. Balance rows are locked in product order, so
+concurrent calls cannot deadlock on them; on PostgreSQL they are locked only once the orders are
+written, so a spike's calls for one hot SKU queue behind each other for little more than the commit.
 """
 from __future__ import annotations
 
@@ -39,18 +40,25 @@ class OrderOutcome:
 def record_orders(session: Session, cooperative_id: int, requests: list[OrderRequest]) -> list[OrderOutcome]:
     """Reserve each order or refuse it; one outcome per request, in order.
 
-    The figures of every product (and stream hold) concerned are locked and read once; each order is
-    then decided in memory, in turn, all-or-nothing, against those figures; and everything decided is
-    written in a few set-based statements. Only when another connection stored one of the same orders
-    meanwhile (a unique-key clash) does the call fall back to deciding order by order, each in its own
-    savepoint.
+    Each order is decided in memory, in turn, all-or-nothing, against the figures of its products (and
+    stream holds), and everything decided is written in a few set-based statements. The figures are
+    locked in product order, so concurrent calls cannot deadlock on them.
+
+    On PostgreSQL the orders and their lines are written before the figures are locked, on a decision
+    made against the figures as read: only the figures' update and the commit wait behind the lock, so
+    concurrent calls overlap their writes. Under the lock every order is decided again when the figures
+    moved meanwhile, and the few orders whose outcome changed are corrected before the commit.
+    Elsewhere (SQLite holds the database's write lock for the whole transaction) the figures are read
+    first and everything is written after; only when another connection stored one of the same orders
+    meanwhile does the call fall back to deciding order by order, each in its own savepoint.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        return _record_pg(session, cooperative_id, requests)
     # Looked up before any lock is taken: an order stored by another connection after this point is
     # caught when the orders are inserted, which then gives way to deciding order by order.
     existing = _find_many(session, cooperative_id, {(r.platform, r.external_id) for r in requests})
     streams = _known_streams(session, cooperative_id, {r.stream_id for r in requests if r.stream_id})
-    products, balances = _lock_products_by_sku(session, cooperative_id,
-                                               {line.sku for r in requests for line in r.lines})
+    products, balances = _read_products(session, cooperative_id, {line.sku for r in requests for line in r.lines})
     outcomes = _record_in_bulk(session, cooperative_id, requests, products, balances, streams, existing)
     if outcomes is None:
         return [_record_one(session, cooperative_id, request, products, streams) for request in requests]
@@ -67,19 +75,24 @@ def lock_products(session: Session, cooperative_id: int, skus: set[str]) -> None
     A caller that will record several orders one after another in one transaction (a platform's
     push of many events) takes every lock first, so two such transactions cannot deadlock.
     """
-    _lock_products_by_sku(session, cooperative_id, skus)
+    _read_products(session, cooperative_id, skus)
 
 
-def _record_in_bulk(session: Session, cooperative_id: int, requests: list[OrderRequest], products: dict,
-                    balances: dict[int, list[int]], streams: set[int],
-                    existing: dict[tuple[str, str], Order]) -> list[OrderOutcome] | None:
-    """Every order decided against the locked figures and written; None (nothing written) when another
-    connection stored one of the same orders meanwhile."""
-    holds = _lock_holds(session, sorted({(r.stream_id, products[line.sku].id) for r in requests
-                                         if r.stream_id in streams for line in r.lines if line.sku in products}))
-    outcomes: list[OrderOutcome | None] = [None] * len(requests)
+@dataclass
+class _Decision:
+    index: int                  # of the request
+    status: str                 # reserved or rejected
+    rows: list[dict]            # the order's lines as written
+    short: list[dict] | None    # the short lines of a rejected order
+
+
+def _sort_out(requests: list[OrderRequest], products: dict, streams: set[int],
+              existing: dict[tuple[str, str], Order]) -> tuple[list, list[int]]:
+    """The outcomes known without deciding (resends, repeats within the call, unknown references) and
+    the indexes of the requests left to decide, in order."""
+    outcomes: list = [None] * len(requests)
     first_of: dict[tuple[str, str], int] = {}   # an order decided in this call: the index of its first send
-    decided: list[tuple[int, str, list[dict], list | None]] = []   # (index, status, lines, short lines)
+    fresh: list[int] = []
     for index, request in enumerate(requests):
         key = (request.platform, request.external_id)
         if key in existing:
@@ -87,46 +100,119 @@ def _record_in_bulk(session: Session, cooperative_id: int, requests: list[OrderR
             continue
         if key in first_of:
             first = requests[first_of[key]]
-            if first.fingerprint() != request.fingerprint():
-                outcomes[index] = OutcomeRef("conflict", first_of[key], request)
-            else:
-                outcomes[index] = OutcomeRef("duplicate", first_of[key], request)
+            kind = "duplicate" if first.fingerprint() == request.fingerprint() else "conflict"
+            outcomes[index] = OutcomeRef(kind, first_of[key], request)
             continue
         invalid = _unknown_references(request, products, streams)
         if invalid is not None:
             outcomes[index] = invalid
             continue
         first_of[key] = index
-        rows, short = _reserve_in_memory(request, products, balances, holds)
-        decided.append((index, "rejected" if short else "reserved", rows, short or None))
+        fresh.append(index)
+    return outcomes, fresh
 
-    if decided:
-        now = datetime.now(timezone.utc)
-        orders = [{"cooperative_id": cooperative_id, "platform": requests[i].platform,
-                   "external_id": requests[i].external_id, "stream_id": requests[i].stream_id, "status": status,
-                   "request_hash": requests[i].fingerprint(), "rejection": short, "buyer": requests[i].buyer,
-                   "created_at": now, "updated_at": now} for i, status, _rows, short in decided]
-        if session.get_bind().dialect.name == "postgresql":
-            order_ids = _write_all_pg(session, orders, [rows for _i, _s, rows, _sh in decided], balances, holds)
+
+def _decide(requests: list[OrderRequest], indexes: list[int], products: dict, balances: dict[int, list[int]],
+            holds: dict[tuple[int, int], list[int]]) -> list[_Decision]:
+    decided = []
+    for index in indexes:
+        rows, short = _reserve_in_memory(requests[index], products, balances, holds)
+        decided.append(_Decision(index, "rejected" if short else "reserved", rows, short or None))
+    return decided
+
+
+def _hold_keys(requests: list[OrderRequest], products: dict, streams: set[int]) -> list[tuple[int, int]]:
+    return sorted({(r.stream_id, products[line.sku].id) for r in requests if r.stream_id in streams
+                   for line in r.lines if line.sku in products})
+
+
+def _finish(requests: list[OrderRequest], outcomes: list, decided: list[_Decision], order_ids: list[int],
+            now: datetime) -> list[OrderOutcome]:
+    for decision, order_id in zip(decided, order_ids):
+        request = requests[decision.index]
+        body = _fresh_order_body(order_id, request, decision.rows, decision.status, now, decision.short)
+        if decision.status == "reserved":
+            outcomes[decision.index] = OrderOutcome("created", order=body)
         else:
-            order_ids = _insert_orders(session, orders)
-            if order_ids is not None:
-                _insert_lines(session, [dict(row, order_id=order_id)
-                                        for (_i, _s, rows, _sh), order_id in zip(decided, order_ids) for row in rows])
-                _write_figures(session, balances, holds)
-        if order_ids is None:
-            return None
-        for (index, status, rows, short), order_id in zip(decided, order_ids):
-            body = _fresh_order_body(order_id, requests[index], rows, status, now, short)
-            if status == "reserved":
-                outcomes[index] = OrderOutcome("created", order=body)
-            else:
-                outcomes[index] = OrderOutcome("rejected", order=body, error=_insufficient(short, body))
-
+            outcomes[decision.index] = OrderOutcome("rejected", order=body, error=_insufficient(decision.short, body))
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, OutcomeRef):
             outcomes[index] = outcome.resolve(outcomes[outcome.first], requests[outcome.first])
     return outcomes
+
+
+def _order_row(cooperative_id: int, request: OrderRequest, decision: _Decision, now: datetime) -> dict:
+    return {"cooperative_id": cooperative_id, "platform": request.platform, "external_id": request.external_id,
+            "stream_id": request.stream_id, "status": decision.status, "request_hash": request.fingerprint(),
+            "rejection": decision.short, "buyer": request.buyer, "created_at": now, "updated_at": now}
+
+
+def _record_in_bulk(session: Session, cooperative_id: int, requests: list[OrderRequest], products: dict,
+                    balances: dict[int, list[int]], streams: set[int],
+                    existing: dict[tuple[str, str], Order]) -> list[OrderOutcome] | None:
+    """Every order decided against the figures read and written; None (nothing written) when another
+    connection stored one of the same orders meanwhile."""
+    holds = _read_holds(session, _hold_keys(requests, products, streams))
+    outcomes, fresh = _sort_out(requests, products, streams, existing)
+    decided = _decide(requests, fresh, products, balances, holds)
+    now = datetime.now(timezone.utc)
+    order_ids: list[int] = []
+    if decided:
+        order_ids = _insert_orders(session, [_order_row(cooperative_id, requests[d.index], d, now) for d in decided])
+        if order_ids is None:
+            return None
+        _insert_lines(session, [dict(row, order_id=order_id)
+                                for d, order_id in zip(decided, order_ids) for row in d.rows])
+        _write_figures(session, balances, holds)
+    return _finish(requests, outcomes, decided, order_ids, now)
+
+
+def _record_pg(session: Session, cooperative_id: int, requests: list[OrderRequest]) -> list[OrderOutcome]:
+    """record_orders on PostgreSQL: write the orders, then lock the figures, check, correct, settle."""
+    streams = _known_streams(session, cooperative_id, {r.stream_id for r in requests if r.stream_id})
+    skus = {line.sku for r in requests for line in r.lines}
+    products, seen = _read_products(session, cooperative_id, skus, lock=False)
+    hold_keys = _hold_keys(requests, products, streams)
+    seen_holds = _read_holds(session, hold_keys, lock=False)
+    outcomes, fresh = _sort_out(requests, products, streams, {})
+    balances = {pid: list(b) for pid, b in seen.items()}
+    holds = {key: list(h) for key, h in seen_holds.items()}
+    decided = _decide(requests, fresh, products, balances, holds)
+    now = datetime.now(timezone.utc)
+    inserted = _insert_orders_pg(session, cooperative_id, requests, decided, now) if decided else {}
+
+    # The orders another connection had stored already get their first answer (repeats included).
+    stored = {(requests[d.index].platform, requests[d.index].external_id): d.index for d in decided
+              if (requests[d.index].platform, requests[d.index].external_id) not in inserted}
+    if stored:
+        existing = _find_many(session, cooperative_id, set(stored))
+        if len(existing) < len(stored):   # skipped on insert, yet not found: cannot happen, or retry
+            raise ServiceUnavailable("an order changed while it was recorded; retry")
+        for index, request in enumerate(requests):
+            key = (request.platform, request.external_id)
+            if key in stored and (index == stored[key] or isinstance(outcomes[index], OutcomeRef)):
+                outcomes[index] = _replay(existing[key], request)
+        decided = [d for d in decided if (requests[d.index].platform, requests[d.index].external_id) in inserted]
+
+    # Under the lock: decide again only if the figures moved since they were read (or an order was
+    # found stored, whose reservation no longer counts), and correct the orders whose outcome changed.
+    _, locked = _read_products(session, cooperative_id, skus)
+    locked_holds = _read_holds(session, hold_keys)
+    corrected: list[_Decision] = []
+    if stored or _figures(locked) != _figures(seen) or locked_holds != seen_holds:
+        balances, holds = locked, locked_holds
+        again = _decide(requests, [d.index for d in decided], products, balances, holds)
+        corrected = [new for old, new in zip(decided, again)
+                     if (old.status, old.rows, old.short) != (new.status, new.rows, new.short)]
+        decided = again
+    order_ids = [inserted[(requests[d.index].platform, requests[d.index].external_id)] for d in decided]
+    _settle_pg(session, [(inserted[(requests[d.index].platform, requests[d.index].external_id)], d)
+                         for d in corrected], balances, holds)
+    return _finish(requests, outcomes, decided, order_ids, now)
+
+
+def _figures(balances: dict[int, list[int]]) -> dict[int, list[int]]:
+    return {pid: b[:3] for pid, b in balances.items()}
 
 
 @dataclass
@@ -430,9 +516,10 @@ def serialize_order(order: Order, *, with_buyer: bool = False) -> dict:
     return body
 
 
-def _lock_products_by_sku(session: Session, cooperative_id: int, skus: set[str]) -> tuple[dict, dict]:
-    """The products named (sku -> row with .id) and their figures, locked in product order (no
-    deadlocks), in one read.
+def _read_products(session: Session, cooperative_id: int, skus: set[str], *,
+                   lock: bool = True) -> tuple[dict, dict]:
+    """The products named (sku -> row with .id) and their figures, in one read; locked (unless `lock`
+    is false) in product order, so there are no deadlocks.
 
     Each figure is [confirmed, reserved, held, reserved as read, held as read]. Backordered units are
     reserved without stock behind them, so they count on the confirmed side (only reserved and held are
@@ -448,7 +535,7 @@ def _lock_products_by_sku(session: Session, cooperative_id: int, skus: set[str])
                     ProductBalance.reserved, ProductBalance.held)
              .join(ProductBalance, ProductBalance.product_id == Product.id)
              .where(Product.cooperative_id == cooperative_id, match).order_by(Product.id))
-    if postgres:
+    if postgres and lock:
         query = query.with_for_update(of=ProductBalance)
     products, balances = {}, {}
     for row in session.execute(query):
@@ -457,14 +544,16 @@ def _lock_products_by_sku(session: Session, cooperative_id: int, skus: set[str])
     return products, balances
 
 
-def _lock_holds(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], list[int]]:
-    """Lock and read the streams' holds concerned: (stream, product) -> [remaining, taken here]."""
+def _read_holds(session: Session, keys: list[tuple[int, int]], *,
+                lock: bool = True) -> dict[tuple[int, int], list[int]]:
+    """Read (and lock, unless `lock` is false) the streams' holds concerned: (stream, product) ->
+    [remaining, taken here]."""
     if not keys:
         return {}
     query = (select(StreamHold.stream_id, StreamHold.product_id, StreamHold.remaining)
              .where(tuple_(StreamHold.stream_id, StreamHold.product_id).in_(keys))
              .order_by(StreamHold.stream_id, StreamHold.product_id))
-    if session.get_bind().dialect.name != "sqlite":
+    if lock and session.get_bind().dialect.name != "sqlite":
         query = query.with_for_update()
     return {(sid, pid): [remaining, 0] for sid, pid, remaining in session.execute(query)}
 
@@ -542,42 +631,54 @@ def _insert_orders(session: Session, rows: list[dict]) -> list[int] | None:
     return [ids[(row["platform"], row["external_id"])] for row in rows]
 
 
-def _write_all_pg(session: Session, orders: list[dict], lines: list[list[dict]], balances: dict[int, list[int]],
-                  holds: dict[tuple[int, int], list[int]]) -> list[int] | None:
-    """Orders, their lines and the figures they take, in one statement (one round trip while the
-    figures are locked). None, with nothing written, when one of the orders is stored already.
+def _insert_orders_pg(session: Session, cooperative_id: int, requests: list[OrderRequest],
+                      decided: list[_Decision], now: datetime) -> dict[tuple[str, str], int]:
+    """Insert the decided orders with their lines, skipping those stored already (by another
+    connection): (platform, external id) -> id of each order inserted.
 
+    Rows go in key order, so two calls inserting some of the same orders take their keys in the same
+    order and cannot deadlock on them; and nothing is locked yet that another call could wait for.
     The statement's text is the same for any number of orders: the rows travel as JSON documents,
     which PostgreSQL reads faster than the driver can spell out arrays.
     """
-    cooperative_id, now = orders[0]["cooperative_id"], orders[0]["created_at"]
-    assert all(row["cooperative_id"] == cooperative_id for row in orders)
-    order_rows = [{"platform": o["platform"], "external_id": o["external_id"], "stream_id": o["stream_id"],
-                   "status": o["status"], "request_hash": o["request_hash"], "rejection": o["rejection"],
-                   "buyer": o["buyer"], "n": n} for n, o in enumerate(orders)]
-    line_rows = [{"platform": o["platform"], "external_id": o["external_id"], "product_id": row["product_id"],
-                  "quantity": row["quantity"], "from_hold": row["from_hold"], "reserved": row["reserved"]}
-                 for o, rows in zip(orders, lines) for row in rows]
-    for n, row in enumerate(line_rows):
-        row["n"] = n
+    ordered = sorted(decided, key=lambda d: (requests[d.index].platform, requests[d.index].external_id))
+    order_rows, line_rows = [], []
+    for n, decision in enumerate(ordered):
+        request = requests[decision.index]
+        order_rows.append({"platform": request.platform, "external_id": request.external_id,
+                           "stream_id": request.stream_id, "status": decision.status,
+                           "request_hash": request.fingerprint(), "rejection": decision.short,
+                           "buyer": request.buyer, "n": n})
+        for row in decision.rows:
+            line_rows.append({"platform": request.platform, "external_id": request.external_id,
+                              "product_id": row["product_id"], "quantity": row["quantity"],
+                              "from_hold": row["from_hold"], "reserved": row["reserved"], "n": len(line_rows)})
+    stored = session.execute(_INSERT_PG, {"cooperative_id": cooperative_id, "now": now,
+                                          "orders": orjson.dumps(order_rows).decode(),
+                                          "lines": orjson.dumps(line_rows).decode()})
+    return {(platform, external_id): order_id for order_id, platform, external_id in stored}
+
+
+def _settle_pg(session: Session, corrected: list[tuple[int, _Decision]], balances: dict[int, list[int]],
+               holds: dict[tuple[int, int], list[int]]) -> None:
+    """Under the lock: the corrected orders (status, short lines and lines) and the figures, in one
+    statement."""
     changed = [{"product_id": pid, "reserved": b[1] - b[3], "held": b[2] - b[4]}
                for pid, b in balances.items() if b[3:] != b[1:3]]
     drawn = [{"stream_id": sid, "product_id": pid, "taken": h[1]} for (sid, pid), h in holds.items() if h[1]]
-    stored = session.execute(_WRITE_ALL_PG, {
-        "cooperative_id": cooperative_id, "now": now, "n_orders": len(orders),
-        "orders": orjson.dumps(order_rows).decode(), "lines": orjson.dumps(line_rows).decode(),
-        "balances": orjson.dumps(changed).decode(), "holds": orjson.dumps(drawn).decode()}).all()
-    ids = {(platform, external_id): order_id for order_id, platform, external_id in stored}
-    if len(ids) < len(orders):
-        if ids:   # orders only: their lines and figures were written only if every order was
-            session.execute(delete(Order).where(Order.id.in_(list(ids.values()))))
-        return None
-    return [ids[(row["platform"], row["external_id"])] for row in orders]
+    if not (changed or drawn or corrected):
+        return
+    fixes = [{"id": order_id, "status": d.status, "rejection": d.short} for order_id, d in corrected]
+    lines = [{"order_id": order_id, "product_id": row["product_id"], "quantity": row["quantity"],
+              "from_hold": row["from_hold"], "reserved": row["reserved"]}
+             for order_id, d in corrected for row in d.rows]
+    for n, row in enumerate(lines):
+        row["n"] = n
+    session.execute(_SETTLE_PG, {"fixes": orjson.dumps(fixes).decode(), "lines": orjson.dumps(lines).decode(),
+                                 "balances": orjson.dumps(changed).decode(), "holds": orjson.dumps(drawn).decode()})
 
 
-# Lines, balances and holds are written only when every order was inserted (none stored already);
-# lines are inserted in the order given, so an order's lines keep their order by id.
-_WRITE_ALL_PG = text("""
+_INSERT_PG = text("""
     WITH o AS (
         INSERT INTO orders (cooperative_id, platform, external_id, stream_id, status, request_hash, rejection,
                             buyer, created_at, updated_at)
@@ -589,8 +690,6 @@ _WRITE_ALL_PG = text("""
         ORDER BY u.n
         ON CONFLICT (cooperative_id, platform, external_id) DO NOTHING
         RETURNING id, platform, external_id
-    ), complete AS (
-        SELECT count(*) = :n_orders AS ok FROM o
     ), l AS (
         INSERT INTO order_lines (order_id, product_id, quantity, from_hold, reserved, allocated, backordered,
                                  collected)
@@ -599,20 +698,38 @@ _WRITE_ALL_PG = text("""
              AS v(platform varchar, external_id varchar, product_id integer, quantity bigint, from_hold bigint,
                   reserved bigint, n bigint)
         JOIN o ON o.platform = v.platform AND o.external_id = v.external_id
-        WHERE (SELECT ok FROM complete)
+        ORDER BY v.n
+    )
+    SELECT id, platform, external_id FROM o""")
+
+# A corrected order's lines are written again (in their order, so they keep it by id); it is new, so
+# nothing refers to them yet.
+_SETTLE_PG = text("""
+    WITH f AS (
+        UPDATE orders SET status = x.status, rejection = x.rejection
+        FROM json_to_recordset(CAST(:fixes AS json)) AS x(id bigint, status varchar, rejection json)
+        WHERE orders.id = x.id
+    ), gone AS (
+        DELETE FROM order_lines WHERE order_id IN (
+            SELECT x.id FROM json_to_recordset(CAST(:fixes AS json)) AS x(id bigint))
+    ), l AS (
+        INSERT INTO order_lines (order_id, product_id, quantity, from_hold, reserved, allocated, backordered,
+                                 collected)
+        SELECT v.order_id, v.product_id, v.quantity, v.from_hold, v.reserved, 0, 0, 0
+        FROM json_to_recordset(CAST(:lines AS json))
+             AS v(order_id bigint, product_id integer, quantity bigint, from_hold bigint, reserved bigint, n bigint)
         ORDER BY v.n
     ), b AS (
         UPDATE product_balances SET reserved = product_balances.reserved + d.reserved,
                                     held = product_balances.held + d.held
         FROM json_to_recordset(CAST(:balances AS json)) AS d(product_id integer, reserved bigint, held bigint)
-        WHERE product_balances.product_id = d.product_id AND (SELECT ok FROM complete)
-    ), h AS (
-        UPDATE stream_holds SET remaining = stream_holds.remaining - d.taken
-        FROM json_to_recordset(CAST(:holds AS json)) AS d(stream_id integer, product_id integer, taken bigint)
-        WHERE stream_holds.stream_id = d.stream_id AND stream_holds.product_id = d.product_id
-          AND (SELECT ok FROM complete)
+        WHERE product_balances.product_id = d.product_id
     )
-    SELECT id, platform, external_id FROM o""")
+    UPDATE stream_holds SET remaining = stream_holds.remaining - d.taken
+    FROM json_to_recordset(CAST(:holds AS json)) AS d(stream_id integer, product_id integer, taken bigint)
+    WHERE stream_holds.stream_id = d.stream_id AND stream_holds.product_id = d.product_id""")
+
+
 
 def _insert_lines(session: Session, rows: list[dict]) -> None:
     if rows:

@@ -110,8 +110,10 @@ def test_an_order_stored_by_another_connection_meanwhile_gets_its_first_answer(d
         stored = service.record_orders(s, 1, [first])[0]
     assert stored.kind == "created"
 
-    # As if the lookup had run just before the other connection stored "raced".
-    monkeypatch.setattr(service, "_find_many", lambda *_args: {})
+    # As if the lookup had run just before the other connection stored "raced" (on PostgreSQL the
+    # orders are inserted before any lookup, so the race is the normal path there).
+    if db.engine.dialect.name != "postgresql":
+        monkeypatch.setattr(service, "_find_many", lambda *_args: {})
     other = OrderRequest("douyin", "other", (OrderLineRequest("A", 3),))
     changed = OrderRequest("douyin", "raced", (OrderLineRequest("A", 1),))
     with db.transaction() as s:
@@ -122,3 +124,121 @@ def test_an_order_stored_by_another_connection_meanwhile_gets_its_first_answer(d
         assert s.scalar(select(func.count()).select_from(Order)) == 2
         assert s.scalar(select(func.count()).select_from(OrderLine)) == 2
         assert get_availability(s, 1, "A", farm_names=True)["reserved"] == 5
+
+
+def test_an_order_in_flight_on_another_connection_is_waited_for_then_answered_as_first_sent(db):
+    """PostgreSQL: a second send arriving while the first is still uncommitted waits for it (the
+    unique key), then gets the first answer; nothing is reserved twice and nothing deadlocks."""
+    import threading
+
+    from supply.domain.rules import OrderLineRequest, OrderRequest
+    from supply.services import orders as service
+    from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
+    from supply.services.stock import adjust_stock, get_availability
+
+    from tests.conftest import PG_URL, require_service
+
+    require_service(bool(PG_URL), "PostgreSQL (DATABASE_URL)")
+    with db.transaction() as s:
+        farm = register_farm(s, 1, FarmInput(name="f", lat=1, lon=1), None)
+        for sku in ("A", "B"):
+            register_product(s, 1, ProductInput(sku=sku, name=sku, unit="bag", unit_weight_kg=1, unit_volume_l=1))
+            for kind in ("declared", "confirmed"):
+                adjust_stock(s, 1, farm_id=farm["id"], sku=sku, delta=5, kind=kind, reason="r", actor="t")
+    order_a = OrderRequest("douyin", "in-flight", (OrderLineRequest("A", 2),))
+    order_b = OrderRequest("douyin", "beside", (OrderLineRequest("B", 1),))
+    first_recorded, release = threading.Event(), threading.Event()
+    answers = {}
+
+    def first():
+        with db.transaction() as s:
+            answers["first"] = service.record_orders(s, 1, [order_a])[0]
+            first_recorded.set()
+            release.wait(10)
+
+    def second():
+        with db.transaction() as s:
+            answers["second"] = service.record_orders(s, 1, [order_b, order_a])
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert first_recorded.wait(10)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(0.5)
+    assert two.is_alive(), "the second send must wait for the first transaction"
+    release.set()
+    one.join(10)
+    two.join(10)
+    assert answers["first"].kind == "created"
+    beside, again = answers["second"]
+    assert beside.kind == "created"
+    assert again.kind == "duplicate" and again.order["id"] == answers["first"].order["id"]
+    with db.transaction() as s:
+        assert get_availability(s, 1, "A", farm_names=True)["reserved"] == 2
+        assert get_availability(s, 1, "B", farm_names=True)["reserved"] == 1
+
+
+@pytest.mark.parametrize("meanwhile, expected", [
+    ("order", "rejected"),     # decided reserved on the figures read, but another order took the stock
+    ("cancel", "created"),     # decided rejected on the figures read, but a cancel gave stock back
+])
+def test_figures_that_move_before_the_lock_correct_the_decision(db, monkeypatch, meanwhile, expected):
+    """PostgreSQL writes the orders before it locks the figures: when another transaction changes the
+    figures in between, the order is decided again under the lock and corrected before the commit."""
+    import threading
+
+    from supply.db.models import Order, OrderLine
+    from supply.domain.rules import OrderLineRequest, OrderRequest
+    from supply.services import orders as service
+    from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
+    from supply.services.stock import adjust_stock, get_availability
+    from tests.conftest import PG_URL, require_service
+
+    require_service(bool(PG_URL), "PostgreSQL (DATABASE_URL)")
+    with db.transaction() as s:
+        farm = register_farm(s, 1, FarmInput(name="f", lat=1, lon=1), None)
+        register_product(s, 1, ProductInput(sku="A", name="a", unit="bag", unit_weight_kg=1, unit_volume_l=1))
+        for kind in ("declared", "confirmed"):
+            adjust_stock(s, 1, farm_id=farm["id"], sku="A", delta=5, kind=kind, reason="r", actor="t")
+        if meanwhile == "cancel":
+            early = service.record_orders(s, 1, [OrderRequest("douyin", "early", (OrderLineRequest("A", 3),))])[0]
+    late = OrderRequest("douyin", "late", (OrderLineRequest("A", 4),))
+
+    def other_transaction():
+        with db.transaction() as s:
+            if meanwhile == "order":
+                assert service.record_orders(s, 1, [OrderRequest("douyin", "other", (OrderLineRequest("A", 3),))]
+                                             )[0].kind == "created"
+            else:
+                service.cancel_order(s, 1, early.order["id"])
+
+    real_insert = service._insert_orders_pg
+
+    def insert_then_let_another_commit(*args):
+        inserted = real_insert(*args)
+        if threading.current_thread() is not threading.main_thread():
+            return inserted   # the other transaction's own insert
+        other = threading.Thread(target=other_transaction)   # its own connection, nothing locked by us yet
+        other.start()
+        other.join(10)
+        assert not other.is_alive()
+        return inserted
+
+    monkeypatch.setattr(service, "_insert_orders_pg", insert_then_let_another_commit)
+    with db.transaction() as s:
+        outcome = service.record_orders(s, 1, [late])[0]
+    assert outcome.kind == expected
+    with db.transaction() as s:
+        stored = s.execute(select(Order).where(Order.external_id == "late")).scalar_one()
+        line = s.execute(select(OrderLine).where(OrderLine.order_id == stored.id)).scalar_one()
+        availability = get_availability(s, 1, "A", farm_names=True)
+        if expected == "rejected":
+            assert stored.status == "rejected" and line.reserved == 0
+            assert stored.rejection == outcome.order["short_lines"]
+            assert outcome.order["short_lines"][0]["available"] == 2
+            assert availability["reserved"] == 3
+        else:
+            assert stored.status == "reserved" and stored.rejection is None and line.reserved == 4
+            assert availability["reserved"] == 4
+        assert availability["available"] == 5 - availability["reserved"]
