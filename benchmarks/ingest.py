@@ -3,7 +3,8 @@
 Starts the service on its own database (a fresh PostgreSQL database, created and dropped here, unless
 --database-url names one), seeds products and confirmed stock, then fires bounded bursts of orders:
 single orders at 1, 8 and 32 clients and the batch endpoint, at one hot SKU and spread over 200 SKUs.
-For each run it prints orders/s, p50 and p99 request latency, and whether what was reserved equals
+For each run it prints orders/s, p50 and p99 request latency, how busy the whole machine was (server,
+database and load generator together; 100 % is every CPU), and whether what was reserved equals
 min(sent, stock) per SKU with every 201 counted (zero oversell, nothing lost).
 
     python benchmarks/ingest.py                 # full run on a fresh PostgreSQL database
@@ -239,6 +240,17 @@ async def fire(port: int, requests: list[bytes], clients: int) -> tuple[float, l
     return elapsed, latencies, answers
 
 
+def machine_busy() -> tuple[float, float] | None:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + fields[4]   # idle + iowait
+    return float(sum(fields) - idle), float(sum(fields))
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -258,7 +270,11 @@ def execute(run: Run, stock: dict[str, int], port: int, token: str, tag: str, in
     else:
         requests = [render("/api/v1/orders/batch", {"orders": orders[i:i + run.per_request]}, token)
                     for i in range(0, len(orders), run.per_request)]
+    busy_before = machine_busy()
     elapsed, latencies, answers = asyncio.run(fire(port, requests, run.clients))
+    busy = machine_busy()
+    cpu = None if busy is None or busy_before is None else \
+        (busy[0] - busy_before[0]) / max(busy[1] - busy_before[1], 1e-9)
 
     created = refused = errors = 0
     pushed = {"applied": 201, "rejected": 409}
@@ -284,7 +300,7 @@ def execute(run: Run, stock: dict[str, int], port: int, token: str, tag: str, in
             "seconds": elapsed, "orders_per_s": run.orders / elapsed, "requests_per_s": len(requests) / elapsed,
             "p50_ms": percentile(latencies, 0.50) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000,
             "created": created, "refused": refused, "errors": errors, "reserved": reserved,
-            "expected": expected,
+            "expected": expected, "cpu": cpu,
             "ok": reserved == expected == created and never_negative and errors == 0}
 
 
@@ -327,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ingest benchmark: {database}, {args.server} {args.workers} workers x {args.threads} threads, "
               f"{os.cpu_count()} CPUs (load generator included)")
         print(f"{'run':<22}{'clients':>8}{'orders':>8}{'orders/s':>10}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
-              f"{'201':>7}{'409':>7}{'other':>6}{'reserved':>9}{'expected':>9}  zero oversell")
+              f"{'201':>7}{'409':>7}{'other':>6}{'reserved':>9}{'expected':>9}{'cpu':>6}  zero oversell")
         all_ok = True
         results: dict[str, float] = {}
         for index, run in enumerate(runs):
@@ -337,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
                 results[run.name] = r["requests_per_s"] if run.per_request == 1 else r["orders_per_s"]
             print(f"{r['run']:<22}{r['clients']:>8}{r['orders']:>8}{r['orders_per_s']:>10.0f}"
                   f"{r['requests_per_s']:>9.0f}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['created']:>7}"
-                  f"{r['refused']:>7}{r['errors']:>6}{r['reserved']:>9}{r['expected']:>9}  "
+                  f"{r['refused']:>7}{r['errors']:>6}{r['reserved']:>9}{r['expected']:>9}"
+                  f"{'' if r['cpu'] is None else format(r['cpu'], '.0%'):>6}  "
                   f"{'yes' if r['ok'] else 'NO'}", flush=True)
         if database == "PostgreSQL":
             for name, (target3, target6) in TARGETS.items():

@@ -5,7 +5,7 @@ import re
 import threading
 
 import orjson
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
@@ -14,7 +14,7 @@ from supply.api.auth import requires
 from supply.api.context import services
 from supply.api.errors import domain_error_body, error_body, flatten_messages
 from supply.api.schemas import MAX_ID, ErrorSchema, Id, Quantity, Text
-from supply.api.util import coop_id
+from supply.api.util import coop_id, json_response
 from supply.domain.rules import MAX_LINE_QUANTITY, MAX_LINES_PER_ORDER, OrderLineRequest, OrderRequest
 from supply.services.orders import OrderCombiner, cancel_order, get_order, record_orders
 
@@ -212,10 +212,6 @@ def order_out(order: dict) -> dict:
     return out
 
 
-def _json_response(body: dict, status: int):
-    return current_app.response_class(orjson.dumps(body) + b"\n", status=status, mimetype="application/json")
-
-
 def plain_first(attempt):
     """Try `attempt()` before the documented view; it answers, or returns None to let the view do it."""
 
@@ -235,7 +231,7 @@ def _plain_batch():
     if type(data) is not dict or data.keys() != {"orders"} or type(data["orders"]) is not list \
             or not 1 <= len(data["orders"]) <= MAX_BATCH or not all(type(o) is dict for o in data["orders"]):
         return None
-    return _json_response(record_batch(data["orders"]), 200)
+    return json_response(record_batch(data["orders"]), 200)
 
 
 def record_batch(raw_orders: list[dict]) -> dict:
@@ -284,7 +280,7 @@ class Batch(MethodView):
     @blp.arguments(BatchIn)
     @blp.response(200, BatchOut)
     def post(self, data):
-        return _json_response(record_batch(data["orders"]), 200)
+        return json_response(record_batch(data["orders"]), 200)
 
 
 @blp.route("/<int(max=9223372036854775807):order_id>")

@@ -1,7 +1,7 @@
 """Signed pushes from livestream platforms. Verified on the raw body before anything is parsed or stored."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from supply.api.auth import requires
 from supply.api.context import services
 from supply.api.schemas import QueryInt, Text
-from supply.api.util import coop_id
+from supply.api.util import coop_id, json_response
 from supply.domain.errors import InvalidInput, NotFound, Unauthorized
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
 from supply.services.intake import (
@@ -63,9 +63,7 @@ class Webhook(MethodView):
             results = apply_platform_events(session, WEBHOOK_COOPERATIVE_ID, events,
                                             refs_are_skus=isinstance(adapter, GenericAdapter))
         body, status = adapter.acknowledge(results)
-        response = jsonify(body)
-        response.status_code = status
-        return response
+        return json_response(body, status)
 
 
 class MappingIn(Schema):

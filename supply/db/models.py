@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timezone
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer,
-    String, Text, Time, TypeDecorator, UniqueConstraint,
+    String, Text, Time, TypeDecorator, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -245,6 +245,10 @@ class OrderLine(Base):
     )
 
 
+# Messages in these statuses need no one: the index by status leaves them out.
+ATTENTION_SQL = "status NOT IN ('applied', 'duplicate_order', 'rejected', 'recorded')"
+
+
 class PlatformMessage(Base):
     """Every webhook event accepted from a platform, once (de-duplicated by its message id)."""
 
@@ -264,7 +268,10 @@ class PlatformMessage(Base):
     __table_args__ = (
         UniqueConstraint("cooperative_id", "platform", "message_id", name="uq_platform_message"),
         Index("ix_platform_messages_order", "cooperative_id", "external_order_id", "platform"),
-        Index("ix_platform_messages_status", "cooperative_id", "status"),
+        # Only the messages a manager must find (unmapped, needs_order_detail, invalid, stale): the
+        # usual ones are found by id, and indexing them too cost every push a write per message.
+        Index("ix_platform_messages_attention", "cooperative_id", "status",
+              postgresql_where=text(ATTENTION_SQL), sqlite_where=text(ATTENTION_SQL)),
     )
 
 

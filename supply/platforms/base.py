@@ -14,6 +14,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+
 EVENT_KINDS = ("ping", "created", "paid", "cancelled", "refunded", "other")
 
 # Platforms that do not say otherwise report local times in China Standard Time.
@@ -166,6 +168,10 @@ def same_hex_digest(expected_hex: str, given: str | None) -> bool:
 
 
 def load_json(raw: bytes | str, field_name: str) -> Any:
+    try:
+        return orjson.loads(raw)   # the usual body, fast
+    except orjson.JSONDecodeError:
+        pass   # read again below for the standard library's wording (and what only it accepts)
     try:
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8")

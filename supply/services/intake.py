@@ -1,9 +1,9 @@
 """Platform webhook events -> orders. Each event is stored once (by its message id) in the same
 transaction as what it changes, so an acknowledged event is never lost and a re-delivery changes nothing.
 
-A push is handled as a set: one read for the messages already stored, one insert for the new ones, one
-read for the product mapping and one for the newest versions applied, then the events in push order,
-consecutive paid events decided together by `record_orders`, and one write of every message's outcome.
+A push is handled as a set: one read for the product mapping, one for the messages already stored and
+one for the newest versions applied, then the events in push order, consecutive paid events decided
+together by `record_orders`, and one insert of every new message with its outcome.
 """
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, func, or_, select, text, update
+import orjson
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from supply.db.models import PlatformMessage, PlatformProduct, Product
-from supply.domain.errors import NotFound
+from supply.domain.errors import NotFound, ServiceUnavailable
 from supply.domain.rules import OrderLineRequest, OrderRequest
 from supply.platforms import PlatformEvent
 from supply.services.orders import (
@@ -32,24 +33,39 @@ _SETTLED = ("applied", "rejected")
 
 def apply_platform_events(session: Session, cooperative_id: int, events: list[PlatformEvent], *,
                           refs_are_skus: bool) -> list[dict]:
-    """One result per event, in order. `refs_are_skus` for our own format, whose lines name SKUs."""
+    """One result per event, in order. `refs_are_skus` for our own format, whose lines name SKUs.
+
+    The messages are stored last, each with its outcome, in one insert that skips any stored already.
+    The first attempt does not look for stored messages first (a push is seldom delivered twice, and
+    the look cost a tenth of the database's work on a push): if one of its messages turns out to be
+    stored already, the push is undone to its savepoint and done again, now looking first, and answers
+    that message as a duplicate. A message is never applied twice.
+    """
     mapping = {} if refs_are_skus else _map_refs(session, cooperative_id, events)
     skus: set[str] = set()
     for event in events:
         if event.lines and event.kind in _ORDER_KINDS:
             lines, _ = _map_lines(event, mapping, refs_are_skus)
             skus.update(line.sku for line in lines)
-    push = _Push(session, cooperative_id, events, mapping, refs_are_skus)
-    push.claim_messages()
-    push.read_versions()
-    if push.acts_more_than_once():
-        # Every product of the push locked first, in product order: two pushes that each lock several
-        # times cannot deadlock. A push whose paid events are decided together (the usual one) locks
-        # once, inside `record_orders`, after its orders are written.
-        lock_products(session, cooperative_id, skus)
-    push.act()
-    push.write_outcomes()
-    return push.answers()
+    for attempt in range(_ATTEMPTS):
+        savepoint = session.begin_nested()
+        push = _Push(session, cooperative_id, events, mapping, refs_are_skus)
+        push.find_stored(look=attempt > 0)
+        push.read_versions()
+        if push.acts_more_than_once():
+            # Every product of the push locked first, in product order: two pushes that each lock several
+            # times cannot deadlock. A push whose paid events are decided together (the usual one) locks
+            # once, inside `record_orders`, after its orders are written.
+            lock_products(session, cooperative_id, skus)
+        push.act()
+        if push.store_messages():
+            savepoint.commit()
+            return push.answers()
+        savepoint.rollback()
+    raise ServiceUnavailable("the push's messages kept arriving on another connection at the same time; retry")
+
+
+_ATTEMPTS = 3
 
 
 @dataclass
@@ -62,17 +78,16 @@ class _Push:
     mapping: dict[tuple[str, str], str]
     refs_are_skus: bool
     results: list[dict | None] = field(default_factory=list)
-    message_ids: dict[int, int] = field(default_factory=dict)      # event index -> its new message row, in push order
+    new: list[int] = field(default_factory=list)                   # the new messages' event indexes, in push order
     outcomes: dict[int, tuple[str, dict]] = field(default_factory=dict)   # event index -> (status, result)
     first_of: dict[int, int] = field(default_factory=dict)         # a repeat within the push -> first index
     versions: dict[tuple[str, str], int] = field(default_factory=dict)
     batch: list[tuple[int, OrderRequest]] = field(default_factory=list)
     batch_orders: set[tuple[str, str]] = field(default_factory=set)
 
-    def claim_messages(self) -> None:
-        """Store every new message (status "recorded") before acting on any: a message stored already,
-        or by another connection meanwhile, is not inserted here, so it is answered as a duplicate,
-        never applied twice."""
+    def find_stored(self, *, look: bool) -> None:
+        """Which messages are new (all of them unless `look`): the others (stored before) are answered
+        as duplicates with the result they had."""
         self.results = [None] * len(self.events)
         first: dict[tuple[str, str], int] = {}
         for index, event in enumerate(self.events):
@@ -84,27 +99,24 @@ class _Push:
                 self.first_of[index] = first[key]
             else:
                 first[key] = index
-        # Inserted first, skipping those stored already: the unique key answers which are new (a
-        # message another connection is storing is waited for), and only the others are read back.
-        inserted = _insert_messages(self.session, self.cooperative_id, [self.events[i] for i in first.values()])
-        stored = _stored_results(self.session, self.cooperative_id, set(first) - set(inserted))
+        stored = _stored_results(self.session, self.cooperative_id, set(first)) if look else {}
         for key, index in first.items():
-            if key in inserted:
-                self.message_ids[index] = inserted[key]
-            else:
+            if key in stored:
                 self.results[index] = {**_base(self.events[index]), "status": "duplicate_message",
-                                       "first_result": stored.get(key)}
+                                       "first_result": stored[key]}
+            else:
+                self.new.append(index)
         # Repeats within the push of a message stored before get its result; repeats of the new ones
         # are answered in `answers`, once their first is decided.
         for index, first_index in self.first_of.items():
-            if first_index not in self.message_ids:
+            if first_index not in self.new:
                 event = self.events[index]
                 self.results[index] = {**_base(event), "status": "duplicate_message",
                                        "first_result": stored.get((event.platform, event.message_id))}
 
     def read_versions(self) -> None:
         """The newest version already settled for each order the new messages may act on."""
-        new = [self.events[index] for index in self.message_ids]
+        new = [self.events[index] for index in self.new]
         orders = {(event.platform, event.external_order_id) for event in new
                   if event.version is not None and event.external_order_id is not None and event.kind in _ORDER_KINDS}
         self.versions = _settled_versions(self.session, self.cooperative_id, orders)
@@ -112,7 +124,7 @@ class _Push:
     def acts_more_than_once(self) -> bool:
         """Whether `act` will lock figures more than once: a cancel, or an order paid twice."""
         paid: set[tuple[str, str]] = set()
-        for index in self.message_ids:
+        for index in self.new:
             event = self.events[index]
             if event.external_order_id is None or event.kind not in _ORDER_KINDS:
                 continue
@@ -127,7 +139,7 @@ class _Push:
     def act(self) -> None:
         """Each new message in push order; paid events gather into one `record_orders` call until an
         event needs to see what they did."""
-        for index in self.message_ids:
+        for index in self.new:
             event = self.events[index]
             if event.external_order_id is None or event.kind in ("other", "created"):
                 # An unpaid order reserves nothing; it is kept for the record.
@@ -171,20 +183,15 @@ class _Push:
             order = (event.platform, event.external_order_id)
             self.versions[order] = max(self.versions.get(order, event.version), event.version)
 
-    def write_outcomes(self) -> None:
-        if not self.outcomes:
-            return
-        rows = [{"id": self.message_ids[index], "status": status, "result": result}
-                for index, (status, result) in self.outcomes.items()]
-        if self.session.get_bind().dialect.name == "postgresql":
-            # The rows as one JSON document: one statement of constant text for any size of push.
-            self.session.execute(_UPDATE_MESSAGES_PG, {"rows": _json_text(rows)})
-        else:
-            self.session.execute(update(PlatformMessage), [dict(row, result=_jsonable(row["result"])) for row in rows])
+    def store_messages(self) -> bool:
+        """Store every new message with its outcome; False, with the push to be done again, when another
+        connection stored one of them meanwhile."""
+        rows = [_message_row(self.cooperative_id, self.events[index], *self.outcomes[index]) for index in self.new]
+        return _insert_messages(self.session, rows) == len(rows)
 
     def answers(self) -> list[dict]:
         for index, first_index in self.first_of.items():
-            if first_index in self.message_ids:
+            if first_index in self.outcomes:
                 self.results[index] = {**_base(self.events[index]), "status": "duplicate_message",
                                        "first_result": _jsonable(self.outcomes[first_index][1])}
         return self.results
@@ -239,53 +246,47 @@ _SETTLED_VERSIONS_PG = text("""
           AND status IN ('applied', 'rejected')) AS v""")
 
 
-def _insert_messages(session: Session, cooperative_id: int, events: list[PlatformEvent]) -> dict:
-    """Insert these events' messages unless stored already: (platform, message_id) -> id of each inserted."""
-    if not events:
-        return {}
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    rows = [{"cooperative_id": cooperative_id, "platform": event.platform, "message_id": event.message_id,
-             "kind": event.kind, "external_order_id": event.external_order_id, "version": event.version,
-             "status": "recorded", "payload": event.raw} for event in events]
+def _message_row(cooperative_id: int, event: PlatformEvent, status: str, result: dict) -> dict:
+    return {"cooperative_id": cooperative_id, "platform": event.platform, "message_id": event.message_id,
+            "kind": event.kind, "external_order_id": event.external_order_id, "version": event.version,
+            "status": status, "payload": event.raw, "result": result}
+
+
+def _insert_messages(session: Session, rows: list[dict]) -> int:
+    """Insert these messages, skipping any stored already; how many were inserted."""
+    if not rows:
+        return 0
     if session.get_bind().dialect.name == "postgresql":
         # One statement of constant text for any size of push; the order of the push is kept in ids.
-        stored = session.execute(_INSERT_MESSAGES_PG, {
-            "cooperative_id": cooperative_id, "now": datetime.now(timezone.utc),
-            "rows": _json_text([dict(row, n=n) for n, row in enumerate(rows)])})
-        return {(platform, message_id): id_ for id_, platform, message_id in stored}
+        for n, row in enumerate(rows):
+            row["n"] = n
+        return session.execute(_INSERT_MESSAGES_PG, {"now": datetime.now(timezone.utc),
+                                                     "rows": _json_text(rows)}).rowcount
+    from sqlalchemy.dialects.sqlite import insert
+
     for row in rows:
-        row["payload"] = _jsonable(row["payload"])
+        row["payload"], row["result"] = _jsonable(row["payload"]), _jsonable(row["result"])
     statement = (insert(PlatformMessage)
                  .on_conflict_do_nothing(index_elements=["cooperative_id", "platform", "message_id"])
-                 .returning(PlatformMessage.id, PlatformMessage.platform, PlatformMessage.message_id))
-    return {(platform, message_id): message_id_ for message_id_, platform, message_id
-            in session.execute(statement, rows)}
+                 .returning(PlatformMessage.id))
+    return len(session.execute(statement, rows).all())
 
 
 _INSERT_MESSAGES_PG = text("""
     INSERT INTO platform_messages (cooperative_id, platform, message_id, kind, external_order_id, version, status,
-                                   payload, created_at)
-    SELECT :cooperative_id, r.platform, r.message_id, r.kind, r.external_order_id, r.version, r.status, r.payload,
-           :now
+                                   payload, result, created_at)
+    SELECT r.cooperative_id, r.platform, r.message_id, r.kind, r.external_order_id, r.version, r.status, r.payload,
+           r.result, :now
     FROM json_to_recordset(CAST(:rows AS json))
-         AS r(platform varchar, message_id varchar, kind varchar, external_order_id varchar, version bigint,
-              status varchar, payload json, n bigint)
+         AS r(cooperative_id integer, platform varchar, message_id varchar, kind varchar, external_order_id varchar,
+              version bigint, status varchar, payload json, result json, n bigint)
     ORDER BY r.n
-    ON CONFLICT (cooperative_id, platform, message_id) DO NOTHING
-    RETURNING id, platform, message_id""")
-
-_UPDATE_MESSAGES_PG = text("""
-    UPDATE platform_messages SET status = r.status, result = r.result
-    FROM json_to_recordset(CAST(:rows AS json)) AS r(id bigint, status varchar, result json)
-    WHERE platform_messages.id = r.id""")
+    ON CONFLICT (cooperative_id, platform, message_id) DO NOTHING""")
 
 
 def _json_text(value) -> str:
     """JSON for a statement's parameter; what JSON cannot hold is written as text, as `_jsonable` does."""
-    return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(value, default=str).decode()
 
 
 def _settled_versions(session: Session, cooperative_id: int, orders: set[tuple[str, str]]) -> dict:

@@ -203,3 +203,33 @@ def test_the_database_itself_refuses_an_oversell_written_directly(fleet, db):
                 conn.execute(text(statement), {"p": product_id})
     after = figures(fleet)
     assert (after["confirmed"], after["reserved"], after["held"]) == (STOCK, 0, 0)
+
+
+def test_the_same_push_delivered_many_times_at_once_is_applied_once(fleet):
+    """A platform that re-pushes while its first push is still in flight: every delivery is answered,
+    each message is applied by exactly one of them, and the stock is taken once."""
+    import hashlib
+    import hmac
+    import json
+
+    events = [{"type": "order.paid", "id": f"twice-{i}",
+               "order": {"platform": "generic", "external_id": f"twice-{i}", "lines": [{"sku": SKU, "quantity": 3}]}}
+              for i in range(60)]
+    raw = json.dumps({"events": events}).encode()
+    signature = "sha256=" + hmac.new(b"test-secret", raw, hashlib.sha256).hexdigest()
+    deliveries = 16
+    gate = threading.Barrier(deliveries)
+
+    def deliver(_):
+        gate.wait(timeout=30)
+        response = requests.post(fleet.base + "/webhooks/generic", data=raw, timeout=60,
+                                 headers={"X-Signature": signature, "Content-Type": "application/json"})
+        return response.status_code, response.json()
+
+    with ThreadPoolExecutor(deliveries) as pool:
+        answers = list(pool.map(deliver, range(deliveries)))
+    assert [status for status, _ in answers] == [200] * deliveries, answers
+    for i in range(len(events)):
+        statuses = Counter(body["results"][i]["status"] for _, body in answers)
+        assert statuses["applied"] == 1 and statuses["duplicate_message"] == deliveries - 1, statuses
+    assert figures(fleet)["reserved"] == 3 * len(events)

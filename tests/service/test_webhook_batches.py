@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import json
 
-from sqlalchemy import event as sa_event
+from sqlalchemy import event as sa_event, func, select
 
+from supply.db.models import PlatformMessage
 from supply.platforms import PlatformEvent, PlatformLine, get_adapter
 from supply.services import intake
 from supply.services.intake import apply_platform_events
@@ -144,19 +145,30 @@ def test_a_pushed_again_push_is_all_duplicate_messages_with_first_results(db, cl
     assert figures(client, manager, "HOT-shop") == before
 
 
-def test_a_message_stored_by_another_connection_meanwhile_is_a_duplicate_and_not_applied_again(
+def test_a_message_stored_already_is_found_by_the_insert_and_the_push_done_again(
         db, client, manager, monkeypatch):
     farm = make_farm(client, manager)
     set_up_platform(client, manager, farm["id"], "shop")
     events = on("shop", [paid("m-1", "o1", ("r-hot", 2)), paid("m-2", "o2", ("r-hot", 1))])
     with db.transaction() as session:
         apply_platform_events(session, 1, events[:1], refs_are_skus=False)
-    # As if m-1 were stored after this push looked for it: only the insert can tell.
-    monkeypatch.setattr(intake, "_stored_results", lambda *args: {})
+    # A push does not look for its messages before it acts: the insert of the messages finds m-1
+    # stored, and the push is undone and done again, looking first this time.
+    real, looks = intake._stored_results, []
+
+    def spied(*args):
+        looks.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(intake, "_stored_results", spied)
     with db.transaction() as session:
         results = apply_platform_events(session, 1, [events[0], events[1], events[0]], refs_are_skus=False)
+    assert len(looks) == 1
     assert [r["status"] for r in results] == ["duplicate_message", "applied", "duplicate_message"]
+    assert results[0]["first_result"]["order_status"] == "reserved"
     assert figures(client, manager, "HOT-shop")["reserved"] == 3
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(PlatformMessage)) == 2
 
 
 def signed(body, secret="shop-secret"):
