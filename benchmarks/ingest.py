@@ -33,6 +33,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -280,9 +282,9 @@ def execute(run: Run, stock: dict[str, int], port: int, token: str, tag: str, in
     pushed = {"applied": 201, "rejected": 409}
     for status, body in answers:
         if run.webhook and status == 200:
-            statuses = [pushed.get(r["status"], r["status"]) for r in json.loads(body)["results"]]
+            statuses = [pushed.get(r["status"], r["status"]) for r in orjson.loads(body)["results"]]
         elif run.per_request > 1 and status == 200:
-            statuses = [r["status"] for r in json.loads(body)["results"]]
+            statuses = [r["status"] for r in orjson.loads(body)["results"]]
         else:
             statuses = [status]
         created += statuses.count(201)

@@ -180,8 +180,9 @@ def test_an_order_in_flight_on_another_connection_is_waited_for_then_answered_as
 
 
 @pytest.mark.parametrize("meanwhile, expected", [
-    ("order", "rejected"),     # decided reserved on the figures read, but another order took the stock
-    ("cancel", "created"),     # decided rejected on the figures read, but a cancel gave stock back
+    ("order", "rejected"),        # decided reserved on the figures read, but another order took the stock
+    ("small order", "created"),   # another order took some, and what is left still covers this one
+    ("cancel", "created"),        # decided rejected on the figures read, but a cancel gave stock back
 ])
 def test_figures_that_move_before_the_lock_correct_the_decision(db, monkeypatch, meanwhile, expected):
     """PostgreSQL writes the orders before it locks the figures: when another transaction changes the
@@ -207,8 +208,9 @@ def test_figures_that_move_before_the_lock_correct_the_decision(db, monkeypatch,
 
     def other_transaction():
         with db.transaction() as s:
-            if meanwhile == "order":
-                assert service.record_orders(s, 1, [OrderRequest("douyin", "other", (OrderLineRequest("A", 3),))]
+            if meanwhile != "cancel":
+                units = 3 if meanwhile == "order" else 1
+                assert service.record_orders(s, 1, [OrderRequest("douyin", "other", (OrderLineRequest("A", units),))]
                                              )[0].kind == "created"
             else:
                 service.cancel_order(s, 1, early.order["id"])
@@ -240,5 +242,5 @@ def test_figures_that_move_before_the_lock_correct_the_decision(db, monkeypatch,
             assert availability["reserved"] == 3
         else:
             assert stored.status == "reserved" and stored.rejection is None and line.reserved == 4
-            assert availability["reserved"] == 4
+            assert availability["reserved"] == (5 if meanwhile == "small order" else 4)
         assert availability["available"] == 5 - availability["reserved"]
