@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import orjson
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from supply.db.models import PlatformMessage, PlatformProduct, Product
@@ -35,11 +35,13 @@ def apply_platform_events(session: Session, cooperative_id: int, events: list[Pl
                           refs_are_skus: bool) -> list[dict]:
     """One result per event, in order. `refs_are_skus` for our own format, whose lines name SKUs.
 
-    The messages are stored last, each with its outcome, in one insert that skips any stored already.
-    The first attempt does not look for stored messages first (a push is seldom delivered twice, and
-    the look cost a tenth of the database's work on a push): if one of its messages turns out to be
-    stored already, the push is undone to its savepoint and done again, now looking first, and answers
-    that message as a duplicate. A message is never applied twice.
+    Each new message is stored once, with its outcome, in one insert that skips any stored already:
+    for the usual push (paid events only, decided together) as soon as its orders are written and
+    before the figures are locked, so that the lock is held for little more than the figures' update;
+    otherwise at the end. The first attempt does not look for stored messages first (a push is seldom
+    delivered twice, and the look cost a tenth of the database's work on a push): if one of its
+    messages turns out to be stored already, the push is undone to its savepoint and done again, now
+    looking first, and answers that message as a duplicate. A message is never applied twice.
     """
     mapping = {} if refs_are_skus else _map_refs(session, cooperative_id, events)
     skus: set[str] = set()
@@ -50,19 +52,27 @@ def apply_platform_events(session: Session, cooperative_id: int, events: list[Pl
     for attempt in range(_ATTEMPTS):
         savepoint = session.begin_nested()
         push = _Push(session, cooperative_id, events, mapping, refs_are_skus)
-        push.find_stored(look=attempt > 0)
-        push.read_versions()
-        if push.acts_more_than_once():
-            # Every product of the push locked first, in product order: two pushes that each lock several
-            # times cannot deadlock. A push whose paid events are decided together (the usual one) locks
-            # once, inside `record_orders`, after its orders are written.
-            lock_products(session, cooperative_id, skus)
-        push.act()
-        if push.store_messages():
-            savepoint.commit()
-            return push.answers()
-        savepoint.rollback()
+        try:
+            push.find_stored(look=attempt > 0)
+            push.read_versions()
+            push.early = not push.acts_more_than_once()
+            if not push.early:
+                # Every product of the push locked first, in product order: two pushes that each lock
+                # several times cannot deadlock. The usual push locks once, inside `record_orders`,
+                # after its orders (and messages) are written.
+                lock_products(session, cooperative_id, skus)
+            push.act()
+            push.store_messages()
+        except _StoredMeanwhile:
+            savepoint.rollback()
+            continue
+        savepoint.commit()
+        return push.answers()
     raise ServiceUnavailable("the push's messages kept arriving on another connection at the same time; retry")
+
+
+class _StoredMeanwhile(Exception):
+    """One of the push's messages was stored already: the push is to be done again."""
 
 
 _ATTEMPTS = 3
@@ -84,6 +94,8 @@ class _Push:
     versions: dict[tuple[str, str], int] = field(default_factory=dict)
     batch: list[tuple[int, OrderRequest]] = field(default_factory=list)
     batch_orders: set[tuple[str, str]] = field(default_factory=set)
+    early: bool = False     # the messages are stored with the paid events' outcomes, before the lock
+    stored: bool = False    # the messages are stored
 
     def find_stored(self, *, look: bool) -> None:
         """Which messages are new (all of them unless `look`): the others (stored before) are answered
@@ -171,9 +183,24 @@ class _Push:
         if not self.batch:
             return
         batch, self.batch, self.batch_orders = self.batch, [], set()
-        outcomes = record_orders(self.session, self.cooperative_id, [request for _, request in batch])
+        early = self.early and not self.stored   # the push's only batch, after every other event
+
+        def store_early(outcomes: list[OrderOutcome]) -> None:
+            for (index, _), outcome in zip(batch, outcomes):
+                self._decide(index, _outcome_status(outcome), _outcome_body(outcome))
+            self.store_messages()
+
+        outcomes = record_orders(self.session, self.cooperative_id, [request for _, request in batch],
+                                 before_lock=store_early if early else None)
+        changed = []
         for (index, _), outcome in zip(batch, outcomes):
-            self._decide(index, _outcome_status(outcome), _outcome_body(outcome))
+            status, result = _outcome_status(outcome), _outcome_body(outcome)
+            if early and self.outcomes[index] != (status, result):
+                changed.append(index)
+            self._decide(index, status, result)
+        if changed:   # decided again under the lock: the stored outcome follows
+            _correct_messages(self.session, [_message_row(self.cooperative_id, self.events[index], *self.outcomes[index])
+                                             for index in changed])
 
     def _decide(self, index: int, status: str, result: dict) -> None:
         event = self.events[index]
@@ -183,11 +210,15 @@ class _Push:
             order = (event.platform, event.external_order_id)
             self.versions[order] = max(self.versions.get(order, event.version), event.version)
 
-    def store_messages(self) -> bool:
-        """Store every new message with its outcome; False, with the push to be done again, when another
-        connection stored one of them meanwhile."""
+    def store_messages(self) -> None:
+        """Store every new message with its outcome (once); raises _StoredMeanwhile when one of them
+        was stored already."""
+        if self.stored:
+            return
         rows = [_message_row(self.cooperative_id, self.events[index], *self.outcomes[index]) for index in self.new]
-        return _insert_messages(self.session, rows) == len(rows)
+        if _insert_messages(self.session, rows) < len(rows):
+            raise _StoredMeanwhile()
+        self.stored = True
 
     def answers(self) -> list[dict]:
         for index, first_index in self.first_of.items():
@@ -282,6 +313,16 @@ _INSERT_MESSAGES_PG = text("""
               version bigint, status varchar, payload json, result json, n bigint)
     ORDER BY r.n
     ON CONFLICT (cooperative_id, platform, message_id) DO NOTHING""")
+
+
+def _correct_messages(session: Session, rows: list[dict]) -> None:
+    table = PlatformMessage.__table__
+    session.execute(table.update().where(table.c.cooperative_id == bindparam("b_cooperative_id"),
+                                         table.c.platform == bindparam("b_platform"),
+                                         table.c.message_id == bindparam("b_message_id"))
+                    .values(status=bindparam("b_status"), result=bindparam("b_result")),
+                    [{f"b_{key}": row[key] for key in ("cooperative_id", "platform", "message_id", "status")}
+                     | {"b_result": _jsonable(row["result"])} for row in rows])
 
 
 def _json_text(value) -> str:

@@ -37,8 +37,13 @@ class OrderOutcome:
     error: DomainError | None = None
 
 
-def record_orders(session: Session, cooperative_id: int, requests: list[OrderRequest]) -> list[OrderOutcome]:
+def record_orders(session: Session, cooperative_id: int, requests: list[OrderRequest], *,
+                  before_lock=None) -> list[OrderOutcome]:
     """Reserve each order or refuse it; one outcome per request, in order.
+
+    `before_lock`, if given, is called with the outcomes as decided so far, once the orders are
+    written and before the figures are locked: a caller can write what follows from them without
+    holding the lock. The outcomes returned are final; on PostgreSQL a few may differ from those.
 
     Each order is decided in memory, in turn, all-or-nothing, against the figures of its products (and
     stream holds), and everything decided is written in a few set-based statements. The figures are
@@ -53,7 +58,7 @@ def record_orders(session: Session, cooperative_id: int, requests: list[OrderReq
     meanwhile does the call fall back to deciding order by order, each in its own savepoint.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return _record_pg(session, cooperative_id, requests)
+        return _record_pg(session, cooperative_id, requests, before_lock)
     # Looked up before any lock is taken: an order stored by another connection after this point is
     # caught when the orders are inserted, which then gives way to deciding order by order.
     existing = _find_many(session, cooperative_id, {(r.platform, r.external_id) for r in requests})
@@ -61,7 +66,9 @@ def record_orders(session: Session, cooperative_id: int, requests: list[OrderReq
     products, balances = _read_products(session, cooperative_id, {line.sku for r in requests for line in r.lines})
     outcomes = _record_in_bulk(session, cooperative_id, requests, products, balances, streams, existing)
     if outcomes is None:
-        return [_record_one(session, cooperative_id, request, products, streams) for request in requests]
+        outcomes = [_record_one(session, cooperative_id, request, products, streams) for request in requests]
+    if before_lock is not None:
+        before_lock(outcomes)
     return outcomes
 
 
@@ -167,7 +174,8 @@ def _record_in_bulk(session: Session, cooperative_id: int, requests: list[OrderR
     return _finish(requests, outcomes, decided, order_ids, now)
 
 
-def _record_pg(session: Session, cooperative_id: int, requests: list[OrderRequest]) -> list[OrderOutcome]:
+def _record_pg(session: Session, cooperative_id: int, requests: list[OrderRequest],
+               before_lock) -> list[OrderOutcome]:
     """record_orders on PostgreSQL: write the orders, then lock the figures, check, correct, settle."""
     streams = _known_streams(session, cooperative_id, {r.stream_id for r in requests if r.stream_id})
     skus = {line.sku for r in requests for line in r.lines}
@@ -194,8 +202,13 @@ def _record_pg(session: Session, cooperative_id: int, requests: list[OrderReques
                 outcomes[index] = _replay(existing[key], request)
         decided = [d for d in decided if (requests[d.index].platform, requests[d.index].external_id) in inserted]
 
-    # Under the lock: decide again unless the decisions are bound to come out the same, and correct
-    # the orders whose outcome changed.
+    order_ids = [inserted[(requests[d.index].platform, requests[d.index].external_id)] for d in decided]
+    answered = _finish(requests, list(outcomes), decided, order_ids, now)
+    if before_lock is not None:
+        before_lock(answered)
+
+    # Under the lock, as little as can be: decide again unless the decisions are bound to come out the
+    # same, correct the orders whose outcome changed, and settle the figures.
     _, locked = _read_products(session, cooperative_id, skus)
     locked_holds = _read_holds(session, hold_keys)
     corrected: list[_Decision] = []
@@ -205,10 +218,11 @@ def _record_pg(session: Session, cooperative_id: int, requests: list[OrderReques
         corrected = [new for old, new in zip(decided, again)
                      if (old.status, old.rows, old.short) != (new.status, new.rows, new.short)]
         decided = again
-    order_ids = [inserted[(requests[d.index].platform, requests[d.index].external_id)] for d in decided]
     _settle_pg(session, [(inserted[(requests[d.index].platform, requests[d.index].external_id)], d)
                          for d in corrected], balances, holds)
-    return _finish(requests, outcomes, decided, order_ids, now)
+    if corrected:
+        answered = _finish(requests, outcomes, decided, order_ids, now)
+    return answered
 
 
 def _still_holds(decided: list[_Decision], stored: dict, seen: dict[int, list[int]], after: dict[int, list[int]],

@@ -220,3 +220,42 @@ def test_a_douyin_push_is_stored_once_per_message_and_cancels_in_order(db, clien
     assert statuses[-1] == "duplicate_message" and whole[-1]["first_result"] == {
         "reason": "the event names the order but not its lines"}
     assert statuses.count("needs_order_detail") == 50
+
+
+def test_a_push_decided_again_under_the_lock_stores_the_final_outcome(db, client, manager, monkeypatch):
+    """PostgreSQL: the usual push stores its messages before the figures are locked; when another
+    transaction takes the stock in between, the order is decided again, and its message follows."""
+    import threading
+
+    from supply.services import orders as order_service
+    from tests.conftest import PG_URL, require_service
+
+    require_service(bool(PG_URL), "PostgreSQL (DATABASE_URL)")
+    farm = make_farm(client, manager)
+    set_up_platform(client, manager, farm["id"], "shop")
+    events = on("shop", [paid("m-big", "o-big", ("r-hot", HOT_STOCK - 10)), paid("m-small", "o-small", ("r-hot", 5))])
+    real_insert = order_service._insert_orders_pg
+
+    def insert_then_let_another_commit(*args):
+        inserted = real_insert(*args)
+        if threading.current_thread() is threading.main_thread():
+            def take():
+                with db.transaction() as session:
+                    apply_platform_events(session, 1, on("shop", [paid("m-other", "o-other", ("r-hot", 20))]),
+                                          refs_are_skus=False)
+            other = threading.Thread(target=take)
+            other.start()
+            other.join(10)
+            assert not other.is_alive()
+        return inserted
+
+    monkeypatch.setattr(order_service, "_insert_orders_pg", insert_then_let_another_commit)
+    with db.transaction() as session:
+        results = apply_platform_events(session, 1, events, refs_are_skus=False)
+    assert [r["status"] for r in results] == ["rejected", "applied"]
+    with db.transaction() as session:
+        stored = {m.message_id: m for m in session.scalars(select(PlatformMessage))}
+    assert stored["m-big"].status == "rejected"
+    assert stored["m-big"].result["error"]["code"] == results[0]["error"]["code"] == "insufficient_stock"
+    assert stored["m-small"].status == "applied"
+    assert figures(client, manager, "HOT-shop")["reserved"] == 25
