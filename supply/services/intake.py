@@ -44,11 +44,6 @@ def apply_platform_events(session: Session, cooperative_id: int, events: list[Pl
     looking first, and answers that message as a duplicate. A message is never applied twice.
     """
     mapping = {} if refs_are_skus else _map_refs(session, cooperative_id, events)
-    skus: set[str] = set()
-    for event in events:
-        if event.lines and event.kind in _ORDER_KINDS:
-            lines, _ = _map_lines(event, mapping, refs_are_skus)
-            skus.update(line.sku for line in lines)
     for attempt in range(_ATTEMPTS):
         savepoint = session.begin_nested()
         push = _Push(session, cooperative_id, events, mapping, refs_are_skus)
@@ -60,7 +55,7 @@ def apply_platform_events(session: Session, cooperative_id: int, events: list[Pl
                 # Every product of the push locked first, in product order: two pushes that each lock
                 # several times cannot deadlock. The usual push locks once, inside `record_orders`,
                 # after its orders (and messages) are written.
-                lock_products(session, cooperative_id, skus)
+                lock_products(session, cooperative_id, _skus(events, mapping, refs_are_skus))
             push.act()
             push.store_messages()
         except _StoredMeanwhile:
@@ -69,6 +64,15 @@ def apply_platform_events(session: Session, cooperative_id: int, events: list[Pl
         savepoint.commit()
         return push.answers()
     raise ServiceUnavailable("the push's messages kept arriving on another connection at the same time; retry")
+
+
+def _skus(events: list[PlatformEvent], mapping: dict[tuple[str, str], str], refs_are_skus: bool) -> set[str]:
+    skus: set[str] = set()
+    for event in events:
+        if event.lines and event.kind in _ORDER_KINDS:
+            lines, _ = _map_lines(event, mapping, refs_are_skus)
+            skus.update(line.sku for line in lines)
+    return skus
 
 
 class _StoredMeanwhile(Exception):

@@ -119,3 +119,69 @@ def test_acknowledges_with_one_result_per_event(adapter):
     assert adapter.acknowledge([{"status": 201}]) == ({"results": [{"status": 201}]}, 200)
     body, status = adapter.reject()
     assert status == 401 and body["error"]["code"] == "invalid_signature"
+
+
+# --- the plain reading agrees with the checked one ---------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_odd_ids = st.one_of(st.none(), st.sampled_from(["", " ", " o-1", "o-1 ", "x" * 200]), st.integers(-3, 3),
+                     st.booleans(), st.text(max_size=4))
+_good_ids = st.sampled_from(["o-1", "订单-7", "A1"])
+
+
+def _mostly(good, odd):
+    return st.one_of(good, odd)
+
+
+_ids = _mostly(_good_ids, _odd_ids)
+_quantities = _mostly(st.integers(1, 5), st.one_of(st.integers(-2, 0), st.booleans(), st.sampled_from(["3", "", None, 2.0])))
+_line = _mostly(st.fixed_dictionaries({"sku": _ids, "quantity": _quantities}),
+                st.one_of(st.dictionaries(st.sampled_from(["sku", "quantity", "x"]), _ids, max_size=3), _ids))
+_lines = _mostly(st.lists(_line, min_size=1, max_size=3), st.one_of(st.just([]), _ids))
+_orders = st.fixed_dictionaries(
+    {"external_id": _ids},
+    optional={"platform": _mostly(st.just("shop"), st.sampled_from(["other", "", None, " shop", 5])),
+              "lines": _lines, "buyer": st.one_of(st.none(), st.just({"name": "王"}), st.just("someone")),
+              "stream_id": _ids})
+_items = _mostly(
+    st.fixed_dictionaries({"type": _mostly(st.sampled_from(["order.paid", "order.cancelled"]),
+                                           st.sampled_from(["order.shipped", "", None, 3])),
+                           "order": _mostly(_orders, _odd_ids)},
+                          optional={"id": _ids, "version": st.one_of(st.none(), st.integers(0, 9), st.just("12"))}),
+    _odd_ids)
+
+
+@pytest.mark.parametrize("any_platform", [False, True])
+@settings(max_examples=400, deadline=None)
+@given(item=_items)
+def test_the_plain_reading_of_an_event_is_the_checked_one(any_platform, item):
+    """`_plain_event` answers only what `_checked_event` reads, and reads it the same way (the raw
+    payload included); on everything else it gives way."""
+    adapter = GenericAdapter("shop", "secret", any_platform=any_platform)
+    plain = adapter._plain_event(item)
+    if plain is None:
+        return
+    checked = adapter._checked_event(item, "events[0]")
+    assert plain == checked
+    assert plain.raw == checked.raw and plain.buyer == checked.buyer
+
+
+_valid_lines = st.lists(st.fixed_dictionaries({"sku": _good_ids, "quantity": st.integers(1, 99)}), min_size=1, max_size=3)
+_valid_items = st.fixed_dictionaries(
+    {"type": st.just("order.paid"), "order": st.fixed_dictionaries(
+        {"external_id": _good_ids, "lines": _valid_lines},
+        optional={"platform": st.just("shop"), "buyer": st.one_of(st.none(), st.just({"name": "王", "phone": "1"}))})},
+    optional={"id": _good_ids, "version": st.one_of(st.none(), st.integers(0, 2**40))})
+
+
+@settings(max_examples=200, deadline=None)
+@given(item=_valid_items)
+def test_a_plainly_valid_event_is_read_plainly_and_as_the_checked_reading(item):
+    adapter = GenericAdapter("shop", "secret")
+    plain = adapter._plain_event(item)
+    assert plain is not None
+    checked = adapter._checked_event(item, "events[0]")
+    assert plain == checked
+    assert plain.raw == checked.raw and plain.buyer == checked.buyer
+    assert "buyer" not in plain.raw["order"]
