@@ -267,7 +267,9 @@ class PlatformMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     __table_args__ = (
         UniqueConstraint("cooperative_id", "platform", "message_id", name="uq_platform_message"),
-        Index("ix_platform_messages_order", "cooperative_id", "external_order_id", "platform"),
+        # Only messages with a version are looked up by order (for the newest version settled).
+        Index("ix_platform_messages_order", "cooperative_id", "external_order_id", "platform",
+              postgresql_where=text("version IS NOT NULL"), sqlite_where=text("version IS NOT NULL")),
         # Only the messages a manager must find (unmapped, needs_order_detail, invalid, stale): the
         # usual ones are found by id, and indexing them too cost every push a write per message.
         Index("ix_platform_messages_attention", "cooperative_id", "status",

@@ -1,6 +1,7 @@
 """Reservation and stock rules, as plain functions over plain values."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ class OrderLineRequest:
     quantity: int
 
 
-_json_text = json.JSONEncoder(ensure_ascii=False).encode
+# A spike names the same few SKUs thousands of times: each is spelled as JSON once.
+_json_text = functools.lru_cache(maxsize=4096)(json.JSONEncoder(ensure_ascii=False).encode)
 
 
 @dataclass(frozen=True)

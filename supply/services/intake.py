@@ -46,7 +46,7 @@ def apply_platform_events(session: Session, cooperative_id: int, events: list[Pl
     mapping = {} if refs_are_skus else _map_refs(session, cooperative_id, events)
     for attempt in range(_ATTEMPTS):
         savepoint = session.begin_nested()
-        push = _Push(session, cooperative_id, events, mapping, refs_are_skus)
+        push = _Push(session, cooperative_id, events, mapping, refs_are_skus, savepoint=savepoint)
         try:
             push.find_stored(look=attempt > 0)
             push.read_versions()
@@ -61,7 +61,6 @@ def apply_platform_events(session: Session, cooperative_id: int, events: list[Pl
         except _StoredMeanwhile:
             savepoint.rollback()
             continue
-        savepoint.commit()
         return push.answers()
     raise ServiceUnavailable("the push's messages kept arriving on another connection at the same time; retry")
 
@@ -100,6 +99,7 @@ class _Push:
     batch_orders: set[tuple[str, str]] = field(default_factory=set)
     early: bool = False     # the messages are stored with the paid events' outcomes, before the lock
     stored: bool = False    # the messages are stored
+    savepoint: object = None   # undoes the push when a message turns out to be stored already
 
     def find_stored(self, *, look: bool) -> None:
         """Which messages are new (all of them unless `look`): the others (stored before) are answered
@@ -223,6 +223,8 @@ class _Push:
         if _insert_messages(self.session, rows) < len(rows):
             raise _StoredMeanwhile()
         self.stored = True
+        if self.savepoint is not None:
+            self.savepoint.commit()   # no longer needed: released now, before any lock is taken
 
     def answers(self) -> list[dict]:
         for index, first_index in self.first_of.items():
@@ -277,8 +279,8 @@ _SETTLED_VERSIONS_PG = text("""
     FROM json_to_recordset(CAST(:keys AS json)) AS k(platform varchar, value varchar)
     CROSS JOIN LATERAL (
         SELECT max(version) AS newest FROM platform_messages
-        WHERE cooperative_id = :cooperative_id AND platform = k.platform AND external_order_id = k.value
-          AND status IN ('applied', 'rejected')) AS v""")
+        WHERE cooperative_id = :cooperative_id AND external_order_id = k.value AND platform = k.platform
+          AND version IS NOT NULL AND status IN ('applied', 'rejected')) AS v""")
 
 
 def _message_row(cooperative_id: int, event: PlatformEvent, status: str, result: dict) -> dict:
@@ -345,6 +347,7 @@ def _settled_versions(session: Session, cooperative_id: int, orders: set[tuple[s
         rows = session.execute(
             select(PlatformMessage.platform, PlatformMessage.external_order_id, func.max(PlatformMessage.version))
             .where(PlatformMessage.cooperative_id == cooperative_id, PlatformMessage.status.in_(_SETTLED),
+                   PlatformMessage.version.is_not(None),
                    _per_platform(PlatformMessage.platform, PlatformMessage.external_order_id, orders))
             .group_by(PlatformMessage.platform, PlatformMessage.external_order_id))
     return {(platform, order): newest for platform, order, newest in rows if newest is not None}
