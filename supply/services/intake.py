@@ -189,13 +189,18 @@ class _Push:
         batch, self.batch, self.batch_orders = self.batch, [], set()
         early = self.early and not self.stored   # the push's only batch, after every other event
 
+        stored_with: list = []
+
         def store_early(outcomes: list[OrderOutcome]) -> None:
             for (index, _), outcome in zip(batch, outcomes):
                 self._decide(index, _outcome_status(outcome), _outcome_body(outcome))
             self.store_messages()
+            stored_with.append(outcomes)
 
         outcomes = record_orders(self.session, self.cooperative_id, [request for _, request in batch],
                                  before_lock=store_early if early else None)
+        if stored_with and outcomes is stored_with[0]:
+            return   # nothing was decided again under the lock: every outcome is as stored
         changed = []
         for (index, _), outcome in zip(batch, outcomes):
             status, result = _outcome_status(outcome), _outcome_body(outcome)

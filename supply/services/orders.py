@@ -43,7 +43,8 @@ def record_orders(session: Session, cooperative_id: int, requests: list[OrderReq
 
     `before_lock`, if given, is called with the outcomes as decided so far, once the orders are
     written and before the figures are locked: a caller can write what follows from them without
-    holding the lock. The outcomes returned are final; on PostgreSQL a few may differ from those.
+    holding the lock. The outcomes returned are final: the very list given to `before_lock` when
+    none changed (on PostgreSQL a few may, when the figures moved before the lock).
 
     Each order is decided in memory, in turn, all-or-nothing, against the figures of its products (and
     stream holds), and everything decided is written in a few set-based statements. The figures are
@@ -709,7 +710,7 @@ def _insert_orders_pg(session: Session, cooperative_id: int, requests: list[Orde
                               "from_hold": row["from_hold"], "reserved": row["reserved"], "n": len(line_rows)})
     stored = session.connection().execute(_INSERT_PG, {"cooperative_id": cooperative_id, "now": now,
                                           "orders": orjson.dumps(order_rows).decode(),
-                                          "lines": orjson.dumps(line_rows).decode()})
+                                          "lines": orjson.dumps(line_rows).decode()}).all()
     return {(platform, external_id): order_id for order_id, platform, external_id in stored}
 
 
