@@ -251,8 +251,8 @@ def record_batch(raw_orders: list[dict]) -> dict:
                 continue
         valid.append((index, order))
     if valid:
-        with services().db.transaction() as session:
-            outcomes = record_orders(session, coop_id(), [r for _, r in valid])
+        cooperative_id, requests = coop_id(), [r for _, r in valid]
+        outcomes = services().db.run(lambda session: record_orders(session, cooperative_id, requests))
         for (index, _), outcome in zip(valid, outcomes):
             results[index] = outcome_result(outcome)
     return {"results": results}

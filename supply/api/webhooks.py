@@ -59,9 +59,8 @@ class Webhook(MethodView):
             events = adapter.parse(raw)
         except InvalidPayload as exc:
             raise InvalidInput(exc.message, fields=exc.fields, code="invalid_payload") from exc
-        with services().db.transaction() as session:
-            results = apply_platform_events(session, WEBHOOK_COOPERATIVE_ID, events,
-                                            refs_are_skus=isinstance(adapter, GenericAdapter))
+        results = services().db.run(lambda session: apply_platform_events(
+            session, WEBHOOK_COOPERATIVE_ID, events, refs_are_skus=isinstance(adapter, GenericAdapter)))
         body, status = adapter.acknowledge(results)
         return json_response(body, status)
 

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from supply.domain.errors import ServiceUnavailable
+
+T = TypeVar("T")
 
 
 def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
@@ -57,6 +59,15 @@ def is_connection_error(exc: BaseException) -> bool:
     return False
 
 
+def is_conflict(exc: BaseException) -> bool:
+    """True when PostgreSQL aborted the transaction to break a deadlock or a serialization conflict."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")
+
+
+class _RunAgain(Exception):
+    """The transaction was aborted by a conflict and is to be run again."""
+
+
 class Database:
     """An engine and its session factory. `transaction()` is the unit of work."""
 
@@ -70,17 +81,36 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, retryable: bool = False) -> Iterator[Session]:
         session = self.sessions()
         try:
             with session.begin():
                 yield session
         except (OperationalError, DBAPIError) as exc:
+            if retryable and is_conflict(exc):
+                raise _RunAgain() from exc
             if is_connection_error(exc):
                 raise ServiceUnavailable("the database is unavailable; retry shortly") from exc
             raise
         finally:
             session.close()
+
+    def run(self, work: Callable[[Session], T], *, attempts: int = 3) -> T:
+        """`work(session)` in a transaction, run again from the start (in a new one) when the database
+        aborted it to break a deadlock or a serialization conflict: nothing of the aborted run is
+        kept, so `work` must do all it does through the session.
+
+        Intake writes its orders before it locks the figures, so two transactions can, rarely, wait
+        on each other (one holds an order's key and waits for the figures, the other holds the
+        figures and reaches for the same order); PostgreSQL picks one to abort, and it is run again.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction(retryable=attempt < attempts) as session:
+                    return work(session)
+            except _RunAgain:
+                continue
+        raise AssertionError("unreachable")
 
     def dispose(self) -> None:
         self.engine.dispose()

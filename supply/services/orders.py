@@ -863,8 +863,8 @@ class OrderCombiner:
 
     def _record(self, cooperative_id: int, items: list) -> None:
         try:
-            with self.database.transaction() as session:
-                outcomes = record_orders(session, cooperative_id, [request for _, request, _ in items])
+            outcomes = self.database.run(
+                lambda session: record_orders(session, cooperative_id, [request for _, request, _ in items]))
         except Exception as exc:  # noqa: BLE001 - handed to the waiting requests
             if len(items) == 1 or isinstance(exc, ServiceUnavailable):
                 for _, _, slot in items:

@@ -244,3 +244,66 @@ def test_figures_that_move_before_the_lock_correct_the_decision(db, monkeypatch,
             assert stored.status == "reserved" and stored.rejection is None and line.reserved == 4
             assert availability["reserved"] == (5 if meanwhile == "small order" else 4)
         assert availability["available"] == 5 - availability["reserved"]
+
+
+def test_a_deadlock_between_intake_transactions_is_run_again(db, monkeypatch):
+    """PostgreSQL: one transaction holds an order's key and waits for the figures, the other holds the
+    figures (a push that locks first) and reaches for the same order. PostgreSQL aborts one of them;
+    `Database.run` runs it again, and the order is recorded once, with no error for either."""
+    import threading
+    import time
+
+    from supply.domain.rules import OrderLineRequest, OrderRequest
+    from supply.services import orders as service
+    from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
+    from supply.services.stock import adjust_stock, get_availability
+    from tests.conftest import PG_URL, require_service
+
+    require_service(bool(PG_URL), "PostgreSQL (DATABASE_URL)")
+    with db.transaction() as s:
+        farm = register_farm(s, 1, FarmInput(name="f", lat=1, lon=1), None)
+        register_product(s, 1, ProductInput(sku="A", name="a", unit="bag", unit_weight_kg=1, unit_volume_l=1))
+        for kind in ("declared", "confirmed"):
+            adjust_stock(s, 1, farm_id=farm["id"], sku="A", delta=5, kind=kind, reason="r", actor="t")
+    order_x = OrderRequest("douyin", "x", (OrderLineRequest("A", 2),))
+    figures_locked, key_held = threading.Event(), threading.Event()
+    real_insert = service._insert_orders_pg
+
+    def insert_and_tell(*args):
+        inserted = real_insert(*args)
+        if threading.current_thread().name == "holds-the-key":
+            key_held.set()
+        return inserted
+
+    monkeypatch.setattr(service, "_insert_orders_pg", insert_and_tell)
+    outcomes, errors = {}, []
+
+    def holds_the_key():
+        try:
+            outcomes["key"] = db.run(lambda s: service.record_orders(s, 1, [order_x])[0])
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def holds_the_figures():
+        def work(s):
+            service.lock_products(s, 1, {"A"})
+            figures_locked.set()
+            if key_held.wait(10):
+                time.sleep(0.3)   # the other is now waiting for the figures
+            return service.record_orders(s, 1, [order_x])[0]
+        try:
+            outcomes["figures"] = db.run(work)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    figures = threading.Thread(target=holds_the_figures, name="holds-the-figures")
+    figures.start()
+    assert figures_locked.wait(10)
+    key = threading.Thread(target=holds_the_key, name="holds-the-key")
+    key.start()
+    figures.join(30)
+    key.join(30)
+    assert not errors, errors
+    assert sorted(o.kind for o in outcomes.values()) == ["created", "duplicate"]
+    with db.transaction() as s:
+        assert get_availability(s, 1, "A", farm_names=True)["reserved"] == 2
