@@ -54,3 +54,37 @@ def wait_for(predicate, timeout_s: float, what: str, *logs, poll_s: float = 0.1)
         time.sleep(poll_s)
     tails = "\n".join(open(p).read()[-3000:] for p in logs)
     raise AssertionError(f"timed out waiting for {what}\n{tails}")
+
+
+def stock_in_service(db, skus=("A",), units: int = 5) -> None:
+    """Products with `units` confirmed units each at one farm, through the services (no HTTP)."""
+    from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
+    from supply.services.stock import adjust_stock
+
+    with db.transaction() as s:
+        farm = register_farm(s, 1, FarmInput(name="f", lat=1, lon=1), None)
+        for sku in skus:
+            register_product(s, 1, ProductInput(sku=sku, name=sku, unit="bag", unit_weight_kg=1, unit_volume_l=1))
+            for kind in ("declared", "confirmed"):
+                adjust_stock(s, 1, farm_id=farm["id"], sku=sku, delta=units, kind=kind, reason="r", actor="t")
+
+
+def commit_meanwhile(monkeypatch, action) -> None:
+    """Run `action()` to its end in another thread (its own connection and transaction) right after
+    the orders of the test's own intake call are written, before that call locks the figures."""
+    import threading
+
+    from supply.services import orders as service
+
+    real_insert = service._insert_orders_pg
+
+    def insert_then_let_another_commit(*args):
+        inserted = real_insert(*args)
+        if threading.current_thread() is threading.main_thread():
+            other = threading.Thread(target=action)
+            other.start()
+            other.join(10)
+            assert not other.is_alive(), "the other transaction did not finish"
+        return inserted
+
+    monkeypatch.setattr(service, "_insert_orders_pg", insert_then_let_another_commit)

@@ -188,8 +188,7 @@ class _Push:
             return
         batch, self.batch, self.batch_orders = self.batch, [], set()
         early = self.early and not self.stored   # the push's only batch, after every other event
-
-        stored_with: list = []
+        stored_with: list = []   # the outcomes the messages were stored with
 
         def store_early(outcomes: list[OrderOutcome]) -> None:
             for (index, _), outcome in zip(batch, outcomes):
@@ -229,7 +228,7 @@ class _Push:
             raise _StoredMeanwhile()
         self.stored = True
         if self.savepoint is not None:
-            self.savepoint.commit()   # no longer needed: released now, before any lock is taken
+            self.savepoint.commit()   # no longer needed (for the usual push, released before the lock)
 
     def answers(self) -> list[dict]:
         for index, first_index in self.first_of.items():

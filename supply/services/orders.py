@@ -191,22 +191,23 @@ def _record_pg(session: Session, cooperative_id: int, requests: list[OrderReques
     inserted = _insert_orders_pg(session, cooperative_id, requests, decided, now) if decided else {}
 
     # The orders another connection had stored already get their first answer (repeats included).
-    stored = {(requests[d.index].platform, requests[d.index].external_id): d.index for d in decided
-              if (requests[d.index].platform, requests[d.index].external_id) not in inserted}
+    stored = {_key(requests[d.index]): d.index for d in decided if _key(requests[d.index]) not in inserted}
     if stored:
         existing = _find_many(session, cooperative_id, set(stored))
         if len(existing) < len(stored):   # skipped on insert, yet not found: cannot happen, or retry
             raise ServiceUnavailable("an order changed while it was recorded; retry")
         for index, request in enumerate(requests):
-            key = (request.platform, request.external_id)
+            key = _key(request)
             if key in stored and (index == stored[key] or isinstance(outcomes[index], OutcomeRef)):
                 outcomes[index] = _replay(existing[key], request)
-        decided = [d for d in decided if (requests[d.index].platform, requests[d.index].external_id) in inserted]
+        decided = [d for d in decided if _key(requests[d.index]) in inserted]
 
-    order_ids = [inserted[(requests[d.index].platform, requests[d.index].external_id)] for d in decided]
+    order_ids = [inserted[_key(requests[d.index])] for d in decided]
     answered = _finish(requests, list(outcomes), decided, order_ids, now)
     if before_lock is not None:
         before_lock(answered)
+    if not decided:
+        return answered   # nothing takes from the figures
 
     # Under the lock, as little as can be: decide again unless the decisions are bound to come out the
     # same, correct the orders whose outcome changed, and settle the figures.
@@ -219,11 +220,14 @@ def _record_pg(session: Session, cooperative_id: int, requests: list[OrderReques
         corrected = [new for old, new in zip(decided, again)
                      if (old.status, old.rows, old.short) != (new.status, new.rows, new.short)]
         decided = again
-    _settle_pg(session, [(inserted[(requests[d.index].platform, requests[d.index].external_id)], d)
-                         for d in corrected], balances, holds)
+    _settle_pg(session, [(inserted[_key(requests[d.index])], d) for d in corrected], balances, holds)
     if corrected:
         answered = _finish(requests, outcomes, decided, order_ids, now)
     return answered
+
+
+def _key(request: OrderRequest) -> tuple[str, str]:
+    return request.platform, request.external_id
 
 
 def _still_holds(decided: list[_Decision], stored: dict, seen: dict[int, list[int]], after: dict[int, list[int]],
@@ -696,7 +700,7 @@ def _insert_orders_pg(session: Session, cooperative_id: int, requests: list[Orde
     The statement's text is the same for any number of orders: the rows travel as JSON documents,
     which PostgreSQL reads faster than the driver can spell out arrays.
     """
-    ordered = sorted(decided, key=lambda d: (requests[d.index].platform, requests[d.index].external_id))
+    ordered = sorted(decided, key=lambda d: _key(requests[d.index]))
     order_rows, line_rows = [], []
     for n, decision in enumerate(ordered):
         request = requests[decision.index]

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from supply.api.orders import OrderIn, OrderOut, order_out, plain_order, to_request
-from tests.helpers import order, stocked_farm
+from tests.helpers import commit_meanwhile, order, stock_in_service, stocked_farm
 
 # Values near the edges of every rule: types JSON can carry, lengths around the limits, control and
 # blank characters, Chinese and emoji, integers around the ranges.
@@ -97,14 +97,9 @@ def test_an_order_stored_by_another_connection_meanwhile_gets_its_first_answer(d
     from supply.db.models import Order, OrderLine
     from supply.domain.rules import OrderLineRequest, OrderRequest
     from supply.services import orders as service
-    from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
-    from supply.services.stock import adjust_stock, get_availability
+    from supply.services.stock import get_availability
 
-    with db.transaction() as s:
-        farm = register_farm(s, 1, FarmInput(name="f", lat=1, lon=1), None)
-        register_product(s, 1, ProductInput(sku="A", name="a", unit="bag", unit_weight_kg=1, unit_volume_l=1))
-        for kind in ("declared", "confirmed"):
-            adjust_stock(s, 1, farm_id=farm["id"], sku="A", delta=5, kind=kind, reason="r", actor="t")
+    stock_in_service(db)
     first = OrderRequest("douyin", "raced", (OrderLineRequest("A", 2),))
     with db.transaction() as s:
         stored = service.record_orders(s, 1, [first])[0]
@@ -133,18 +128,12 @@ def test_an_order_in_flight_on_another_connection_is_waited_for_then_answered_as
 
     from supply.domain.rules import OrderLineRequest, OrderRequest
     from supply.services import orders as service
-    from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
-    from supply.services.stock import adjust_stock, get_availability
+    from supply.services.stock import get_availability
 
     from tests.conftest import PG_URL, require_service
 
     require_service(bool(PG_URL), "PostgreSQL (DATABASE_URL)")
-    with db.transaction() as s:
-        farm = register_farm(s, 1, FarmInput(name="f", lat=1, lon=1), None)
-        for sku in ("A", "B"):
-            register_product(s, 1, ProductInput(sku=sku, name=sku, unit="bag", unit_weight_kg=1, unit_volume_l=1))
-            for kind in ("declared", "confirmed"):
-                adjust_stock(s, 1, farm_id=farm["id"], sku=sku, delta=5, kind=kind, reason="r", actor="t")
+    stock_in_service(db, ("A", "B"))
     order_a = OrderRequest("douyin", "in-flight", (OrderLineRequest("A", 2),))
     order_b = OrderRequest("douyin", "beside", (OrderLineRequest("B", 1),))
     first_recorded, release = threading.Event(), threading.Event()
@@ -187,21 +176,15 @@ def test_an_order_in_flight_on_another_connection_is_waited_for_then_answered_as
 def test_figures_that_move_before_the_lock_correct_the_decision(db, monkeypatch, meanwhile, expected):
     """PostgreSQL writes the orders before it locks the figures: when another transaction changes the
     figures in between, the order is decided again under the lock and corrected before the commit."""
-    import threading
-
     from supply.db.models import Order, OrderLine
     from supply.domain.rules import OrderLineRequest, OrderRequest
     from supply.services import orders as service
-    from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
-    from supply.services.stock import adjust_stock, get_availability
+    from supply.services.stock import get_availability
     from tests.conftest import PG_URL, require_service
 
     require_service(bool(PG_URL), "PostgreSQL (DATABASE_URL)")
+    stock_in_service(db)
     with db.transaction() as s:
-        farm = register_farm(s, 1, FarmInput(name="f", lat=1, lon=1), None)
-        register_product(s, 1, ProductInput(sku="A", name="a", unit="bag", unit_weight_kg=1, unit_volume_l=1))
-        for kind in ("declared", "confirmed"):
-            adjust_stock(s, 1, farm_id=farm["id"], sku="A", delta=5, kind=kind, reason="r", actor="t")
         if meanwhile == "cancel":
             early = service.record_orders(s, 1, [OrderRequest("douyin", "early", (OrderLineRequest("A", 3),))])[0]
     late = OrderRequest("douyin", "late", (OrderLineRequest("A", 4),))
@@ -215,19 +198,7 @@ def test_figures_that_move_before_the_lock_correct_the_decision(db, monkeypatch,
             else:
                 service.cancel_order(s, 1, early.order["id"])
 
-    real_insert = service._insert_orders_pg
-
-    def insert_then_let_another_commit(*args):
-        inserted = real_insert(*args)
-        if threading.current_thread() is not threading.main_thread():
-            return inserted   # the other transaction's own insert
-        other = threading.Thread(target=other_transaction)   # its own connection, nothing locked by us yet
-        other.start()
-        other.join(10)
-        assert not other.is_alive()
-        return inserted
-
-    monkeypatch.setattr(service, "_insert_orders_pg", insert_then_let_another_commit)
+    commit_meanwhile(monkeypatch, other_transaction)
     with db.transaction() as s:
         outcome = service.record_orders(s, 1, [late])[0]
     assert outcome.kind == expected
@@ -255,16 +226,11 @@ def test_a_deadlock_between_intake_transactions_is_run_again(db, monkeypatch):
 
     from supply.domain.rules import OrderLineRequest, OrderRequest
     from supply.services import orders as service
-    from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
-    from supply.services.stock import adjust_stock, get_availability
+    from supply.services.stock import get_availability
     from tests.conftest import PG_URL, require_service
 
     require_service(bool(PG_URL), "PostgreSQL (DATABASE_URL)")
-    with db.transaction() as s:
-        farm = register_farm(s, 1, FarmInput(name="f", lat=1, lon=1), None)
-        register_product(s, 1, ProductInput(sku="A", name="a", unit="bag", unit_weight_kg=1, unit_volume_l=1))
-        for kind in ("declared", "confirmed"):
-            adjust_stock(s, 1, farm_id=farm["id"], sku="A", delta=5, kind=kind, reason="r", actor="t")
+    stock_in_service(db)
     order_x = OrderRequest("douyin", "x", (OrderLineRequest("A", 2),))
     figures_locked, key_held = threading.Event(), threading.Event()
     real_insert = service._insert_orders_pg

@@ -12,7 +12,7 @@ from supply.db.models import PlatformMessage
 from supply.platforms import PlatformEvent, PlatformLine, get_adapter
 from supply.services import intake
 from supply.services.intake import apply_platform_events
-from tests.helpers import make_farm, make_product, stock
+from tests.helpers import commit_meanwhile, make_farm, make_product, stock
 
 HOT_STOCK = 60
 
@@ -225,31 +225,19 @@ def test_a_douyin_push_is_stored_once_per_message_and_cancels_in_order(db, clien
 def test_a_push_decided_again_under_the_lock_stores_the_final_outcome(db, client, manager, monkeypatch):
     """PostgreSQL: the usual push stores its messages before the figures are locked; when another
     transaction takes the stock in between, the order is decided again, and its message follows."""
-    import threading
-
-    from supply.services import orders as order_service
     from tests.conftest import PG_URL, require_service
 
     require_service(bool(PG_URL), "PostgreSQL (DATABASE_URL)")
     farm = make_farm(client, manager)
     set_up_platform(client, manager, farm["id"], "shop")
     events = on("shop", [paid("m-big", "o-big", ("r-hot", HOT_STOCK - 10)), paid("m-small", "o-small", ("r-hot", 5))])
-    real_insert = order_service._insert_orders_pg
 
-    def insert_then_let_another_commit(*args):
-        inserted = real_insert(*args)
-        if threading.current_thread() is threading.main_thread():
-            def take():
-                with db.transaction() as session:
-                    apply_platform_events(session, 1, on("shop", [paid("m-other", "o-other", ("r-hot", 20))]),
-                                          refs_are_skus=False)
-            other = threading.Thread(target=take)
-            other.start()
-            other.join(10)
-            assert not other.is_alive()
-        return inserted
+    def take():
+        with db.transaction() as session:
+            apply_platform_events(session, 1, on("shop", [paid("m-other", "o-other", ("r-hot", 20))]),
+                                  refs_are_skus=False)
 
-    monkeypatch.setattr(order_service, "_insert_orders_pg", insert_then_let_another_commit)
+    commit_meanwhile(monkeypatch, take)
     with db.transaction() as session:
         results = apply_platform_events(session, 1, events, refs_are_skus=False)
     assert [r["status"] for r in results] == ["rejected", "applied"]
