@@ -242,6 +242,18 @@ async def fire(port: int, requests: list[bytes], clients: int) -> tuple[float, l
     return elapsed, latencies, answers
 
 
+def machine_pace() -> float:
+    """CPU seconds for a fixed loop of Python additions (best of three): this machine's speed varies
+    from hour to hour, and runs are comparable only beside it."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.process_time(), 0
+        for i in range(5_000_000):
+            total += i
+        best = min(best, time.process_time() - started)
+    return best
+
+
 def machine_busy() -> tuple[float, float] | None:
     """(busy, total) CPU time of the whole machine so far, from /proc/stat; None where there is none."""
     try:
@@ -343,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         proc, port = start_server(url, args.workers, args.threads, args.server)
         database = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
         print(f"ingest benchmark: {database}, {args.server} {args.workers} workers x {args.threads} threads, "
-              f"{os.cpu_count()} CPUs (load generator included)")
+              f"{os.cpu_count()} CPUs (load generator included); machine pace {machine_pace():.2f} s "
+              f"(a fixed Python loop; lower is faster)")
         print(f"{'run':<22}{'clients':>8}{'orders':>8}{'orders/s':>10}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
               f"{'201':>7}{'409':>7}{'other':>6}{'reserved':>9}{'expected':>9}{'cpu':>6}  zero oversell")
         all_ok = True

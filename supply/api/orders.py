@@ -158,12 +158,23 @@ def _plain_text(value, max_length: int) -> bool:
             and not value.isspace())
 
 
+# Cached (for strings only): a spike repeats a few platforms and SKUs thousands of times.
+@functools.lru_cache(maxsize=4096)
+def _plain_platform(platform: str) -> bool:
+    return _PLATFORM_RE.fullmatch(platform) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_sku(sku: str) -> bool:
+    return _plain_text(sku, 64)
+
+
 def plain_order(data) -> OrderRequest | None:
     """The order in `data` when it is plainly valid, else None (the schema then says what is wrong)."""
     if type(data) is not dict or not data.keys() <= _ORDER_KEYS:
         return None
     platform, external_id = data.get("platform"), data.get("external_id")
-    if type(platform) is not str or not _PLATFORM_RE.fullmatch(platform) or not _plain_text(external_id, 128):
+    if type(platform) is not str or not _plain_platform(platform) or not _plain_text(external_id, 128):
         return None
     stream_id = data.get("stream_id")
     if stream_id is not None and (type(stream_id) is not int or not 1 <= stream_id <= MAX_ID):
@@ -176,7 +187,8 @@ def plain_order(data) -> OrderRequest | None:
         if type(line) is not dict or line.keys() != _LINE_KEYS:
             return None
         sku, quantity = line["sku"], line["quantity"]
-        if not _plain_text(sku, 64) or type(quantity) is not int or not 1 <= quantity <= MAX_LINE_QUANTITY:
+        if type(sku) is not str or not _plain_sku(sku) or type(quantity) is not int \
+                or not 1 <= quantity <= MAX_LINE_QUANTITY:
             return None
         parsed.append(OrderLineRequest(sku, quantity))
     buyer = data.get("buyer")

@@ -19,8 +19,7 @@ class OrderLineRequest:
     quantity: int
 
 
-# A spike names the same few SKUs thousands of times: each is spelled as JSON once.
-_json_text = functools.lru_cache(maxsize=4096)(json.JSONEncoder(ensure_ascii=False).encode)
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @dataclass(frozen=True)
@@ -38,10 +37,16 @@ class OrderRequest:
         sort_keys=True, ensure_ascii=False), spelled out here because it is computed for every order
         of a spike (stored hashes must keep matching: see test_rules).
         """
-        lines = ", ".join(f"[{_json_text(sku)}, {quantity}]"
-                          for sku, quantity in sorted((line.sku, line.quantity) for line in self.lines))
-        stream = "null" if self.stream_id is None else str(int(self.stream_id))
-        return hashlib.sha256(f'{{"lines": [{lines}], "stream_id": {stream}}}'.encode()).hexdigest()
+        return _fingerprint(self.lines, self.stream_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fingerprint(lines: tuple[OrderLineRequest, ...], stream_id: int | None) -> str:
+    # Cached: in a spike most orders are the same lines (one bag of the hot SKU), so the same value.
+    text = ", ".join(f"[{_json_text(sku)}, {quantity}]"
+                     for sku, quantity in sorted((line.sku, line.quantity) for line in lines))
+    stream = "null" if stream_id is None else str(int(stream_id))
+    return hashlib.sha256(f'{{"lines": [{text}], "stream_id": {stream}}}'.encode()).hexdigest()
 
 
 def available_to_promise(confirmed: int, reserved: int, held: int) -> int:

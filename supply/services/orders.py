@@ -291,6 +291,14 @@ def _reserve_in_memory(request: OrderRequest, products: dict, balances: dict[int
     line rows and, when it cannot be met, its short lines (as `_describe_short` words them).
     """
     stream_id = request.stream_id
+    if stream_id is None and len(request.lines) == 1:   # the usual order: one line, no stream
+        line = request.lines[0]
+        product_id = products[line.sku].id
+        balance = balances[product_id]
+        if available_to_promise(*balance[:3]) >= line.quantity:
+            balance[1] += line.quantity
+            return [{"product_id": product_id, "quantity": line.quantity, "from_hold": 0,
+                     "reserved": line.quantity}], []
     rows, short = [], False
     taken: dict[int, list[int]] = {}          # product -> [units reserved, units drawn from its hold]
     drawn: dict[tuple[int, int], int] = {}    # hold -> units drawn by the lines before
