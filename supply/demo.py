@@ -122,7 +122,7 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
         (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
         say(f"wrote {out / 'summary.json'} and {len(routes)} route sheets")
         click.echo(f"orders sent {sent}, reserved {reserved}, refused {rejected}; pickups {len(pickups)}, "
-                   f"planned {len(planned_ids)}, unplanned {len(plan['unplanned'])}; routes {len(routes)}")
+                   f"planned {len(planned_ids)}, unplanned {len(plan['unplanned'])}; route sheets {len(routes)}")
         return 0
     finally:
         server.shutdown()
