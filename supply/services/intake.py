@@ -207,8 +207,8 @@ class _Push:
                 changed.append(index)
             self._decide(index, status, result)
         if changed:   # decided again under the lock: the stored outcome follows
-            _correct_messages(self.session, [_message_row(self.cooperative_id, self.events[index], *self.outcomes[index])
-                                             for index in changed])
+            _correct_messages(self.session, [
+                _message_row(self.cooperative_id, self.events[index], *self.outcomes[index]) for index in changed])
 
     def _decide(self, index: int, status: str, result: dict) -> None:
         event = self.events[index]

@@ -52,8 +52,8 @@ def record_orders(session: Session, cooperative_id: int, requests: list[OrderReq
 
     On PostgreSQL the orders and their lines are written before the figures are locked, on a decision
     made against the figures as read: only the figures' update and the commit wait behind the lock, so
-    concurrent calls overlap their writes. Under the lock every order is decided again when the figures
-    moved meanwhile, and the few orders whose outcome changed are corrected before the commit.
+    concurrent calls overlap their writes. Under the lock the orders are decided again unless they are
+    bound to come out the same, and the few whose outcome changed are corrected before the commit.
     Elsewhere (SQLite holds the database's write lock for the whole transaction) the figures are read
     first and everything is written after; only when another connection stored one of the same orders
     meanwhile does the call fall back to deciding order by order, each in its own savepoint.
@@ -341,16 +341,23 @@ def _reserve_in_memory(request: OrderRequest, products: dict, balances: dict[int
     return [dict(r, reserved=0, from_hold=0) for r in rows], short_lines
 
 
-def _write_figures(session: Session, balances: dict[int, list[int]], holds: dict[tuple[int, int], list[int]]):
-    """Apply what `_reserve_in_memory` took, as deltas on the locked rows."""
+def _taken(balances: dict[int, list[int]], holds: dict[tuple[int, int], list[int]]) -> tuple[list, list]:
+    """What `_reserve_in_memory` took, as deltas for the figures' rows: the products' (pid, d_reserved,
+    d_held) and the holds' (sid, pid, taken)."""
     changed = [{"pid": pid, "d_reserved": b[1] - b[3], "d_held": b[2] - b[4]}
                for pid, b in balances.items() if b[3:] != b[1:3]]
+    drawn = [{"sid": sid, "pid": pid, "taken": h[1]} for (sid, pid), h in holds.items() if h[1]]
+    return changed, drawn
+
+
+def _write_figures(session: Session, balances: dict[int, list[int]], holds: dict[tuple[int, int], list[int]]):
+    """Apply what `_reserve_in_memory` took, as deltas on the locked rows."""
+    changed, drawn = _taken(balances, holds)
     if changed:
         table = ProductBalance.__table__
         session.execute(table.update().where(table.c.product_id == bindparam("pid"))
                         .values(reserved=table.c.reserved + bindparam("d_reserved"),
                                 held=table.c.held + bindparam("d_held")), changed)
-    drawn = [{"sid": sid, "pid": pid, "taken": h[1]} for (sid, pid), h in holds.items() if h[1]]
     if drawn:
         table = StreamHold.__table__
         session.execute(table.update().where(table.c.stream_id == bindparam("sid"),
@@ -596,18 +603,13 @@ def _read_products(session: Session, cooperative_id: int, skus: set[str], *,
 
 # Built once: a single order's transaction reads these twice, and building the statement each time
 # cost more CPU than the rest of recording the order.
-_PRODUCTS = (select(Product.id, Product.sku, ProductBalance.confirmed, ProductBalance.backordered,
-                    ProductBalance.reserved, ProductBalance.held)
-             .join(ProductBalance, ProductBalance.product_id == Product.id)
-             .where(Product.cooperative_id == bindparam("cooperative_id"),
-                    Product.sku.in_(bindparam("skus", expanding=True)))
-             .order_by(Product.id))
-_PRODUCTS_PG = (select(Product.id, Product.sku, ProductBalance.confirmed, ProductBalance.backordered,
-                       ProductBalance.reserved, ProductBalance.held)
-                .join(ProductBalance, ProductBalance.product_id == Product.id)
-                .where(Product.cooperative_id == bindparam("cooperative_id"),
-                       Product.sku == any_(bindparam("skus", type_=ARRAY(String))))
-                .order_by(Product.id))
+_FIGURES = (select(Product.id, Product.sku, ProductBalance.confirmed, ProductBalance.backordered,
+                   ProductBalance.reserved, ProductBalance.held)
+            .join(ProductBalance, ProductBalance.product_id == Product.id)
+            .where(Product.cooperative_id == bindparam("cooperative_id"))
+            .order_by(Product.id))
+_PRODUCTS = _FIGURES.where(Product.sku.in_(bindparam("skus", expanding=True)))
+_PRODUCTS_PG = _FIGURES.where(Product.sku == any_(bindparam("skus", type_=ARRAY(String))))
 _PRODUCTS_LOCKED_PG = _PRODUCTS_PG.with_for_update(of=ProductBalance)
 
 
@@ -730,9 +732,7 @@ def _settle_pg(session: Session, corrected: list[tuple[int, _Decision]], balance
                holds: dict[tuple[int, int], list[int]]) -> None:
     """Under the lock: the corrected orders (status, short lines and lines) and the figures, in one
     statement."""
-    changed = [{"product_id": pid, "reserved": b[1] - b[3], "held": b[2] - b[4]}
-               for pid, b in balances.items() if b[3:] != b[1:3]]
-    drawn = [{"stream_id": sid, "product_id": pid, "taken": h[1]} for (sid, pid), h in holds.items() if h[1]]
+    changed, drawn = _taken(balances, holds)
     if not (changed or drawn or corrected):
         return
     fixes = [{"id": order_id, "status": d.status, "rejection": d.short} for order_id, d in corrected]
@@ -741,8 +741,9 @@ def _settle_pg(session: Session, corrected: list[tuple[int, _Decision]], balance
              for order_id, d in corrected for row in d.rows]
     for n, row in enumerate(lines):
         row["n"] = n
-    session.connection().execute(_SETTLE_PG, {"fixes": orjson.dumps(fixes).decode(), "lines": orjson.dumps(lines).decode(),
-                                 "balances": orjson.dumps(changed).decode(), "holds": orjson.dumps(drawn).decode()})
+    session.connection().execute(_SETTLE_PG, {
+        "fixes": orjson.dumps(fixes).decode(), "lines": orjson.dumps(lines).decode(),
+        "balances": orjson.dumps(changed).decode(), "holds": orjson.dumps(drawn).decode()})
 
 
 _INSERT_PG = text("""
@@ -787,15 +788,14 @@ _SETTLE_PG = text("""
              AS v(order_id bigint, product_id integer, quantity bigint, from_hold bigint, reserved bigint, n bigint)
         ORDER BY v.n
     ), b AS (
-        UPDATE product_balances SET reserved = product_balances.reserved + d.reserved,
-                                    held = product_balances.held + d.held
-        FROM json_to_recordset(CAST(:balances AS json)) AS d(product_id integer, reserved bigint, held bigint)
-        WHERE product_balances.product_id = d.product_id
+        UPDATE product_balances SET reserved = product_balances.reserved + d.d_reserved,
+                                    held = product_balances.held + d.d_held
+        FROM json_to_recordset(CAST(:balances AS json)) AS d(pid integer, d_reserved bigint, d_held bigint)
+        WHERE product_balances.product_id = d.pid
     )
     UPDATE stream_holds SET remaining = stream_holds.remaining - d.taken
-    FROM json_to_recordset(CAST(:holds AS json)) AS d(stream_id integer, product_id integer, taken bigint)
-    WHERE stream_holds.stream_id = d.stream_id AND stream_holds.product_id = d.product_id""")
-
+    FROM json_to_recordset(CAST(:holds AS json)) AS d(sid integer, pid integer, taken bigint)
+    WHERE stream_holds.stream_id = d.sid AND stream_holds.product_id = d.pid""")
 
 
 def _insert_lines(session: Session, rows: list[dict]) -> None:
