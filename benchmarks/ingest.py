@@ -2,10 +2,11 @@
 
 Starts the service on its own database (a fresh PostgreSQL database, created and dropped here, unless
 --database-url names one), seeds products and confirmed stock, then fires bounded bursts of orders:
-single orders at 1, 8 and 32 clients and the batch endpoint, at one hot SKU and spread over 200 SKUs.
-For each run it prints orders/s, p50 and p99 request latency, how busy the whole machine was (server,
-database and load generator together; 100 % is every CPU), and whether what was reserved equals
-min(sent, stock) per SKU with every 201 counted (zero oversell, nothing lost).
+single orders at 1, 8 and 32 clients, the batch endpoint and signed platform pushes, at one hot SKU
+and spread over 200 SKUs, each run after a few untimed requests of its kind. For each run it prints
+orders/s, p50 and p99 request latency, how busy the whole machine was (server, database and load
+generator together; 100 % is every CPU), and whether what was reserved equals min(sent, stock) per
+SKU with every 201 counted (zero oversell, nothing lost); then the figures against the targets.
 
     python benchmarks/ingest.py                 # full run on a fresh PostgreSQL database
     python benchmarks/ingest.py --only push     # only the runs whose name contains "push"
@@ -22,6 +23,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import math
 import os
 import random
 import socket
@@ -57,20 +59,24 @@ def plan(smoke: bool) -> list[Run]:
         return [Run("single, hot SKU", 1, 40, 1, False), Run("single, hot SKU", 8, 200, 1, False),
                 Run("single, 200 SKUs", 8, 200, 1, True), Run("batch 100, hot SKU", 2, 1_000, 100, False),
                 Run("push 50, hot SKU", 2, 400, 50, False, webhook=True)]
+    # Batches and pushes come from 2 clients, one per server worker: on 2 cores more clients only
+    # queue behind each other (4 clients gave no more orders/s and twice the latency).
     return [
         Run("single, hot SKU", 1, 1_500, 1, False),
         Run("single, hot SKU", 8, 4_000, 1, False),
-        Run("single, hot SKU", 32, 6_000, 1, False),
-        Run("single, 200 SKUs", 32, 6_000, 1, True),
-        Run("batch 1000, hot SKU", 4, 60_000, 1_000, False),
-        Run("batch 1000, 200 SKUs", 4, 60_000, 1_000, True),
-        Run("push 500, hot SKU", 4, 20_000, 500, False, webhook=True),
+        Run("single, hot SKU", 32, 10_000, 1, False),
+        Run("single, 200 SKUs", 32, 10_000, 1, True),
+        Run("batch 1000, hot SKU", 2, 200_000, 1_000, False),
+        Run("batch 1000, 200 SKUs", 2, 200_000, 1_000, True),
+        Run("push 500, hot SKU", 2, 100_000, 500, False, webhook=True),
     ]
 
 
-# The issues' targets on the 2-core machine, PostgreSQL, one hot SKU: (issue 3, issue 6).
+# The issues' targets on the 2-core machine, PostgreSQL, one hot SKU: (issue 3, issue 6), and the
+# spike issue's bound on p99 latency.
 TARGETS = {"single, hot SKU": (1_000, 2_000), "batch 1000, hot SKU": (5_000, 20_000),
            "push 500, hot SKU": (None, 20_000)}
+P99_MS = 100
 PUSH_PLATFORM, PUSH_SECRET = "livebench", "bench-push-secret"
 
 
@@ -120,6 +126,11 @@ def seed(database_url: str, runs: list[Run], tag: str) -> tuple[str, dict[int, d
                     adjust_stock(session, 1, farm_id=farm["id"], sku=sku, delta=per_sku, kind=kind,
                                  reason="benchmark stock", actor="benchmark")
                 stock_by_run[index][sku] = per_sku
+        register_product(session, 1, ProductInput(sku=f"B{tag}-warm", name="苦荞挂面 500 g", unit="bag",
+                                                  unit_weight_kg=0.5, unit_volume_l=0.8))
+        for kind in ("declared", "confirmed"):
+            adjust_stock(session, 1, farm_id=farm["id"], sku=f"B{tag}-warm", delta=10_000_000, kind=kind,
+                         reason="benchmark warm-up stock", actor="benchmark")
     db.dispose()
     return token, stock_by_run
 
@@ -266,8 +277,18 @@ def machine_busy() -> tuple[float, float] | None:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank percentile: the smallest value at least q of the values do not exceed."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def render_run(run: Run, orders: list[dict], token: str) -> list[bytes]:
+    if run.webhook:
+        return [render_push(orders[i:i + run.per_request]) for i in range(0, len(orders), run.per_request)]
+    if run.per_request == 1:
+        return [render("/api/v1/orders", o, token) for o in orders]
+    return [render("/api/v1/orders/batch", {"orders": orders[i:i + run.per_request]}, token)
+            for i in range(0, len(orders), run.per_request)]
 
 
 def execute(run: Run, stock: dict[str, int], port: int, token: str, tag: str, index: int) -> dict:
@@ -277,13 +298,13 @@ def execute(run: Run, stock: dict[str, int], port: int, token: str, tag: str, in
                "lines": [{"sku": skus[i % len(skus)] if run.wide else skus[0], "quantity": 1}]}
               for i in range(run.orders)]
     rng.shuffle(orders)
-    if run.webhook:
-        requests = [render_push(orders[i:i + run.per_request]) for i in range(0, len(orders), run.per_request)]
-    elif run.per_request == 1:
-        requests = [render("/api/v1/orders", o, token) for o in orders]
-    else:
-        requests = [render("/api/v1/orders/batch", {"orders": orders[i:i + run.per_request]}, token)
-                    for i in range(0, len(orders), run.per_request)]
+    requests = render_run(run, orders, token)
+    # Untimed, a few requests of the run's kind on a SKU of its own: the first request of a kind in a
+    # worker costs several times the usual (caches filled, statements compiled), which says nothing
+    # about a spike that comes hours after the service started.
+    warm = [{"platform": PUSH_PLATFORM if run.webhook else "douyin", "external_id": f"{tag}-{index}-warm-{i}",
+             "lines": [{"sku": f"B{tag}-warm", "quantity": 1}]} for i in range(4 * run.clients * run.per_request)]
+    asyncio.run(fire(port, render_run(run, warm, token), run.clients))
     busy_before = machine_busy()
     elapsed, latencies, answers = asyncio.run(fire(port, requests, run.clients))
     busy = machine_busy()
@@ -365,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             r = execute(run, stock[index], port, token, tag, index)
             all_ok &= r["ok"]
             if run.clients == 32 or run.per_request > 1:
-                results[run.name] = r["requests_per_s"] if run.per_request == 1 else r["orders_per_s"]
+                results[run.name] = (r["requests_per_s"] if run.per_request == 1 else r["orders_per_s"],
+                                     r["p99_ms"])
             print(f"{r['run']:<22}{r['clients']:>8}{r['orders']:>8}{r['orders_per_s']:>10.0f}"
                   f"{r['requests_per_s']:>9.0f}{r['p50_ms']:>8.1f}{r['p99_ms']:>8.1f}{r['created']:>7}"
                   f"{r['refused']:>7}{r['errors']:>6}{r['reserved']:>9}{r['expected']:>9}"
@@ -373,14 +395,17 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'yes' if r['ok'] else 'NO'}", flush=True)
         if database == "PostgreSQL":
             for name, (target3, target6) in TARGETS.items():
-                got = results.get(name)
-                if got is None:
+                if name not in results:
                     continue
+                got, p99 = results[name]
                 unit = "req/s" if name.startswith("single") else "orders/s"
                 for issue, target in (("supply (3)", target3), ("spike-proof (6)", target6)):
-                    if target:
-                        print(f"target {issue:<16} {name:<22} {target:>7,} {unit:<9} measured {got:>7,.0f}  "
-                              f"{'met' if got >= target else 'NOT met'}")
+                    if not target:
+                        continue
+                    bound = f" and p99 < {P99_MS} ms" if target == target6 else ""
+                    met = got >= target and (not bound or p99 < P99_MS)
+                    print(f"target {issue:<16} {name:<20} {target:>7,} {unit:<8}{bound:<19}  measured "
+                          f"{got:>7,.0f}, p99 {p99:>5.1f} ms  {'met' if met else 'NOT met'}")
         print("all runs: reserved == min(sent, stock) per SKU, every 201 counted" if all_ok
               else "FAILED: a run reserved something other than min(sent, stock), or errored")
         return 0 if all_ok else 1
