@@ -326,6 +326,13 @@ _INSERT_MESSAGES_PG = text("""
 
 
 def _correct_messages(session: Session, rows: list[dict]) -> None:
+    """The outcome of these stored messages, decided again under the lock (when a product ran out
+    between the read and the lock, most of a push's messages)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_CORRECT_MESSAGES_PG, {"rows": _json_text(
+            [{key: row[key] for key in ("cooperative_id", "platform", "message_id", "status", "result")}
+             for row in rows])})
+        return
     table = PlatformMessage.__table__
     session.execute(table.update().where(table.c.cooperative_id == bindparam("b_cooperative_id"),
                                          table.c.platform == bindparam("b_platform"),
@@ -333,6 +340,13 @@ def _correct_messages(session: Session, rows: list[dict]) -> None:
                     .values(status=bindparam("b_status"), result=bindparam("b_result")),
                     [{f"b_{key}": row[key] for key in ("cooperative_id", "platform", "message_id", "status")}
                      | {"b_result": _jsonable(row["result"])} for row in rows])
+
+
+_CORRECT_MESSAGES_PG = text("""
+    UPDATE platform_messages AS m SET status = x.status, result = x.result
+    FROM json_to_recordset(CAST(:rows AS json))
+         AS x(cooperative_id integer, platform varchar, message_id varchar, status varchar, result json)
+    WHERE m.cooperative_id = x.cooperative_id AND m.platform = x.platform AND m.message_id = x.message_id""")
 
 
 def _json_text(value) -> str:
