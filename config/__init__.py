@@ -45,6 +45,11 @@ class Settings:
     rate_limit_unauthenticated: str = "60 per minute"
     # Namespace of the counters in Redis, for deployments (or test runs) sharing one Redis.
     rate_limit_key_prefix: str = "coop"
+    # Reverse proxies in front of the service that each append the address they received from to
+    # X-Forwarded-For (and the scheme to X-Forwarded-Proto). 0: the connecting peer is the client and
+    # those headers are ignored, since anyone can send them. Behind one proxy, every client would
+    # otherwise share the proxy's address, and its rate limits.
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -78,6 +83,11 @@ class Settings:
             kwargs["rate_limit_unauthenticated"] = env["COOP_RATE_LIMIT_UNAUTHENTICATED"].strip()
         if env.get("COOP_RATE_LIMIT_KEY_PREFIX"):
             kwargs["rate_limit_key_prefix"] = env["COOP_RATE_LIMIT_KEY_PREFIX"]
+        if env.get("COOP_TRUSTED_PROXIES", "").strip():
+            value = env["COOP_TRUSTED_PROXIES"].strip()
+            if not value.isdigit():
+                raise ValueError(f"COOP_TRUSTED_PROXIES must be a whole number of proxies (0 or more), not {value!r}")
+            kwargs["trusted_proxies"] = int(value)
         kwargs.update(overrides)
         return cls(**kwargs)
 

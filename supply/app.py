@@ -78,6 +78,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     from supply.api.fastlane import OrderFastLane
 
     app.wsgi_app = OrderFastLane(app, app.wsgi_app)
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Outermost, so that the fast lane and the rate limits see the client's address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
 
     @app.get("/healthz")
     def healthz():

@@ -87,8 +87,8 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
 
 
 def client_address() -> str:
-    # The connecting peer. Behind a reverse proxy that is the proxy for every client, unless the
-    # forwarded address is applied to the WSGI environment first.
+    # The connecting peer, or, behind COOP_TRUSTED_PROXIES proxies, the address the first of them
+    # received from (applied to the WSGI environment by ProxyFix in create_app).
     return request.remote_addr or "unknown"
 
 

@@ -172,3 +172,58 @@ def test_limits_come_from_the_environment_where_empty_means_off():
 def test_a_limit_that_is_not_a_rate_is_refused_at_start_naming_the_variable(make_client):
     with pytest.raises(ValueError, match="COOP_RATE_LIMIT_UNAUTHENTICATED"):
         make_client(rate_limit_unauthenticated="sixty a minute")
+
+
+PROXY = {"REMOTE_ADDR": "10.0.0.2"}   # every request arrives from the one proxy
+
+
+def forwarded_for(address: str) -> dict:
+    return {**PROXY, "HTTP_X_FORWARDED_FOR": address}
+
+
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_count(make_client, seeded, manager):
+    client = make_client(rate_limit_unauthenticated="3 per minute", trusted_proxies=1)
+    for _ in range(3):
+        assert client.get("/api/v1/products", headers=BAD_TOKEN,
+                          environ_base=forwarded_for("198.51.100.1")).status_code == 401
+    assert_rate_limited(client.get("/api/v1/products", headers=BAD_TOKEN,
+                                   environ_base=forwarded_for("198.51.100.1")))
+    # Another client behind the same proxy is not held up by the first one's failures.
+    assert client.get("/api/v1/products", headers=manager,
+                      environ_base=forwarded_for("198.51.100.2")).status_code == 200
+    # The proxy appends what it received from: an address the client wrote itself is not believed.
+    assert_rate_limited(client.get("/api/v1/products", headers=manager,
+                                   environ_base=forwarded_for("198.51.100.9, 198.51.100.1")))
+    # The order fast lane sees the client's address too: it does not record for a refused one.
+    order = {"platform": "douyin", "external_id": "behind-proxy", "lines": [{"sku": SKU, "quantity": 1}]}
+    assert_rate_limited(client.post("/api/v1/orders", headers=manager, json=order,
+                                    environ_base=forwarded_for("198.51.100.1")))
+    assert client.post("/api/v1/orders", headers=manager, json=order,
+                       environ_base=forwarded_for("198.51.100.2")).status_code == 201
+
+
+def test_without_trusted_proxies_a_forwarded_address_changes_nothing(make_client, manager):
+    client = make_client(rate_limit_unauthenticated="3 per minute")
+    for n in range(3):
+        assert client.get("/api/v1/products", headers=BAD_TOKEN,
+                          environ_base=forwarded_for(f"198.51.100.{n}")).status_code == 401
+    assert_rate_limited(client.get("/api/v1/products", headers=BAD_TOKEN,
+                                   environ_base=forwarded_for("198.51.100.3")))
+    assert_rate_limited(client.get("/api/v1/products", headers=manager,
+                                   environ_base=forwarded_for("198.51.100.200")))
+
+
+def test_pushes_behind_a_trusted_proxy_are_counted_per_sending_server(make_client, seeded):
+    client = make_client(rate_limit_webhooks="2 per minute", trusted_proxies=1)
+    for n in range(2):
+        assert push(client, f"p-{n}", environ=forwarded_for("192.0.2.10")).status_code == 200
+    assert_rate_limited(push(client, "p-2", environ=forwarded_for("192.0.2.10")))
+    assert push(client, "p-3", environ=forwarded_for("192.0.2.11")).status_code == 200
+
+
+def test_trusted_proxies_come_from_the_environment_as_a_count():
+    assert Settings.from_env({}).trusted_proxies == 0
+    assert Settings.from_env({"COOP_TRUSTED_PROXIES": "2"}).trusted_proxies == 2
+    for bad in ("yes", "-1", "1.5"):
+        with pytest.raises(ValueError, match="COOP_TRUSTED_PROXIES"):
+            Settings.from_env({"COOP_TRUSTED_PROXIES": bad})
