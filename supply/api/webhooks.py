@@ -8,12 +8,15 @@ from marshmallow import Schema, fields, validate
 
 from supply.api.auth import requires
 from supply.api.context import services
-from supply.api.schemas import QueryInt, Text
+from supply.api.orders import BuyerIn, LineIn
+from supply.api.schemas import Id, QueryInt, Text
 from supply.api.util import coop_id, json_response
 from supply.domain.errors import InvalidInput, NotFound, Unauthorized
+from supply.domain.rules import MAX_LINES_PER_ORDER, OrderLineRequest
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
 from supply.services.intake import (
     apply_platform_events,
+    complete_platform_message,
     list_platform_messages,
     map_platform_product,
 )
@@ -82,6 +85,14 @@ class MessagesQuery(Schema):
     limit = QueryInt(1, 1000, load_default=100)
 
 
+class LinesIn(Schema):
+    lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(1, MAX_LINES_PER_ORDER),
+                        metadata={"description": "the order's lines in our SKUs"})
+    stream_id = Id(load_default=None, allow_none=True)
+    buyer = fields.Nested(BuyerIn, load_default=None, allow_none=True,
+                          metadata={"description": "personal data: seen by managers only"})
+
+
 class MessageOut(Schema):
     id = fields.Integer()
     platform = fields.String()
@@ -113,3 +124,17 @@ class PlatformMessages(MethodView):
         """Events stored from platforms: the unmapped and needs_order_detail ones need a manager."""
         with services().db.transaction() as session:
             return list_platform_messages(session, coop_id(), **query)
+
+
+@blp.route("/platform-messages/<int(max=9223372036854775807):message_pk>/order")
+class PlatformMessageOrder(MethodView):
+    @requires("manager")
+    @blp.arguments(LinesIn)
+    @blp.response(200, MessageOut)
+    def post(self, data, message_pk):
+        """Complete a paid event stored as needs_order_detail or unmapped with its order's lines: the
+        order is recorded and the message settles (applied, rejected, duplicate_order or stale)."""
+        lines = [OrderLineRequest(line["sku"], line["quantity"]) for line in data["lines"]]
+        buyer = {k: v for k, v in (data["buyer"] or {}).items() if v is not None} or None
+        return services().db.run(lambda session: complete_platform_message(
+            session, coop_id(), message_pk, lines=lines, stream_id=data["stream_id"], buyer=buyer))

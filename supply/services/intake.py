@@ -16,7 +16,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from supply.db.models import PlatformMessage, PlatformProduct, Product
-from supply.domain.errors import NotFound, ServiceUnavailable
+from supply.domain.errors import Conflict, NotFound, ServiceUnavailable
 from supply.domain.rules import OrderLineRequest, OrderRequest
 from supply.platforms import PlatformEvent
 from supply.services.orders import (
@@ -27,6 +27,8 @@ from supply.services.orders import (
 )
 
 _ORDER_KINDS = ("paid", "cancelled", "refunded")
+# A paid event in one of these states names an order the service could not record by itself.
+AWAITING_MANAGER = ("needs_order_detail", "unmapped")
 # A message in one of these states fixes its order at its version: an older event is stale after it.
 _SETTLED = ("applied", "rejected")
 
@@ -434,9 +436,52 @@ def list_platform_messages(session: Session, cooperative_id: int, *, status: str
     if status:
         query = query.where(PlatformMessage.status == status)
     rows = session.execute(query.order_by(PlatformMessage.id.desc()).limit(limit)).scalars()
-    return [{"id": m.id, "platform": m.platform, "message_id": m.message_id, "kind": m.kind,
-             "external_order_id": m.external_order_id, "version": m.version, "status": m.status,
-             "result": m.result, "created_at": m.created_at} for m in rows]
+    return [_message_out(m) for m in rows]
+
+
+def complete_platform_message(session: Session, cooperative_id: int, message_pk: int, *,
+                              lines: list[OrderLineRequest], stream_id: int | None = None,
+                              buyer: dict | None = None) -> dict:
+    """A paid event the service could not turn into an order by itself (its push named the order but
+    not its lines, as Douyin's and Kuaishou's never do, or named products not mapped to a SKU),
+    completed by a manager with the order's lines in our SKUs, as read in the platform's back office.
+
+    The order is recorded as the event would have recorded it (all or nothing, against the figures),
+    and the message settles with the outcome: applied, rejected for stock, duplicate_order when the
+    order exists already (recorded another way, or cancelled before it was paid), or stale when a
+    newer event for the order was applied meanwhile. Lines naming what does not exist, or an order
+    already recorded with other lines, are refused and change nothing. The message is locked while it
+    is completed: two managers cannot complete it twice.
+    """
+    message = session.execute(select(PlatformMessage).where(PlatformMessage.id == message_pk,
+                                                            PlatformMessage.cooperative_id == cooperative_id)
+                              .with_for_update()).scalar()
+    if message is None:
+        raise NotFound(f"platform message {message_pk} does not exist")
+    if message.status not in AWAITING_MANAGER or message.kind != "paid" or message.external_order_id is None:
+        raise Conflict(f"platform message {message_pk} is a {message.kind} event, {message.status}: only paid "
+                       f"events awaiting their order's lines or a product mapping are completed by hand",
+                       code="not_awaiting_lines")
+    order = (message.platform, message.external_order_id)
+    newest = _settled_versions(session, cooperative_id, {order}).get(order)
+    if message.version is not None and newest is not None and newest > message.version:
+        status, result = "stale", {"reason": "a newer event for this order was already applied"}
+    else:
+        outcome = record_orders(session, cooperative_id, [OrderRequest(
+            platform=message.platform, external_id=message.external_order_id, lines=tuple(lines),
+            stream_id=stream_id, buyer=buyer)])[0]
+        if outcome.kind in ("invalid", "conflict"):
+            raise outcome.error
+        status, result = _outcome_status(outcome), _outcome_body(outcome)
+    message.status, message.result = status, _jsonable(result)
+    session.flush()
+    return _message_out(message)
+
+
+def _message_out(m: PlatformMessage) -> dict:
+    return {"id": m.id, "platform": m.platform, "message_id": m.message_id, "kind": m.kind,
+            "external_order_id": m.external_order_id, "version": m.version, "status": m.status,
+            "result": m.result, "created_at": m.created_at}
 
 
 def _jsonable(value):

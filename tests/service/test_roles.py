@@ -37,6 +37,7 @@ TABLE = [
     ("post", "/api/v1/orders/{order_id}/cancel", None, {"manager"}),
     ("post", "/api/v1/platform-products", {"platform": "douyin", "product_ref": "p1", "sku": SKU}, {"manager"}),
     ("get", "/api/v1/platform-messages", None, {"manager"}),
+    ("post", "/api/v1/platform-messages/{message_pk}/order", {"lines": [{"sku": SKU, "quantity": 1}]}, {"manager"}),
     ("get", "/api/v1/jobs/{job_id}", None, {"manager"}),
     ("get", "/api/v1/hubs", None, {"manager"}),
     ("post", "/api/v1/hubs", {"name": "h", "lat": 42.5, "lon": 1.52, "opens_at": "06:00", "cutoff_at": "18:00"},
@@ -67,7 +68,7 @@ PUBLIC = {("post", "/api/v1/webhooks/{platform}")}
 @pytest.fixture
 def world(client, manager, tokens, db):
     """One of everything, with a published plan whose route belongs to the first driver."""
-    from supply.db.models import DispatchPlan, Hub, Job, Pickup, Route, Stop, StopItem, Vehicle
+    from supply.db.models import DispatchPlan, Hub, Job, Pickup, PlatformMessage, Route, Stop, StopItem, Vehicle
 
     farm = stocked_farm(client, manager, 50)
     stream = client.post("/api/v1/streams", headers=manager, json={
@@ -100,9 +101,13 @@ def world(client, manager, tokens, db):
         job = Job(id="00000000-0000-0000-0000-000000000001", cooperative_id=1, kind="allocate", params={},
                   status="finished", progress=100)
         s.add(job)
+        message = PlatformMessage(cooperative_id=1, platform="douyin", message_id="m-world", kind="paid",
+                                  external_order_id="w-1", status="needs_order_detail", payload={}, created_at=at)
+        s.add(message)
+        s.flush()
         ids = {"farm_id": farm["id"], "sku": SKU, "stream_id": stream["id"], "order_id": created.get_json()["id"],
                "hub_id": hub.id, "pickup_id": pickup.id, "plan_id": plan.id, "route_id": route.id,
-               "stop_id": stop.id, "job_id": job.id}
+               "stop_id": stop.id, "job_id": job.id, "message_pk": message.id}
     return ids
 
 
