@@ -60,7 +60,7 @@ def plan(smoke: bool) -> list[Run]:
                 Run("single, 200 SKUs", 8, 200, 1, True), Run("batch 100, hot SKU", 2, 1_000, 100, False),
                 Run("push 50, hot SKU", 2, 400, 50, False, webhook=True)]
     # Batches and pushes come from 2 clients, one per server worker: on 2 cores more clients only
-    # queue behind each other (4 clients gave no more orders/s and twice the latency). Smaller runs
+    # queue behind each other (4 clients gave fewer orders/s and twice the latency). Smaller runs
     # first: each run finds the database as the runs before it left it, and after the batch runs'
     # 400,000 orders PostgreSQL's buffers are full of pages still to be written.
     return [
