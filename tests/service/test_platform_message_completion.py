@@ -112,7 +112,7 @@ def test_an_order_short_of_stock_settles_the_message_as_rejected(douyin, manager
     assert figures(douyin, manager) == {"available": 2, "reserved": 0}
 
 
-def test_an_order_cancelled_before_its_lines_came_stays_cancelled(douyin, manager):
+def test_a_payment_whose_order_was_cancelled_later_is_stale_and_reserves_nothing(douyin, manager):
     stocked_farm(douyin, manager, 10)
     push(douyin, paid("m-1", 333, pay_time=1718712060), cancelled("m-2", 333, cancel_time=1718712600))
     [message] = awaiting(douyin, manager)
