@@ -296,16 +296,19 @@ def render_run(run: Run, orders: list[dict], token: str) -> list[bytes]:
 def execute(run: Run, stock: dict[str, int], port: int, token: str, tag: str, index: int) -> dict:
     rng = random.Random(index)
     skus = list(stock)
-    orders = [{"platform": PUSH_PLATFORM if run.webhook else "douyin", "external_id": f"{tag}-{index}-{i}",
-               "lines": [{"sku": skus[i % len(skus)] if run.wide else skus[0], "quantity": 1}]}
+    platform = PUSH_PLATFORM if run.webhook else "douyin"
+
+    def one_unit(external_id: str, sku: str) -> dict:
+        return {"platform": platform, "external_id": external_id, "lines": [{"sku": sku, "quantity": 1}]}
+
+    orders = [one_unit(f"{tag}-{index}-{i}", skus[i % len(skus)] if run.wide else skus[0])
               for i in range(run.orders)]
     rng.shuffle(orders)
     requests = render_run(run, orders, token)
     # Untimed, a few requests of the run's kind on a SKU of its own: the first request of a kind in a
     # worker costs several times the usual (caches filled, statements compiled), which says nothing
     # about a spike that comes hours after the service started.
-    warm = [{"platform": PUSH_PLATFORM if run.webhook else "douyin", "external_id": f"{tag}-{index}-warm-{i}",
-             "lines": [{"sku": f"B{tag}-warm", "quantity": 1}]} for i in range(4 * run.clients * run.per_request)]
+    warm = [one_unit(f"{tag}-{index}-warm-{i}", f"B{tag}-warm") for i in range(4 * run.clients * run.per_request)]
     asyncio.run(fire(port, render_run(run, warm, token), run.clients))
     busy_before = machine_busy()
     elapsed, latencies, answers = asyncio.run(fire(port, requests, run.clients))

@@ -110,10 +110,18 @@ class BatchOut(Schema):
 
 
 def to_request(data: dict) -> OrderRequest:
-    buyer = {k: v for k, v in (data.get("buyer") or {}).items() if v is not None} or None
     return OrderRequest(platform=data["platform"], external_id=data["external_id"], stream_id=data["stream_id"],
-                        lines=tuple(OrderLineRequest(l["sku"], l["quantity"]) for l in data["lines"]),
-                        buyer=buyer)
+                        lines=order_lines(data), buyer=buyer_of(data))
+
+
+def order_lines(data: dict) -> tuple[OrderLineRequest, ...]:
+    """The lines of a loaded body (`LineIn` each)."""
+    return tuple(OrderLineRequest(line["sku"], line["quantity"]) for line in data["lines"])
+
+
+def buyer_of(data: dict) -> dict | None:
+    """The buyer of a loaded body (`BuyerIn`), without the parts not given; None when nothing is."""
+    return {k: v for k, v in (data.get("buyer") or {}).items() if v is not None} or None
 
 
 _combiner_lock = threading.Lock()

@@ -8,11 +8,11 @@ from marshmallow import Schema, fields, validate
 
 from supply.api.auth import requires
 from supply.api.context import services
-from supply.api.orders import BuyerIn, LineIn
+from supply.api.orders import BuyerIn, LineIn, buyer_of, order_lines
 from supply.api.schemas import Id, QueryInt, Text
 from supply.api.util import coop_id, json_response
 from supply.domain.errors import InvalidInput, NotFound, Unauthorized
-from supply.domain.rules import MAX_LINES_PER_ORDER, OrderLineRequest
+from supply.domain.rules import MAX_LINES_PER_ORDER
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
 from supply.services.intake import (
     apply_platform_events,
@@ -134,7 +134,6 @@ class PlatformMessageOrder(MethodView):
     def post(self, data, message_pk):
         """Complete a paid event stored as needs_order_detail or unmapped with its order's lines: the
         order is recorded and the message settles (applied, rejected, duplicate_order or stale)."""
-        lines = [OrderLineRequest(line["sku"], line["quantity"]) for line in data["lines"]]
-        buyer = {k: v for k, v in (data["buyer"] or {}).items() if v is not None} or None
+        lines, buyer = order_lines(data), buyer_of(data)
         return services().db.run(lambda session: complete_platform_message(
             session, coop_id(), message_pk, lines=lines, stream_id=data["stream_id"], buyer=buyer))

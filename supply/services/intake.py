@@ -440,7 +440,7 @@ def list_platform_messages(session: Session, cooperative_id: int, *, status: str
 
 
 def complete_platform_message(session: Session, cooperative_id: int, message_pk: int, *,
-                              lines: list[OrderLineRequest], stream_id: int | None = None,
+                              lines: tuple[OrderLineRequest, ...], stream_id: int | None = None,
                               buyer: dict | None = None) -> dict:
     """A paid event the service could not turn into an order by itself (its push named the order but
     not its lines, as Douyin's and Kuaishou's never do, or named products not mapped to a SKU),
@@ -468,7 +468,7 @@ def complete_platform_message(session: Session, cooperative_id: int, message_pk:
         status, result = "stale", {"reason": "a newer event for this order was already applied"}
     else:
         outcome = record_orders(session, cooperative_id, [OrderRequest(
-            platform=message.platform, external_id=message.external_order_id, lines=tuple(lines),
+            platform=message.platform, external_id=message.external_order_id, lines=lines,
             stream_id=stream_id, buyer=buyer)])[0]
         if outcome.kind in ("invalid", "conflict"):
             raise outcome.error
