@@ -12,6 +12,15 @@ from pathlib import Path
 DEFAULT_DATA_DIR = Path(os.environ.get("COOP_DATA_DIR", Path.home() / ".local" / "share" / "coop"))
 
 
+# The platforms' open API gateways (Douyin shop: minibear2021/doudian core.py; Kuaishou shop:
+# crywolfx/kuaishou-merchant-open-api packages/main.ts; Youzan: youzan/open-sdk-node lib/config/http.js).
+PLATFORM_API_URLS = {
+    "douyin": "https://openapi-fxg.jinritemai.com",
+    "kuaishou": "https://openapi.kwaixiaodian.com",
+    "youzan": "https://open.youzanyun.com",
+}
+
+
 def _default_database_url() -> str:
     return f"sqlite:///{DEFAULT_DATA_DIR / 'coop.sqlite3'}"
 
@@ -50,6 +59,16 @@ class Settings:
     # those headers are ignored, since anyone can send them. Behind one proxy, every client would
     # otherwise share the proxy's address, and its rate limits.
     trusted_proxies: int = 0
+    # One JSON line per request on stderr (time, request id, method, route, status, duration, role,
+    # cooperative). Never a path, query string, header or body.
+    access_log: bool = True
+    # Platform open APIs (order detail, listing stock, shipping): platform name -> base URL. The
+    # platforms' public gateways by default; a test or the demo points them at local stand-ins.
+    platform_api_urls: dict[str, str] = field(default_factory=lambda: dict(PLATFORM_API_URLS))
+    # Fernet key (32 url-safe base64 bytes) that encrypts stored platform credentials and shop tokens.
+    credentials_key: str | None = None
+    # Seconds to wait for a platform's answer before the call counts as failed (and is retried).
+    platform_api_timeout_s: float = 3.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -88,6 +107,17 @@ class Settings:
             if not value.isdigit():
                 raise ValueError(f"COOP_TRUSTED_PROXIES must be a whole number of proxies (0 or more), not {value!r}")
             kwargs["trusted_proxies"] = int(value)
+        if env.get("COOP_ACCESS_LOG", "").strip():
+            kwargs["access_log"] = env["COOP_ACCESS_LOG"].strip().lower() not in ("0", "false", "no", "off")
+        if env.get("COOP_PLATFORM_API_URLS"):
+            urls = json.loads(env["COOP_PLATFORM_API_URLS"])
+            if not isinstance(urls, dict) or not all(isinstance(v, str) for v in urls.values()):
+                raise ValueError("COOP_PLATFORM_API_URLS must be a JSON object of platform name to base URL")
+            kwargs["platform_api_urls"] = {**PLATFORM_API_URLS, **urls}
+        if env.get("COOP_CREDENTIALS_KEY"):
+            kwargs["credentials_key"] = env["COOP_CREDENTIALS_KEY"].strip()
+        if env.get("COOP_PLATFORM_API_TIMEOUT_S"):
+            kwargs["platform_api_timeout_s"] = float(env["COOP_PLATFORM_API_TIMEOUT_S"])
         kwargs.update(overrides)
         return cls(**kwargs)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 
-from flask import Flask, jsonify
+from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from werkzeug.routing import IntegerConverter
@@ -78,14 +78,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     from supply.api.fastlane import OrderFastLane
 
     app.wsgi_app = OrderFastLane(app, app.wsgi_app)
+
+    from supply.api.observability import RequestObserver, init_observability
+
+    init_observability(app, services)
+    # Outside the fast lane, so that every request is logged and counted once however it is answered.
+    app.wsgi_app = RequestObserver(app.wsgi_app)
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         # Outermost, so that the fast lane and the rate limits see the client's address.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
-
-    @app.get("/healthz")
-    def healthz():
-        return jsonify({"status": "ok"})
 
     return app

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -10,8 +11,36 @@ from supply.server import SERVERS
 
 
 @click.group()
+@click.version_option(package_name="coop-dispatch", prog_name="coop")
 def main() -> None:
-    """Cooperative dispatch backend."""
+    """Cooperative dispatch backend.
+
+    Settings come from the environment; a `.env` file in the current directory is read first (as
+    config/example.env shows), without overriding variables already set.
+    """
+    from dotenv import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env", override=False)
+
+
+def _database():
+    from supply.db.session import Database
+
+    return Database(Settings.from_env().database_url)
+
+
+def _run(work):
+    """Run `work(session)` in one transaction; a refused input is a clean error, not a traceback."""
+    from supply.domain.errors import DomainError
+
+    database = _database()
+    try:
+        with database.transaction() as session:
+            return work(session)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        database.dispose()
 
 
 @main.group()
@@ -28,6 +57,51 @@ def db_upgrade(revision: str) -> None:
     settings = Settings.from_env()
     migrations.upgrade(settings.database_url, revision)
     click.echo(f"database at {settings!r} is at {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision(s) the database is at, and whether that is the newest."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    import migrations
+
+    settings = Settings.from_env()
+    heads = set(ScriptDirectory.from_config(migrations.alembic_config(settings.database_url)).get_heads())
+    database = _database()
+    try:
+        with database.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        database.dispose()
+    for revision in sorted(current) or ["(none: run `coop db upgrade`)"]:
+        click.echo(revision)
+    click.echo("up to date" if current == heads else f"behind: the newest is {', '.join(sorted(heads))}")
+
+
+@main.group()
+def cooperatives() -> None:
+    """Cooperatives (tenants) on this deployment."""
+
+
+@cooperatives.command("create")
+@click.option("--code", required=True, help="short name used by tokens and commands, e.g. zhaosu")
+@click.option("--name", required=True)
+@click.option("--timezone", default="Asia/Shanghai", show_default=True)
+def cooperatives_create(code: str, name: str, timezone: str) -> None:
+    from supply.services.auth import create_cooperative
+
+    coop = _run(lambda session: create_cooperative(session, code=code, name=name, timezone=timezone))
+    click.echo(f"{coop['id']}\t{coop['code']}\t{coop['name']}\t{coop['timezone']}")
+
+
+@cooperatives.command("list")
+def cooperatives_list() -> None:
+    from supply.services.auth import list_cooperatives
+
+    for coop in _run(list_cooperatives):
+        click.echo(f"{coop['id']}\t{coop['code']}\t{coop['name']}\t{coop['timezone']}")
 
 
 @main.group()
@@ -57,6 +131,28 @@ def tokens_create(role: str, driver_id: int | None, cooperative: str, label: str
     click.echo(token)
 
 
+@tokens.command("list")
+@click.option("--cooperative", default=None, help="only this cooperative's tokens")
+def tokens_list(cooperative: str | None) -> None:
+    """Each token's id, cooperative, role, driver, label, created and revoked dates (never the token)."""
+    from supply.services.auth import list_tokens
+
+    for t in _run(lambda session: list_tokens(session, cooperative_code=cooperative)):
+        revoked = t["revoked_at"].isoformat(timespec="seconds") if t["revoked_at"] else "active"
+        click.echo(f"{t['id']}\t{t['cooperative']}\t{t['role']}\t{t['driver_id'] or '-'}\t{t['label'] or '-'}\t"
+                   f"{t['created_at'].isoformat(timespec='seconds')}\t{revoked}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token by its id (from `coop tokens list`); running servers refuse it within 30 s."""
+    from supply.services.auth import revoke_token
+
+    token = _run(lambda session: revoke_token(session, token_id))
+    click.echo(f"token {token['id']} ({token['role']}) revoked at {token['revoked_at'].isoformat(timespec='seconds')}")
+
+
 @main.group()
 def drivers() -> None:
     """Drivers (a driver token is bound to one)."""
@@ -65,14 +161,12 @@ def drivers() -> None:
 @drivers.command("create")
 @click.option("--name", required=True)
 @click.option("--phone", default=None)
-def drivers_create(name: str, phone: str | None) -> None:
-    from supply.db.session import Database
-    from supply.services.auth import create_driver
+@click.option("--cooperative", default="default", show_default=True)
+def drivers_create(name: str, phone: str | None, cooperative: str) -> None:
+    from supply.services.auth import cooperative_id_of, create_driver
 
-    database = Database(Settings.from_env().database_url)
-    with database.transaction() as session:
-        driver = create_driver(session, 1, name=name, phone=phone)
-    database.dispose()
+    driver = _run(lambda session: create_driver(session, cooperative_id_of(session, cooperative), name=name,
+                                                phone=phone))
     click.echo(driver["id"])
 
 
@@ -84,6 +178,12 @@ def drivers_create(name: str, phone: str | None) -> None:
               help="request threads per worker; concurrent orders in a worker share one transaction")
 def serve(bind: str, server: str, workers: int, threads: int) -> None:
     """Run the HTTP service (granian by default, or gunicorn)."""
+    import os
+    import tempfile
+
+    # The workers count into one set of figures for /metrics (prometheus_client's multiprocess mode);
+    # `coop worker` shares them when PROMETHEUS_MULTIPROC_DIR is set for both.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="coop-metrics-"))
     from supply.server import run
 
     run(server, bind=bind, workers=workers, threads=threads, log_level=Settings.from_env().log_level)

@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import threading
+import time
 import traceback
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -37,6 +38,7 @@ from sqlalchemy import and_, or_, select, update
 
 from supply.db.models import Job, utcnow
 from supply.domain.errors import InvalidInput, NotFound
+from supply.metrics import JOB_SECONDS, JOBS
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +204,7 @@ def execute_job(services, job_id: str, *, reraise: bool = False) -> str:
         log.info("job %s: not claimed (done, or running elsewhere)", job_id)
         return "skipped"
     kind, params, attempt = claim
+    started = time.monotonic()
     rq_job = _current_rq_job()
     beat = _Heartbeat(services, job_id, attempt)
     beat.start()
@@ -215,12 +218,19 @@ def execute_job(services, job_id: str, *, reraise: bool = False) -> str:
         beat.stop()
         log.exception("job %s (%s) failed", job_id, kind)
         _finish(services, job_id, attempt, status="failed", error=_error_text(exc))
+        _count_job(kind, "failed", started)
         if reraise:
             raise
         return "failed"
     beat.stop()
     _finish(services, job_id, attempt, status="finished", result=result)
+    _count_job(kind, "finished", started)
     return "finished"
+
+
+def _count_job(kind: str, state: str, started: float) -> None:
+    JOBS.labels(kind, state).inc()
+    JOB_SECONDS.labels(kind).observe(time.monotonic() - started)
 
 
 def _claim(services, job_id: str):

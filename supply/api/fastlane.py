@@ -23,6 +23,7 @@ from flask import Flask
 
 from supply.api.auth import cached_principal
 from supply.api.errors import domain_error_body, status_for
+from supply.api.observability import PRINCIPAL_KEY, ROUTE_KEY
 from supply.api.orders import order_combiner_of, order_out, plain_order
 from supply.domain.errors import DomainError
 
@@ -78,6 +79,8 @@ class OrderFastLane:
             # records the order again and words whatever error there is, as for any request.
             environ["wsgi.input"] = io.BytesIO(raw)
             return None
+        environ[ROUTE_KEY] = ORDERS_PATH
+        environ[PRINCIPAL_KEY] = principal
         if outcome.error is not None:
             return _error(outcome.error)
         if outcome.kind == "created":

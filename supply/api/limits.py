@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 PUSH_ENDPOINT = f"{webhooks.blp.name}.{webhooks.Webhook.__name__}"
 # Never counted, never refused by the failed-authentication limit: the liveness probe, and pushes,
 # which carry a signature rather than a token and have their own limit.
-NOT_AUTHENTICATED_BY_TOKEN = frozenset({"healthz", PUSH_ENDPOINT})
+NOT_AUTHENTICATED_BY_TOKEN = frozenset({"healthz", "readyz", PUSH_ENDPOINT})
 # A hung Redis must not hang intake: a counter gives up quickly and the count goes on in memory.
 REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 # After Redis fails, how long failed authentications are counted in memory before Redis is tried again.

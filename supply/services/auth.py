@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from supply.db.models import ApiToken, Cooperative, Driver
-from supply.domain.errors import InvalidInput, NotFound, Unauthorized
+from supply.db.models import ApiToken, Cooperative, Driver, utcnow
+from supply.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from supply.domain.rules import ROLES
 
 TOKEN_PREFIX = "coop_"
@@ -68,3 +70,62 @@ def create_driver(session: Session, cooperative_id: int, *, name: str, phone: st
     session.add(driver)
     session.flush()
     return {"id": driver.id, "name": driver.name, "phone": driver.phone}
+
+
+COOPERATIVE_CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def create_cooperative(session: Session, *, code: str, name: str, timezone: str = "Asia/Shanghai") -> dict:
+    """A new tenant. `code` names it in tokens and commands (lower-case letters, digits, - and _)."""
+    if not COOPERATIVE_CODE.fullmatch(code or ""):
+        raise InvalidInput("a cooperative's code is 1-64 lower-case letters, digits, - or _, starting with a "
+                           "letter or digit", fields={"code": ["invalid code"]})
+    name = (name or "").strip()
+    if not 0 < len(name) <= 200 or "\x00" in name:
+        raise InvalidInput("a cooperative's name is 1-200 characters", fields={"name": ["invalid name"]})
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"unknown time zone {timezone!r}", fields={"timezone": ["unknown time zone"]}) from exc
+    if session.execute(select(Cooperative.id).where(Cooperative.code == code)).first() is not None:
+        raise Conflict(f"cooperative {code!r} exists already", fields={"code": ["taken"]})
+    coop = Cooperative(code=code, name=name, timezone=timezone)
+    session.add(coop)
+    session.flush()
+    return _cooperative_out(coop)
+
+
+def list_cooperatives(session: Session) -> list[dict]:
+    return [_cooperative_out(c) for c in session.execute(select(Cooperative).order_by(Cooperative.id)).scalars()]
+
+
+def cooperative_id_of(session: Session, code: str) -> int:
+    coop_id = session.execute(select(Cooperative.id).where(Cooperative.code == code)).scalar()
+    if coop_id is None:
+        raise NotFound(f"cooperative {code!r} does not exist", fields={"cooperative": ["unknown cooperative"]})
+    return coop_id
+
+
+def _cooperative_out(coop: Cooperative) -> dict:
+    return {"id": coop.id, "code": coop.code, "name": coop.name, "timezone": coop.timezone}
+
+
+def list_tokens(session: Session, *, cooperative_code: str | None = None) -> list[dict]:
+    """Every token's id, role, driver, label and dates; never the token or its hash."""
+    query = select(ApiToken, Cooperative.code).join(Cooperative, Cooperative.id == ApiToken.cooperative_id)
+    if cooperative_code is not None:
+        query = query.where(Cooperative.code == cooperative_code)
+    return [{"id": t.id, "cooperative": code, "role": t.role, "driver_id": t.driver_id, "label": t.label,
+             "created_at": t.created_at, "revoked_at": t.revoked_at}
+            for t, code in session.execute(query.order_by(ApiToken.id))]
+
+
+def revoke_token(session: Session, token_id: int) -> dict:
+    """Revoke a token: refused from now on (a server that verified it lately may take it for up to 30 s)."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"token {token_id} does not exist", fields={"token": ["unknown token"]})
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+    return {"id": token.id, "role": token.role, "revoked_at": token.revoked_at}

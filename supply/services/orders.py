@@ -25,6 +25,7 @@ from supply.domain.errors import (
     ConflictingDuplicate, DomainError, InsufficientStock, InvalidInput, NotFound, ServiceUnavailable,
 )
 from supply.domain.rules import OrderRequest, available_to_promise, split_from_hold
+from supply.metrics import count_orders
 from supply.services.allocation import release_line_allocations
 
 
@@ -59,7 +60,9 @@ def record_orders(session: Session, cooperative_id: int, requests: list[OrderReq
     meanwhile does the call fall back to deciding order by order, each in its own savepoint.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return _record_pg(session, cooperative_id, requests, before_lock)
+        outcomes = _record_pg(session, cooperative_id, requests, before_lock)
+        count_orders(outcomes)
+        return outcomes
     # Looked up before any lock is taken: an order stored by another connection after this point is
     # caught when the orders are inserted, which then gives way to deciding order by order.
     existing = _find_many(session, cooperative_id, {(r.platform, r.external_id) for r in requests})
@@ -70,6 +73,7 @@ def record_orders(session: Session, cooperative_id: int, requests: list[OrderReq
         outcomes = [_record_one(session, cooperative_id, request, products, streams) for request in requests]
     if before_lock is not None:
         before_lock(outcomes)
+    count_orders(outcomes)
     return outcomes
 
 
