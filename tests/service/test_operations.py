@@ -189,3 +189,27 @@ def test_jobs_are_counted_by_kind_and_final_state_with_their_durations(app, clie
     assert (count("finished"), count("failed")) == (before[0] + 2, before[1] + 1)
     text = _get(client, "/metrics", headers=manager).get_data(as_text=True)
     assert re.search(r'coop_job_duration_seconds_count\{kind="weigh_for_figures"\} [3-9]', text)
+
+
+def test_every_operation_has_an_id_its_roles_and_its_error_answers_in_the_openapi_document(client):
+    from tests.service.test_roles import TABLE
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    operations = {(method, path): op for path, ops in spec["paths"].items() for method, op in ops.items()
+                  if method in ("get", "post", "put", "patch", "delete")}
+    ids = [op["operationId"] for op in operations.values()]
+    assert len(ids) == len(set(ids)) == len(operations)
+    for method, path, _body, allowed in TABLE:
+        op = operations[(method, path)]
+        assert set(op.get("x-roles", ())) == allowed, (method, path)
+        assert {"401", "403"} <= set(op["responses"]), (method, path)
+        assert "Roles: " in op["description"]
+    for (method, path), op in operations.items():
+        assert {"400", "429", "503"} <= set(op["responses"]), (method, path)
+        if "{" in path:
+            assert "404" in op["responses"], (method, path)
+    for code in ("400", "401", "403", "404", "409", "422", "429", "503"):
+        answer = spec["components"]["responses"][f"Error{code}"]
+        assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    push = operations[("post", "/api/v1/webhooks/{platform}")]
+    assert "x-roles" not in push and "401" in push["responses"]
