@@ -31,6 +31,7 @@ class JobOut(Schema):
 @blp.route("/<job_id>")
 class JobById(MethodView):
     @requires("manager")
+    @blp.etag   # polled for progress: 304 while the job has not moved
     @blp.response(200, JobOut)
     def get(self, job_id):
         with services().db.transaction() as session:

@@ -92,6 +92,7 @@ class Products(MethodView):
 @blp.route("/<string:sku>/availability")
 class Availability(MethodView):
     @requires("host", "manager")
+    @blp.etag   # a page or client polling during a spike gets 304 while nothing moved
     @blp.arguments(AvailabilityQuery, location="query")
     @blp.response(200, AvailabilityOut)
     def get(self, query, sku):

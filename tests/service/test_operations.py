@@ -213,3 +213,31 @@ def test_every_operation_has_an_id_its_roles_and_its_error_answers_in_the_openap
         assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     push = operations[("post", "/api/v1/webhooks/{platform}")]
     assert "x-roles" not in push and "401" in push["responses"]
+
+
+def test_polled_availability_answers_not_modified_until_the_figures_move(client, manager):
+    stocked_farm(client, manager, 5)
+    url = "/api/v1/products/NOODLE-500/availability"
+    first = client.get(url, headers=manager)
+    assert first.status_code == 200 and first.headers["ETag"]
+    same = client.get(url, headers={**manager, "If-None-Match": first.headers["ETag"]})
+    assert same.status_code == 304 and same.get_data() == b""
+    client.post("/api/v1/orders", json=order(lines=[("NOODLE-500", 2)]), headers=manager)
+    moved = client.get(url, headers={**manager, "If-None-Match": first.headers["ETag"]})
+    assert moved.status_code == 200 and moved.get_json()["reserved"] == 2
+    assert moved.headers["ETag"] != first.headers["ETag"]
+
+
+def test_a_polled_job_answers_not_modified_while_it_has_not_moved(app, client, manager):
+    from supply import jobs
+
+    services = app.extensions["coop"]
+    with services.db.transaction() as session:
+        job_id = jobs.create_job(session, 1, "weigh_for_etags", {})
+    first = client.get(f"/api/v1/jobs/{job_id}", headers=manager)
+    assert first.status_code == 200 and first.get_json()["status"] == "queued"
+    assert client.get(f"/api/v1/jobs/{job_id}", headers={**manager, "If-None-Match": first.headers["ETag"]}).status_code == 304
+    jobs.register_handler("weigh_for_etags", lambda services, job_id, params, progress: {"kg": 1})
+    jobs.execute_job(services, job_id)
+    done = client.get(f"/api/v1/jobs/{job_id}", headers={**manager, "If-None-Match": first.headers["ETag"]})
+    assert done.status_code == 200 and done.get_json()["status"] == "finished"
