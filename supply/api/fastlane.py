@@ -40,12 +40,12 @@ class OrderFastLane:
         if environ.get("PATH_INFO") == ORDERS_PATH and environ.get("REQUEST_METHOD") == "POST":
             answer = self._answer(environ)
             if answer is not None:
-                status, body = answer
-                start_response(status, _JSON_HEADERS + [("Content-Length", str(len(body)))])
+                status, body, *extra = answer
+                start_response(status, _JSON_HEADERS + [("Content-Length", str(len(body)))] + (extra[0] if extra else []))
                 return [body]
         return self.next_app(environ, start_response)
 
-    def _answer(self, environ) -> tuple[str, bytes] | None:
+    def _answer(self, environ) -> tuple | None:
         if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != "application/json" \
                 or "HTTP_TRANSFER_ENCODING" in environ:
             return None
@@ -84,7 +84,8 @@ class OrderFastLane:
         if outcome.error is not None:
             return _error(outcome.error)
         if outcome.kind == "created":
-            return _status(201), _dump(order_out(outcome.order))
+            body = order_out(outcome.order)
+            return _status(201), _dump(body), [("Location", f"{ORDERS_PATH}/{body['id']}")]
         return _status(200), _dump(order_out(outcome.order))
 
 

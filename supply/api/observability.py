@@ -147,6 +147,10 @@ def init_observability(app: Flask, services) -> None:
         principal = g.get("principal")
         if principal is not None:
             request.environ[PRINCIPAL_KEY] = principal
+        if response.status_code == 201 and "Location" not in response.headers:
+            location = created_location(app, request.path, response)
+            if location is not None:
+                response.headers["Location"] = location
         return response
 
     @app.get("/healthz")
@@ -172,6 +176,20 @@ def init_observability(app: Flask, services) -> None:
         """Figures in Prometheus' text format; a manager's bearer token is required."""
         body = metrics.exposition(queue_depth=lambda: _queue_depth(services))
         return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+
+def created_location(app: Flask, collection: str, response) -> str | None:
+    """Where a 201's new resource can be read: `<collection>/<id>` when that address answers GET."""
+    body = response.get_json(silent=True) if response.is_json else None
+    new_id = body.get("id") if isinstance(body, dict) else None
+    if isinstance(new_id, bool) or not isinstance(new_id, (int, str)) or new_id == "":
+        return None
+    path = f"{collection.rstrip('/')}/{new_id}"
+    try:
+        app.url_map.bind("localhost").match(path, method="GET")
+    except Exception:  # no GET there (NotFound, MethodNotAllowed, a redirect)
+        return None
+    return path
 
 
 def _check(probe) -> str:

@@ -241,3 +241,13 @@ def test_a_polled_job_answers_not_modified_while_it_has_not_moved(app, client, m
     jobs.execute_job(services, job_id)
     done = client.get(f"/api/v1/jobs/{job_id}", headers={**manager, "If-None-Match": first.headers["ETag"]})
     assert done.status_code == 200 and done.get_json()["status"] == "finished"
+
+
+def test_a_created_resource_that_can_be_read_is_answered_with_its_location(client, manager):
+    farm = client.post("/api/v1/farms", json={"name": "马家", "lat": 42.5, "lon": 1.52}, headers=manager)
+    assert farm.status_code == 201
+    assert farm.headers["Location"] == f"/api/v1/farms/{farm.get_json()['id']}"
+    assert client.get(farm.headers["Location"], headers=manager).get_json()["name"] == "马家"
+    # a 201 whose resource has no address to read it at carries no Location
+    driver = client.post("/api/v1/drivers", json={"name": "马军"}, headers=manager)
+    assert driver.status_code == 201 and "Location" not in driver.headers

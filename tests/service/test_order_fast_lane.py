@@ -44,9 +44,13 @@ def script(client, tokens) -> list[tuple[int, object, str | None]]:
     answers = []
     for kwargs in requests:
         response = client.post("/api/v1/orders", **kwargs)
-        answers.append((response.status_code, normalized(response.get_json()), response.headers.get("Retry-After")))
+        location = response.headers.get("Location")
+        if location is not None:   # the new order's address, where it can be read
+            assert location == f"/api/v1/orders/{response.get_json()['id']}"
+        answers.append((response.status_code, normalized(response.get_json()), response.headers.get("Retry-After"),
+                        location is not None))
     availability = client.get("/api/v1/products/NOODLE-500/availability", headers=manager).get_json()
-    answers.append((0, normalized(availability), None))
+    answers.append((0, normalized(availability), None, False))
     return answers
 
 
