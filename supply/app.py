@@ -71,6 +71,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     for module in (farms, products, stock, streams, orders, webhooks, jobs, dispatch):
         api.register_blueprint(module.blp)
 
+    from supply.web import init_web
+
+    init_web(app)  # the pages (supply/web): sign-in, driver, host, console
+
     from supply.api.limits import init_rate_limits
 
     init_rate_limits(app, settings)

@@ -129,9 +129,11 @@ def _is_json(mimetype: str) -> bool:
 def refuse_non_json_body():
     """A body in another format would be read as "no fields at all"; say what is wrong instead (415).
 
-    Webhooks are exempt: each platform adapter checks its own raw, signed body.
+    Webhooks are exempt: each platform adapter checks its own raw, signed body; so are the pages
+    (supply/web), whose forms are posted form-encoded.
     """
-    if request.method not in ("POST", "PUT", "PATCH") or request.path.startswith("/api/v1/webhooks/"):
+    if request.method not in ("POST", "PUT", "PATCH") or request.path.startswith("/api/v1/webhooks/") \
+            or not request.path.startswith("/api/"):
         return None
     if not request.content_length and not request.headers.get("Transfer-Encoding"):
         return None

@@ -481,3 +481,64 @@ class RoadClosure(Base):
     ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# --- pages: sign-in links, web sessions, the driver's marks (migration 0008) ----------------------
+
+
+class WebLink(Base):
+    """A sign-in link: a driver's (QR, reusable until it expires) or a one-time one for a manager or host."""
+    __tablename__ = "web_links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    single_use: Mapped[bool] = mapped_column(Boolean)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("web_links.id"), index=True)
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class StopMark(Base):
+    """A driver's mark on a stop, kept by its idempotency key: a resent mark gets the first answer."""
+    __tablename__ = "stop_marks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(80))
+    actor: Mapped[str] = mapped_column(String(64))
+    stop_id: Mapped[int] = mapped_column(ForeignKey("stops.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("cooperative_id", "idempotency_key", name="uq_stop_marks_key"),)
+
+
+class WebSecret(Base):
+    """The key that signs session cookies when COOP_SECRET_KEY is not set, made once per database."""
+    __tablename__ = "web_secrets"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+# The farms' side (farm-gate records, prices, notices, recalls): its own module, on this metadata.
+from supply.db import farmside as _farmside  # noqa: E402,F401
+# The platforms' side (shop accounts, listing stock told, waybills told back): its own module too.
+from supply.db import platform_links as _platform_links  # noqa: E402,F401

@@ -1,0 +1,160 @@
+"""Signing in and out, the session behind every page, and how a refused request reads on a page."""
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+
+from supply.api.context import services
+from supply.db.models import Cooperative
+from supply.domain.errors import DomainError, Forbidden, Unauthorized
+from supply.services.auth import Principal
+from supply.services.web import end_session, session_principal, sign_in_with_link, sign_in_with_token
+from supply.web import csrf
+from supply.web.i18n import N_, _
+
+bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/web")
+
+HOME = {"manager": "console.dashboard", "host": "host.streams", "driver": "driver.today"}
+
+
+def page_principal() -> Principal | None:
+    """The signed-in person of this request, or None (cached on g)."""
+    if "page_principal" not in g:
+        sid = session.get("sid")
+        principal = None
+        if sid:
+            try:
+                with services().db.transaction() as db:
+                    principal = session_principal(db, sid)
+                    g.coop_timezone = db.get(Cooperative, principal.cooperative_id).timezone
+            except Unauthorized:
+                session.pop("sid", None)
+        g.page_principal = principal
+    return g.page_principal
+
+
+def signed_in(*roles: str):
+    """The view runs for a signed-in person of one of these roles: a visitor is sent to sign in, a
+    person of another role is refused (403)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = page_principal()
+            if principal is None:
+                if request.method == "GET" and not request.is_json:
+                    return redirect(url_for("pages.signin", next=request.full_path.rstrip("?")))
+                raise Unauthorized("sign in first")
+            if principal.role not in roles:
+                raise Forbidden("this page is for another role")
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def protect_forms(blueprint: Blueprint) -> None:
+    """CSRF on every state-changing request of a blueprint of pages, and refusals as pages."""
+
+    @blueprint.before_request
+    def _csrf():
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+
+    blueprint.register_error_handler(DomainError, render_refusal)
+
+
+ERROR_TEXT = {
+    "unauthorized": N_("Please sign in again."),
+    "forbidden": N_("This is not yours to see or change."),
+    "not_found": N_("It does not exist (or no longer)."),
+    "invalid_input": N_("Some of what was entered is not valid."),
+    "conflict": N_("That cannot be done now: the figures changed meanwhile."),
+    "insufficient_stock": N_("Not enough stock for that."),
+    "already_collected": N_("This stop was already marked collected."),
+    "plan_superseded": N_("A newer version of this plan exists."),
+    "pickup_not_open": N_("This pickup can no longer be confirmed."),
+    "below_reserved": N_("That would leave less than is reserved."),
+    "service_unavailable": N_("The database is unavailable; try again shortly."),
+}
+
+
+def refusal_text(exc: DomainError) -> str:
+    text = ERROR_TEXT.get(exc.code) or next(
+        (ERROR_TEXT[cls.code] for cls in type(exc).__mro__ if getattr(cls, "code", None) in ERROR_TEXT), "")
+    return _(text) if text else _("The request was refused.")
+
+
+def render_refusal(exc: DomainError):
+    from supply.api.errors import status_for
+
+    status = status_for(exc)
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        return {"error": {"code": exc.code, "message": refusal_text(exc), "fields": exc.fields or {}}}, status
+    if status == 401:
+        return redirect(url_for("pages.signin", next=request.full_path.rstrip("?")))
+    return render_template("refused.html", message=refusal_text(exc), fields=exc.fields or {}), status
+
+
+protect_forms(bp)
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only paths of this site: never an absolute URL (an open redirect).
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def _start(sid: str, principal: Principal, next_url: str | None = None):
+    session.clear()
+    session["sid"] = sid
+    session.permanent = principal.role == "driver"
+    return redirect(_safe_next(next_url) or url_for(HOME[principal.role]))
+
+
+@bp.get("/")
+def home():
+    principal = page_principal()
+    return redirect(url_for(HOME[principal.role]) if principal else url_for("pages.signin"))
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin():
+    error = None
+    if request.method == "POST":
+        token = request.form.get("token", "")
+        try:
+            with services().db.transaction() as db:
+                sid, principal = sign_in_with_token(db, token)
+            return _start(sid, principal, request.form.get("next"))
+        except Unauthorized:
+            error = _("This token is not valid.")
+    return render_template("signin.html", error=error, next=_safe_next(request.args.get("next")) or ""), \
+        401 if error else 200
+
+
+@bp.get("/s/<token>")
+def link(token: str):
+    """A sign-in link (a driver's QR code, or a one-time link for a manager or host)."""
+    try:
+        with services().db.transaction() as db:
+            sid, principal = sign_in_with_link(db, token)
+    except Unauthorized:
+        return render_template("refused.html", message=_("This link is not valid (expired, used or revoked)."),
+                               fields={}), 401
+    return _start(sid, principal, request.args.get("next"))
+
+
+@bp.post("/signout")
+def signout():
+    sid = session.get("sid")
+    if sid:
+        with services().db.transaction() as db:
+            end_session(db, sid)
+    session.clear()
+    return redirect(url_for("pages.signin"))

@@ -1,0 +1,85 @@
+// The driver's page: marks go to a queue kept on the phone (localStorage) and are sent when the
+// network allows. Each mark carries an idempotency key, so a mark sent twice is applied once.
+(function () {
+  "use strict";
+  var QUEUE = "coop-marks";
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var net = document.getElementById("net");
+
+  function load() { try { return JSON.parse(localStorage.getItem(QUEUE) || "[]"); } catch (e) { return []; } }
+  function save(q) { localStorage.setItem(QUEUE, JSON.stringify(q)); }
+  function key() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16); crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+  }
+  function show(stopId, state, text) {
+    var form = document.querySelector('form.mark[data-stop-id="' + stopId + '"]');
+    if (!form) return;
+    var p = form.querySelector(".state");
+    if (!p) return;
+    p.className = "state " + state;
+    p.textContent = (state === "done" ? "✔ " : "") + (text || p.dataset[state] || "");
+    var disable = state === "done" || state === "queued";
+    form.querySelectorAll("input,button").forEach(function (el) { if (el.type !== "hidden") el.disabled = disable; });
+    if (state === "done") form.closest(".stop").classList.add("collected");
+  }
+  function status() {
+    var q = load();
+    var offline = !navigator.onLine;
+    net.hidden = !offline && q.length === 0;
+    net.textContent = offline ? net.dataset.offline : (q.length ? q.length + " " + net.dataset.pending : "");
+  }
+  var sending = false;
+  function flush() {
+    status();
+    if (sending || !navigator.onLine) return;
+    var q = load();
+    if (!q.length) return;
+    sending = true;
+    var mark = q[0];
+    fetch(mark.url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": mark.csrf || csrf },
+      body: JSON.stringify(mark.body)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (body) { return { status: r.status, body: body }; });
+    }).then(function (res) {
+      var rest = load().filter(function (m) { return m.body.idempotency_key !== mark.body.idempotency_key; });
+      if (res.status === 200 || (res.body.error && res.body.error.code === "already_collected")) {
+        save(rest); show(mark.stop, "done");
+      } else if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 408 && res.status !== 429) {
+        save(rest); show(mark.stop, "error", (res.body.error && res.body.error.message) || "");
+      }
+      sending = false;
+      if (res.status < 500 && res.status !== 401) flush(); else status();
+    }).catch(function () { sending = false; status(); });
+  }
+  document.querySelectorAll("form.mark").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var quantities = {}, reason = form.querySelector('input[name="reason"]').value;
+      form.querySelectorAll('input[name^="q:"]').forEach(function (i) { quantities[i.name.slice(2)] = parseInt(i.value || "0", 10); });
+      var q = load();
+      q.push({ url: form.action, stop: form.dataset.stopId, csrf: csrf,
+               body: { idempotency_key: key(), quantities: quantities, reason: reason } });
+      save(q); show(form.dataset.stopId, "queued"); flush();
+    });
+  });
+  load().forEach(function (m) { show(m.stop, "queued"); });
+  window.addEventListener("online", flush);
+  window.addEventListener("offline", status);
+  setInterval(flush, 5000);
+  flush();
+  var sw = document.querySelector('meta[name="sw"]');
+  if (sw && "serviceWorker" in navigator) {
+    navigator.serviceWorker.register(sw.content, { scope: sw.content.replace(/sw\.js$/, "") }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function () {
+      // The route and its assets, kept for when the network is gone.
+      var assets = [location.pathname];
+      document.querySelectorAll('link[rel="stylesheet"],script[src]').forEach(function (el) { assets.push(el.href || el.src); });
+      return caches.open("coop-driver-v1").then(function (c) { return c.addAll(assets); });
+    }).then(function () { document.documentElement.dataset.offlineReady = "1"; }).catch(function () {});
+  }
+})();
