@@ -14,8 +14,9 @@ from supply.api.util import coop_id, json_response
 from supply.domain.errors import InvalidInput, NotFound, Unauthorized
 from supply.domain.rules import MAX_LINES_PER_ORDER
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
+from supply.api.platform_links import after_push
 from supply.services.intake import (
-    apply_platform_events,
+    apply_push,
     complete_platform_message,
     list_platform_messages,
     map_platform_product,
@@ -62,8 +63,9 @@ class Webhook(MethodView):
             events = adapter.parse(raw)
         except InvalidPayload as exc:
             raise InvalidInput(exc.message, fields=exc.fields, code="invalid_payload") from exc
-        results = services().db.run(lambda session: apply_platform_events(
-            session, WEBHOOK_COOPERATIVE_ID, events, refs_are_skus=isinstance(adapter, GenericAdapter)))
+        results = apply_push(services().db, WEBHOOK_COOPERATIVE_ID, events,
+                             refs_are_skus=isinstance(adapter, GenericAdapter))
+        after_push(services(), WEBHOOK_COOPERATIVE_ID, platform, results)
         body, status = adapter.acknowledge(results)
         return json_response(body, status)
 

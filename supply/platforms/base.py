@@ -5,8 +5,11 @@ body into `PlatformEvent` values and says what the platform expects back.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
+import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +19,28 @@ from typing import Any
 
 import orjson
 
-EVENT_KINDS = ("ping", "created", "paid", "cancelled", "refunded", "other")
+from supply.domain.rules import MAX_LINE_QUANTITY, MAX_LINES_PER_ORDER
+
+# "refused": an event of a signed push that could not be read or breaks a column's limit; it is stored
+# with its reason and raw event (for the manager) and changes nothing else.
+EVENT_KINDS = ("ping", "created", "paid", "cancelled", "refunded", "other", "refused")
+
+# What the database holds for each value of an event (supply/db/models.py): every event is checked
+# against these before anything of it is written, so one odd field refuses one event, not the push.
+MAX_MESSAGE_ID = 200      # platform_messages.message_id
+MAX_ORDER_ID = 128        # orders.external_id, platform_messages.external_order_id
+MAX_PRODUCT_REF = 128     # platform_products.product_ref
+MAX_SKU = 64              # products.sku (the generic format's lines name SKUs)
+MAX_STREAM_ID = 2**31 - 1  # streams.id
+BIGINT_MIN, BIGINT_MAX = -2**63, 2**63 - 1
+MAX_EPOCH_S = 253402300799   # 9999-12-31 23:59:59 UTC, the last second a datetime holds
+# Deepest nesting a stored event keeps (orjson writes at most 255 levels; nothing real nests past a few).
+MAX_STORED_DEPTH = 32
+# What reading a value of an unexpected type raises (a list where text belongs, text where a number
+# does): the event is refused, never the push.
+UNREADABLE = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, OSError, RecursionError)
+# Control characters (NUL among them: PostgreSQL text cannot hold it) and lone surrogates (no UTF-8).
+_FORBIDDEN_IN_ID = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 # Platforms that do not say otherwise report local times in China Standard Time.
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -101,6 +125,8 @@ class PlatformEvent:
     amount_fen: int | None = None
     buyer: dict | None = field(default=None, compare=False)
     raw: dict = field(default_factory=dict, compare=False)
+    # For kind "refused": {"field", "reason"}: why the event was not read.
+    refusal: dict | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:
@@ -180,6 +206,82 @@ def load_json(raw: bytes | str, field_name: str) -> Any:
         raise InvalidPayload(field_name, "is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise InvalidPayload(field_name, f"is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InvalidPayload(field_name, "is nested too deeply") from None
+
+
+# -- every value checked against the column it goes to -----------------------------------------
+
+
+def check_event(event: PlatformEvent, path: str, *, max_ref: int = MAX_PRODUCT_REF) -> PlatformEvent:
+    """`event` when every value of it fits the column it goes to; raises `InvalidPayload` otherwise.
+
+    Cheap for a plainly valid event (a few comparisons, one regular expression per id and one orjson
+    write of the raw event, which also refuses what no JSON column can hold: integers beyond 64 bits,
+    lone surrogates, nesting past orjson's limit)."""
+    check_id(event.message_id, f"{path}.message_id", MAX_MESSAGE_ID)
+    if event.external_order_id is not None:
+        check_id(event.external_order_id, f"{path}.external_order_id", MAX_ORDER_ID)
+    for name in ("version", "amount_fen"):
+        value = getattr(event, name)
+        if value is not None and not BIGINT_MIN <= value <= BIGINT_MAX:
+            raise InvalidPayload(f"{path}.{name}", "is beyond the 64-bit integer range")
+    if len(event.lines) > MAX_LINES_PER_ORDER:
+        raise InvalidPayload(f"{path}.lines", f"must hold at most {MAX_LINES_PER_ORDER} lines")
+    for i, line in enumerate(event.lines):
+        check_id(line.product_ref, f"{path}.lines[{i}].product_ref", max_ref)
+        if not 0 < line.quantity <= MAX_LINE_QUANTITY:
+            raise InvalidPayload(f"{path}.lines[{i}].quantity", f"must be between 1 and {MAX_LINE_QUANTITY}")
+    for name in ("raw", "buyer"):
+        value = getattr(event, name)
+        if value is not None:
+            try:
+                orjson.dumps(value)
+            except TypeError as exc:
+                raise InvalidPayload(f"{path}.{name}", f"cannot be stored ({exc})") from None
+    return event
+
+
+def check_id(value: Any, field_name: str, max_length: int) -> str:
+    if type(value) is not str or not value:
+        raise InvalidPayload(field_name, "must be a non-empty string")
+    if len(value) > max_length:
+        raise InvalidPayload(field_name, f"must be at most {max_length} characters")
+    if _FORBIDDEN_IN_ID.search(value):
+        raise InvalidPayload(field_name, "must not contain control characters or lone surrogates")
+    return value
+
+
+def refused_event(platform: str, item: Any, problem: InvalidPayload) -> PlatformEvent:
+    """An event that could not be read, kept as it came (made storable) with why; its message id is a
+    digest of the event, so a re-delivery of it is a duplicate."""
+    raw = storable(item)
+    digest = hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:40]
+    return PlatformEvent(platform=platform, message_id=f"refused:{digest}", kind="refused",
+                         raw=raw if isinstance(raw, dict) else {"event": raw},
+                         refusal={"field": storable(problem.field), "reason": storable(problem.reason)})
+
+
+def storable(value: Any, depth: int = 0) -> Any:
+    """A copy of a decoded JSON value that any JSON column holds: integers beyond 64 bits and
+    non-finite numbers as text, NUL and lone surrogates escaped, nesting cut at MAX_STORED_DEPTH."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if _FORBIDDEN_IN_ID.search(value):
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\u0000")
+        return value
+    if isinstance(value, int):
+        return value if BIGINT_MIN <= value <= BIGINT_MAX else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth >= MAX_STORED_DEPTH:
+        return "(nested too deeply)"
+    if isinstance(value, dict):
+        return {storable(str(k)): storable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v, depth + 1) for v in value]
+    return storable(str(value))
 
 
 def require_object(value: Any, field_name: str) -> dict:
@@ -240,6 +342,8 @@ def from_epoch(value: Any, field_name: str, *, millis: bool = False) -> datetime
     number = optional_int(value, field_name)
     if number is None or number <= 0:
         return None
+    if number > (MAX_EPOCH_S * 1000 if millis else MAX_EPOCH_S):
+        raise InvalidPayload(field_name, "is not a time before the year 10000")
     return datetime.fromtimestamp(number / 1000 if millis else number, tz=timezone.utc)
 
 

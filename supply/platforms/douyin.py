@@ -41,15 +41,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import (
+    UNREADABLE,
     InvalidPayload,
     InvalidSignature,
     PlatformAdapter,
     PlatformEvent,
+    check_event,
     from_epoch,
     header,
     id_string,
     load_json,
     optional_int,
+    refused_event,
     require_object,
     same_hex_digest,
 )
@@ -90,7 +93,16 @@ class DouyinAdapter(PlatformAdapter):
         messages = load_json(raw_body, "body")
         if not isinstance(messages, list):
             raise InvalidPayload("body", "must be a list of messages")
-        return [self._event(message, f"[{i}]") for i, message in enumerate(messages)]
+        return [self._read(message, f"[{i}]") for i, message in enumerate(messages)]
+
+    def _read(self, message: Any, path: str) -> PlatformEvent:
+        """The event of one message, or the message refused with its reason (it costs only itself)."""
+        try:
+            return check_event(self._event(message, path), path)
+        except InvalidPayload as exc:
+            return refused_event(self.name, message, exc)
+        except UNREADABLE:   # a value of a type no reading expected: still only this message's loss
+            return refused_event(self.name, message, InvalidPayload(path, "could not be read"))
 
     def _event(self, message: Any, path: str) -> PlatformEvent:
         message = require_object(message, path)

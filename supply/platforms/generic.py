@@ -22,17 +22,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .base import (
+    MAX_SKU,
+    MAX_STREAM_ID,
+    UNREADABLE,
     InvalidPayload,
     InvalidSignature,
     PlatformAdapter,
     PlatformEvent,
     PlatformLine,
+    check_event,
     header,
     id_string,
     load_json,
     optional_int,
     positive_quantity,
     require_object,
+    refused_event,
     same_hex_digest,
     without,
 )
@@ -65,10 +70,23 @@ class GenericAdapter(PlatformAdapter):
         events = body.get("events")
         if not isinstance(events, list):
             raise InvalidPayload("events", "must be a list")
-        return [self._event(item, f"events[{i}]") for i, item in enumerate(events)]
+        return [self._read(item, f"events[{i}]") for i, item in enumerate(events)]
 
     def acknowledge(self, results: Sequence[Any] = ()) -> tuple[dict, int]:
         return {"results": list(results)}, 200
+
+    def _read(self, item: Any, path: str) -> PlatformEvent:
+        """The event of one item, or the item refused with its reason: one bad event costs only itself."""
+        try:
+            event = self._event(item, path)
+            stream_id = event.raw["order"].get("stream_id")
+            if stream_id is not None and (type(stream_id) is not int or not 0 < stream_id <= MAX_STREAM_ID):
+                raise InvalidPayload(f"{path}.order.stream_id", f"must be an integer between 1 and {MAX_STREAM_ID}")
+            return check_event(event, path, max_ref=MAX_SKU)
+        except InvalidPayload as exc:
+            return refused_event(self.name, item, exc)
+        except UNREADABLE:   # a value of a type no reading expected: still only this event's loss
+            return refused_event(self.name, item, InvalidPayload(path, "could not be read"))
 
     def _event(self, item: Any, path: str) -> PlatformEvent:
         return self._plain_event(item) or self._checked_event(item, path)
@@ -110,7 +128,7 @@ class GenericAdapter(PlatformAdapter):
     def _checked_event(self, item: Any, path: str) -> PlatformEvent:
         item = require_object(item, path)
         event_type = item.get("type")
-        if event_type not in EVENT_TYPES:
+        if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
             raise InvalidPayload(f"{path}.type", f"must be one of {sorted(EVENT_TYPES)}")
         order = require_object(item.get("order"), f"{path}.order")
         platform = id_string(order.get("platform"), f"{path}.order.platform", required=False) or self.name

@@ -48,14 +48,17 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .base import (
+    UNREADABLE,
     InvalidPayload,
     InvalidSignature,
     PlatformAdapter,
     PlatformEvent,
+    check_event,
     from_epoch,
     id_string,
     load_json,
     optional_int,
+    refused_event,
     require_object,
 )
 
@@ -96,7 +99,12 @@ class KuaishouAdapter(PlatformAdapter):
             message = self._decrypt(raw_body)
         except InvalidSignature as exc:
             raise InvalidPayload("body", exc.message) from None
-        return [self._event(message)]
+        try:
+            return [check_event(self._event(message), "message")]
+        except InvalidPayload as exc:   # signed but unreadable: kept, refused, with its reason
+            return [refused_event(self.name, message, exc)]
+        except UNREADABLE:
+            return [refused_event(self.name, message, InvalidPayload("message", "could not be read"))]
 
     def acknowledge(self, results: Sequence[Any] = ()) -> tuple[dict, int]:
         return {"result": 1}, 200

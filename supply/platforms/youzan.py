@@ -45,15 +45,18 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from .base import (
+    UNREADABLE,
     InvalidPayload,
     InvalidSignature,
     PlatformAdapter,
     PlatformEvent,
     PlatformLine,
+    check_event,
     from_china_local,
     header,
     id_string,
     positive_quantity,
+    refused_event,
     require_object,
     same_hex_digest,
     without,
@@ -84,6 +87,8 @@ def _decode_body(raw_body: bytes) -> dict:
             return require_object(json.loads(text), "body")
         except json.JSONDecodeError as exc:
             raise InvalidPayload("body", f"is not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise InvalidPayload("body", "is nested too deeply") from None
     form = dict(parse_qsl(text, keep_blank_values=True))
     if not form:
         raise InvalidPayload("body", "must be a JSON object")
@@ -98,7 +103,7 @@ def _decode_msg(value: Any) -> dict:
     for candidate in (value, unquote_plus(value)):
         try:
             return require_object(json.loads(candidate), "msg")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
     raise InvalidPayload("msg", "is neither JSON nor URL-encoded JSON")
 
@@ -144,13 +149,21 @@ class YouzanAdapter(PlatformAdapter):
 
     def parse(self, raw_body: bytes) -> list[PlatformEvent]:
         body = _decode_body(raw_body)
+        try:
+            return [check_event(self._event(body), "push")]
+        except InvalidPayload as exc:   # signed but unreadable: kept, refused, with its reason
+            return [refused_event(self.name, without(body, ("sign",)), exc)]
+        except UNREADABLE:
+            return [refused_event(self.name, without(body, ("sign",)), InvalidPayload("push", "could not be read"))]
+
+    def _event(self, body: dict) -> PlatformEvent:
         push_type = body.get("type")
         top_id = id_string(body.get("id"), "id", required=False)
         msg_id = id_string(body.get("msg_id"), "msg_id", required=False)
         version = _lenient_int(body.get("version"))
         if _is_true(body.get("test")):
             message_id = msg_id or f"test:{push_type}:{top_id}:{version}"
-            return [PlatformEvent(platform=self.name, message_id=message_id, kind="ping", raw=without(body, ("sign",)))]
+            return PlatformEvent(platform=self.name, message_id=message_id, kind="ping", raw=without(body, ("sign",)))
         if not isinstance(push_type, str) or not push_type:
             raise InvalidPayload("type", "is required")
         msg = _decode_msg(body.get("msg"))
@@ -175,7 +188,7 @@ class YouzanAdapter(PlatformAdapter):
         pay_info = full.get("pay_info") if isinstance(full.get("pay_info"), dict) else {}
         buyer = {k: full[k] for k in PERSONAL_FIELDS if full.get(k)} or None
         raw_msg = dict(msg, full_order_info=without(full, PERSONAL_FIELDS)) if full else msg
-        return [PlatformEvent(
+        return PlatformEvent(
             platform=self.name,
             message_id=msg_id or f"{push_type}:{top_id or external_id}:{version}",
             kind=kind,
@@ -186,7 +199,7 @@ class YouzanAdapter(PlatformAdapter):
             amount_fen=yuan_to_fen(pay_info.get("payment"), "msg.full_order_info.pay_info.payment"),
             buyer=buyer,
             raw=dict(without(body, ("sign", "msg")), msg=raw_msg),
-        )]
+        )
 
     @staticmethod
     def _kind(push_type: str) -> str:

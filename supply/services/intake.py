@@ -8,17 +8,21 @@ together by `record_orders`, and one insert of every new message with its outcom
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import orjson
 from sqlalchemy import and_, bindparam, func, or_, select, text
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from supply.db.models import PlatformMessage, PlatformProduct, Product
 from supply.domain.errors import Conflict, NotFound, ServiceUnavailable
 from supply.domain.rules import OrderLineRequest, OrderRequest
-from supply.platforms import PlatformEvent
+from supply.db.session import is_connection_error
+from supply.platforms import InvalidPayload, PlatformEvent
+from supply.platforms.base import refused_event
 from supply.services.orders import (
     OrderOutcome,
     cancel_order_by_external_id,
@@ -31,6 +35,44 @@ _ORDER_KINDS = ("paid", "cancelled", "refunded")
 AWAITING_MANAGER = ("needs_order_detail", "unmapped")
 # A message in one of these states fixes its order at its version: an older event is stale after it.
 _SETTLED = ("applied", "rejected")
+
+
+log = logging.getLogger(__name__)
+
+
+def apply_push(db, cooperative_id: int, events: list[PlatformEvent], *, refs_are_skus: bool) -> list[dict]:
+    """`apply_platform_events` in one transaction (run again by `db.run` on a deadlock).
+
+    Every value is checked against its column before it gets here (the adapters' `check_event`); should
+    the database still refuse the push for a value nothing checked, each event is applied in its own
+    transaction and one the database refuses is stored as refused with the reason: one event never
+    costs the others, and nothing of a refused event is half-written.
+    """
+    def apply(chosen: list[PlatformEvent]) -> list[dict]:
+        return db.run(lambda session: apply_platform_events(session, cooperative_id, chosen,
+                                                            refs_are_skus=refs_are_skus))
+    try:
+        return apply(events)
+    except _REFUSED_BY_DATABASE as exc:
+        if isinstance(exc, StatementError) and is_connection_error(exc):
+            raise
+        log.warning("a push of %d events was refused by the database; applying its events one by one",
+                    len(events), exc_info=True)
+    results = []
+    for event in events:
+        try:
+            results.extend(apply([event]))
+        except _REFUSED_BY_DATABASE as exc:
+            if isinstance(exc, StatementError) and is_connection_error(exc):
+                raise
+            log.warning("an event of platform %s was refused by the database", event.platform, exc_info=True)
+            problem = InvalidPayload("event", f"the database refused a value of it ({type(exc).__name__})")
+            results.extend(apply([refused_event(event.platform, event.raw, problem)]))
+    return results
+
+
+# What a value beyond a column's limits raises on its way in (DataError and the like, an encoder's error).
+_REFUSED_BY_DATABASE = (StatementError, TypeError, ValueError, OverflowError)
 
 
 def apply_platform_events(session: Session, cooperative_id: int, events: list[PlatformEvent], *,
@@ -159,6 +201,9 @@ class _Push:
         event needs to see what they did."""
         for index in self.new:
             event = self.events[index]
+            if event.kind == "refused":   # unreadable, or beyond a column's limits: kept for the manager
+                self._decide(index, "refused", _refusal(event))
+                continue
             if event.external_order_id is None or event.kind in ("other", "created"):
                 # An unpaid order reserves nothing; it is kept for the record.
                 self._decide(index, "recorded", {})
@@ -238,6 +283,13 @@ class _Push:
                 self.results[index] = {**_base(self.events[index]), "status": "duplicate_message",
                                        "first_result": _jsonable(self.outcomes[first_index][1])}
         return self.results
+
+
+def _refusal(event: PlatformEvent) -> dict:
+    problem = event.refusal or {"field": "event", "reason": "could not be read"}
+    return {"reason": f"{problem['field']}: {problem['reason']}",
+            "error": {"code": "invalid_event", "message": "the event could not be read; nothing of it was applied",
+                      "fields": {problem["field"]: [problem["reason"]]}}}
 
 
 def _base(event: PlatformEvent) -> dict:

@@ -87,9 +87,7 @@ def test_the_same_event_sent_twice_has_the_same_message_id(adapter):
 
 def test_an_order_for_another_platform_is_refused_except_on_the_catch_all(adapter):
     other = {"type": "order.paid", "order": dict(PAID["order"], platform="douyin")}
-    with pytest.raises(InvalidPayload) as err:
-        adapter.parse(body_of([other]))
-    assert err.value.field == "events[0].order.platform"
+    assert refused_field(adapter, body_of([other])) == "events[0].order.platform"
     assert get_adapter("generic", SECRET).parse(body_of([other]))[0].platform == "douyin"
 
 
@@ -109,10 +107,11 @@ def test_an_order_for_another_platform_is_refused_except_on_the_catch_all(adapte
      "events[0].order.lines[0].quantity"),
 ])
 def test_malformed_bodies_name_the_field(adapter, raw, field):
-    with pytest.raises(InvalidPayload) as err:
+    assert refused_field(adapter, raw) == field
+    try:
         adapter.parse(raw)
-    assert err.value.field == field
-    assert err.value.fields == {field: [err.value.reason]}
+    except InvalidPayload as err:
+        assert err.fields == {field: [err.reason]}
 
 
 def test_acknowledges_with_one_result_per_event(adapter):
@@ -185,3 +184,14 @@ def test_a_plainly_valid_event_is_read_plainly_and_as_the_checked_reading(item):
     assert plain == checked
     assert plain.raw == checked.raw and plain.buyer == checked.buyer
     assert "buyer" not in plain.raw["order"]
+
+
+def refused_field(adapter, raw):
+    """The field a malformed push is refused for: a body unreadable as a whole raises; one bad event
+    is returned refused, with its reason, among the others."""
+    try:
+        events = adapter.parse(raw)
+    except InvalidPayload as exc:
+        return exc.field
+    (event,) = [e for e in events if e.kind == "refused"]
+    return event.refusal["field"]
