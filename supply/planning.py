@@ -429,8 +429,15 @@ def get_route_for(session: Session, principal, route_id: int) -> Route:
 # --- the road: collection and closures ------------------------------------------------------------
 
 
-def collect_stop(session: Session, principal, stop_id: int, quantities: dict[str, int]) -> dict:
-    """The driver collected these quantities (by SKU) at a stop: stock, pickups and orders follow."""
+def collect_stop(session: Session, principal, stop_id: int, quantities: dict[str, int],
+                 rejects: dict[str, list[dict]] | None = None, grades: dict[str, str] | None = None) -> dict:
+    """The driver collected these quantities (by SKU) at a stop: stock, pickups and orders follow.
+    `rejects` (by SKU: [{quantity, reason, grade?, note?}]) are units refused at the farm gate: a
+    shortfall, never paid (supply.services.quality); `grades` the grade of the units taken."""
+    from supply.services.quality import record_accepted, record_rejects
+
+    rejects, grades = rejects or {}, grades or {}
+    rejected = {sku: sum(r["quantity"] for r in lines) for sku, lines in rejects.items()}
     stop = session.execute(select(Stop).where(Stop.id == stop_id).with_for_update()).scalar()
     if stop is None or stop.route.plan.cooperative_id != principal.cooperative_id:
         raise NotFound(f"stop {stop_id} does not exist")
@@ -444,26 +451,30 @@ def collect_stop(session: Session, principal, stop_id: int, quantities: dict[str
     if stop.status == "collected":
         raise Conflict(f"stop {stop_id} was already collected", code="already_collected")
     items = {session.get(Product, session.get(Pickup, i.pickup_id).product_id).sku: i for i in stop.items}
-    unknown = sorted(set(quantities) - set(items))
+    unknown = sorted((set(quantities) | set(rejected)) - set(items))
     if unknown:
         raise InvalidInput("products not on this stop", fields={f"quantities.{sku}": ["not collected at this stop"]
                                                                 for sku in unknown})
-    too_many = {sku: q for sku, q in quantities.items() if q > items[sku].quantity}
+    too_many = {sku for sku in set(quantities) | set(rejected)
+                if quantities.get(sku, 0) + rejected.get(sku, 0) > items[sku].quantity}
     if too_many:
-        raise InvalidInput("more than the stop was to collect",
+        raise InvalidInput("more than the stop was to collect (taken and rejected together)",
                            fields={f"quantities.{sku}": [f"at most {items[sku].quantity}"] for sku in too_many})
     actor = f"driver:{principal.driver_id}" if principal.role == "driver" else principal.actor
     moved = []
     for sku, item in items.items():
         pickup = session.execute(select(Pickup).where(Pickup.id == item.pickup_id).with_for_update()).scalar_one()
         got = quantities.get(sku, 0)
-        moved.extend(collect_item(session, pickup, item.quantity, got, actor=actor, ref=f"stop:{stop.id}"))
+        refused = record_rejects(session, pickup, rejects.get(sku, []), actor=actor, ref=f"stop:{stop.id}",
+                                 stop_id=stop.id)
+        moved.extend(collect_item(session, pickup, item.quantity - refused, got, actor=actor, ref=f"stop:{stop.id}"))
+        record_accepted(session, pickup, got, grade=grades.get(sku), actor=actor, stop_id=stop.id)
         item.quantity_collected = got
     stop.status = "collected"
     stop.collected_at = datetime.now(timezone.utc)
     session.flush()
     return {"stop_id": stop.id, "status": stop.status, "collected": {sku: i.quantity_collected for sku, i in items.items()},
-            "orders": moved}
+            "rejected": {sku: q for sku, q in rejected.items() if q}, "orders": moved}
 
 
 def collect_item(session: Session, pickup: Pickup, quantity: int, got: int, *, actor: str, ref: str) -> list[dict]:

@@ -32,6 +32,7 @@ from supply.services.fleet import (
     register_vehicle,
 )
 from supply.services.pickups import confirm_pickup, list_pickups
+from supply.services.quality import REJECT_REASONS
 
 blp = Blueprint("dispatch", __name__, url_prefix="/api/v1", description="From pickups to routes")
 
@@ -239,16 +240,30 @@ class PlanOut(Schema):
 class CollectedLine(Schema):
     sku = fields.String(required=True, validate=validate.Length(1, 64))
     quantity = Int(0, 10_000_000, required=True)
+    grade = Text(16, load_default=None, metadata={"description": "grade of the units taken (priced by grade)"})
+
+
+class RejectLine(Schema):
+    sku = fields.String(required=True, validate=validate.Length(1, 64))
+    quantity = Int(1, 10_000_000, required=True, metadata={"description": "units refused at the farm gate"})
+    reason = fields.String(required=True, validate=validate.OneOf(REJECT_REASONS))
+    grade = Text(16, load_default=None)
+    note = Text(500, load_default=None)
 
 
 class CollectedIn(Schema):
     quantities = fields.List(fields.Nested(CollectedLine), required=True, validate=validate.Length(0, 100))
+    rejects = fields.List(fields.Nested(RejectLine), load_default=list, validate=validate.Length(0, 100),
+                          metadata={"description": "units refused at the farm gate, per product, with a reason: "
+                                                   "a shortfall (re-allocated or backordered), never paid. Taken "
+                                                   "plus rejected may not exceed what the stop was to collect."})
 
 
 class CollectedOut(Schema):
     stop_id = fields.Integer()
     status = fields.String()
     collected = fields.Dict(keys=fields.String(), values=fields.Integer())
+    rejected = fields.Dict(keys=fields.String(), values=fields.Integer())
     orders = fields.List(fields.Dict())
 
 
@@ -441,12 +456,19 @@ class StopCollected(MethodView):
     @blp.arguments(CollectedIn)
     @blp.response(200, CollectedOut)
     def post(self, data, stop_id):
-        """Quantities collected per product; less than planned is a shortfall."""
+        """Quantities collected per product, and units rejected at the farm gate with a reason (damaged,
+        underweight, spoiled, wrong_product); less than planned is a shortfall."""
         quantities: dict[str, int] = {}
+        grades: dict[str, str] = {}
         for line in data["quantities"]:
             quantities[line["sku"]] = quantities.get(line["sku"], 0) + line["quantity"]
+            if line.get("grade"):
+                grades[line["sku"]] = line["grade"]
+        rejects: dict[str, list[dict]] = {}
+        for line in data["rejects"]:
+            rejects.setdefault(line["sku"], []).append(line)
         with services().db.transaction() as session:
-            return collect_stop(session, g.principal, stop_id, quantities)
+            return collect_stop(session, g.principal, stop_id, quantities, rejects, grades)
 
 
 @blp.route("/road-closures")
