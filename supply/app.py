@@ -70,10 +70,17 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     for module in (farms, products, stock, streams, orders, webhooks, jobs, dispatch):
         api.register_blueprint(module.blp)
+    from supply.api import platform_links
+
+    api.register_blueprint(platform_links.blp)
 
     from supply.web import init_web
 
     init_web(app)  # the pages (supply/web): sign-in, driver, host, console
+
+    from supply.api.openapi import install as complete_openapi
+
+    complete_openapi(api, app)
 
     from supply.api.limits import init_rate_limits
 

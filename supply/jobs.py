@@ -60,7 +60,7 @@ JOB_TIMEOUT_S = 2 * 3600
 # Modules (comma-separated) imported by `load_handlers` besides the project's own, e.g. for handlers
 # that exist only in a test suite: COOP_EXTRA_JOB_MODULES=tests.integration.job_handlers
 EXTRA_MODULES_ENV = "COOP_EXTRA_JOB_MODULES"
-_HANDLER_MODULES = ("supply.services.allocation", "supply.planning")
+_HANDLER_MODULES = ("supply.services.allocation", "supply.planning", "supply.services.platform_links")
 
 _handlers: dict[str, Handler] = {}
 
