@@ -15,7 +15,15 @@ from routing.readers import (
     read_solomon,
     read_vrplib,
 )
-from routing.solver import diagnose, plan_from_routes, pyvrp_supports, solve
+from routing.solver import (
+    SearchFailed,
+    choose_engine,
+    diagnose,
+    plan_from_routes,
+    pyvrp_supports,
+    saving_bound,
+    solve,
+)
 
 from routing.generator import generate_county
 from routing.matrix import NoRoute, RoadPath, TravelMatrix, shortest_path, travel_matrix
@@ -41,12 +49,14 @@ __all__ = [
     "Plan",
     "Problem",
     "Route",
+    "SearchFailed",
     "Stop",
     "Unassigned",
     "Vehicle",
     "Visit",
     "assert_feasible",
     "check_plan",
+    "choose_engine",
     "diagnose",
     "plan_from_routes",
     "problem_from_dict",
@@ -56,5 +66,6 @@ __all__ = [
     "read_json",
     "read_solomon",
     "read_vrplib",
+    "saving_bound",
     "solve",
 ]

@@ -106,17 +106,20 @@ class Vehicle:
             )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Problem:
     """Pickups, fleet and hub over integer travel matrices.
 
-    ``durations_s[i][j]`` and ``distances_m[i][j]`` are indexed by location (row = from).
+    ``durations_s[i][j]`` and ``distances_m[i][j]`` are indexed by location (row = from); any
+    square integer matrix is accepted (nested lists, tuples, numpy arrays) and kept as a read-only
+    numpy ``int64`` array (8 bytes an entry: 3,200 locations take 80 MB a matrix, where tuples of
+    Python integers took several times that).
     The hub is location ``hub_location``; vehicles leave it no earlier than ``hub_open_s`` and
     must be back by ``hub_cutoff_s`` (when the carriers' trucks leave).
     """
 
-    durations_s: tuple[tuple[int, ...], ...]
-    distances_m: tuple[tuple[int, ...], ...]
+    durations_s: np.ndarray
+    distances_m: np.ndarray
     stops: tuple[Stop, ...]
     vehicles: tuple[Vehicle, ...]
     hub_location: int = 0
@@ -167,6 +170,18 @@ class Problem:
             seen.add(vehicle.id)
         object.__setattr__(self, "_stop_index", index)
 
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Problem):
+            return NotImplemented
+        return (np.array_equal(self.durations_s, other.durations_s)
+                and np.array_equal(self.distances_m, other.distances_m)
+                and (self.stops, self.vehicles, self.hub_location, self.hub_open_s, self.hub_cutoff_s,
+                     self.reload_duration_s, self.name)
+                == (other.stops, other.vehicles, other.hub_location, other.hub_open_s,
+                    other.hub_cutoff_s, other.reload_duration_s, other.name))
+
+    __hash__ = object.__hash__
+
     @property
     def num_locations(self) -> int:
         return len(self.durations_s)
@@ -177,7 +192,7 @@ class Problem:
 
     def is_reachable(self, i: int, j: int) -> bool:
         """Whether there is a road from location i to location j."""
-        return self.durations_s[i][j] < UNREACHABLE and self.distances_m[i][j] < UNREACHABLE
+        return bool(self.durations_s[i, j] < UNREACHABLE and self.distances_m[i, j] < UNREACHABLE)
 
     def return_deadline_s(self, vehicle: Vehicle) -> int:
         """Latest time this vehicle may be back at the hub (shift end or hub cut-off)."""
@@ -190,7 +205,7 @@ class Problem:
         return max(vehicle.shift_start_s, self.hub_open_s)
 
 
-def _as_matrix(name: str, rows) -> tuple[tuple[int, ...], ...]:
+def _as_matrix(name: str, rows) -> np.ndarray:
     try:
         array = np.asarray(rows)
     except ValueError:
@@ -206,6 +221,11 @@ def _as_matrix(name: str, rows) -> tuple[tuple[int, ...], ...]:
     if array.shape[0] != array.shape[1]:
         raise ValueError(
             f"problem: {name} row 0 has {array.shape[1]} entries, expected {array.shape[0]}")
+    if array.dtype == np.int64 and not array.flags.writeable:
+        if (array < 0).any():
+            i, j = np.argwhere(array < 0)[0]
+            raise ValueError(f"problem: {name} row {i} has a negative entry {array[i, j]}")
+        return array  # already checked and frozen (e.g. another Problem's matrix): share it
     if array.dtype.kind not in "iu":
         if array.dtype.kind != "f" or not np.all(np.mod(array, 1) == 0):
             raise ValueError(f"problem: {name} must hold integers")
@@ -214,4 +234,6 @@ def _as_matrix(name: str, rows) -> tuple[tuple[int, ...], ...]:
     if len(negative):
         i, j = negative[0]
         raise ValueError(f"problem: {name} row {i} has a negative entry {array[i, j]}")
-    return tuple(map(tuple, array.tolist()))
+    array = np.array(array, dtype=np.int64, copy=True)
+    array.flags.writeable = False
+    return array

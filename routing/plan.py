@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 PICKUP = "pickup"
 RELOAD = "reload"
@@ -76,7 +76,10 @@ class Plan:
     """Routes (only vehicles that are used), pickups left out, and totals.
 
     ``cost`` is in the problem's currency unit (per-km costs and fixed costs of used vehicles).
-    ``engine`` names the solver that produced the routes.
+    ``engine`` names the solver that produced the routes; ``search`` holds its figures: why the
+    engine was chosen (``engine_reason``), ``seed``, ``time_limit_s``, ``max_iterations``, the
+    ``iterations`` done, ``search_time_s``, what stopped it (``stopped_by``) and the engine's
+    ``objective`` (1/1000 currency unit, penalties of left-out pickups included).
     """
 
     routes: tuple[Route, ...]
@@ -85,6 +88,7 @@ class Plan:
     distance_m: int
     engine: str
     solve_time_s: float = 0.0
+    search: dict = field(default_factory=dict, compare=False)
 
     @property
     def num_vehicles(self) -> int:
@@ -97,6 +101,7 @@ class Plan:
             "distance_m": self.distance_m,
             "engine": self.engine,
             "solve_time_s": round(self.solve_time_s, 3),
+            "search": dict(self.search),
             "routes": [
                 {
                     "vehicle_id": r.vehicle_id,

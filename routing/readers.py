@@ -209,8 +209,8 @@ def problem_to_dict(problem: Problem) -> dict:
         "hub_open_s": problem.hub_open_s,
         "hub_cutoff_s": problem.hub_cutoff_s,
         "reload_duration_s": problem.reload_duration_s,
-        "durations_s": [list(r) for r in problem.durations_s],
-        "distances_m": [list(r) for r in problem.distances_m],
+        "durations_s": problem.durations_s.tolist(),
+        "distances_m": problem.distances_m.tolist(),
         "stops": [dict(vars(s)) for s in problem.stops],
         "vehicles": [dict(vars(v)) for v in problem.vehicles],
     }

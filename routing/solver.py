@@ -1,28 +1,35 @@
-"""Turn a Problem into a Plan. The one place OR-Tools is imported.
+"""Turn a Problem into a Plan. The one place OR-Tools and PyVRP are imported.
 
-Two engines sit behind ``solve``:
+Two engines sit behind ``solve``, both modelling every constraint of the cooperative's day:
+several capacity dimensions, farm windows and the hub cut-off, shifts and maximum route
+duration, per-km and per-use costs, cold chain (refrigerated vehicles only), several trips a day
+with the unloading time at the hub, priorities and unreachable pairs.
 
-* ``"ortools"`` handles every feature of the model: several capacity dimensions, farm windows and
-  the hub cut-off, shifts and maximum route duration, per-km and per-use costs, cold chain
-  (refrigerated vehicles only), several trips a day (optional hub "reload" nodes that empty the
-  truck), split pickups, priorities and unreachable pairs (arcs removed from the model).
-* ``"pyvrp"`` (when PyVRP is installed) is used by ``engine="auto"`` for problems that need only
-  what PyVRP models exactly: no cold-chain restriction, no unreachable pairs, no unloading time
-  on reload trips. On the Solomon and CVRPLIB benchmarks it finds clearly shorter routes for the
-  same time limit (see ``benchmarks/routing_gap.py``).
+* ``"pyvrp"`` plans best (PyVRP's iterated local search): the cold chain is a second routing
+  profile for the vehicles without cooling, reload trips go through a second depot at the hub
+  whose service duration is the unloading time, unreachable pairs are arcs longer than the day.
+* ``"ortools"`` also splits a pickup larger than any vehicle into loads collected all or none
+  (PyVRP cannot say "all or none"), and is the design card's engine.
 
-Every pickup is optional with a penalty that dwarfs any route cost, scaled by priority, so a
-plan always exists and the least important pickups are the ones left out.
+``engine="auto"`` picks PyVRP unless the day has such a pickup (``choose_engine``), and the plan
+says which engine ran and why (``Plan.engine``, ``Plan.search``). ``routing.check`` decides
+whether a plan is feasible, whichever engine made it.
 
-Repeatability: with the same input, seed and machine load, both engines are deterministic for a
-given amount of search, but both stop on wall-clock time, so how far the search got (and so the
-plan) can differ between runs under a time limit.
+Every pickup is optional with a penalty larger than anything leaving it out can save
+(``saving_bound``), scaled by priority, so a plan always exists and a pickup is left out only
+when it cannot be served or displaces a more important one. An engine that nevertheless finds
+nothing, or rejects its parameters, raises ``SearchFailed``.
+
+Repeatability: under a wall-clock limit, how far the search gets depends on the machine's load.
+With an iteration budget instead (``max_iterations``, ``time_limit_s=None``), the same input and
+seed give the same plan.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,7 +95,8 @@ def diagnose(problem: Problem, stop: Stop) -> tuple[str, str] | None:
     Checks, in order: no road between hub and farm (``unreachable``); no vehicle that may carry it,
     e.g. cold chain without a refrigerated truck (``no_suitable_vehicle``); no suitable vehicle can
     leave the hub, reach the farm within its window and be back before the cut-off, its shift end
-    or its maximum route duration (``time_window``).
+    or its maximum route duration (``time_window``); it needs more vehicle loads than the
+    vehicles that may carry it make trips in a day (``capacity``).
     """
     hub, loc = problem.hub_location, stop.location
     if not problem.is_reachable(hub, loc):
@@ -100,8 +108,14 @@ def diagnose(problem: Problem, stop: Stop) -> tuple[str, str] | None:
         if stop.cold_chain and not any(v.refrigerated for v in problem.vehicles):
             return "no_suitable_vehicle", "needs cold chain and no vehicle is refrigerated"
         return "no_suitable_vehicle", "no vehicle can carry this kind of load"
-    if not any(_fits_in_time(problem, stop, v) for v in suitable):
+    in_time = [v for v in suitable if _fits_in_time(problem, stop, v)]
+    if not in_time:
         return "time_window", "no vehicle can reach it within its window and be back in time"
+    loads = len(_split(problem, stop))
+    trips = sum(v.max_trips for v in in_time)
+    if loads > trips:
+        return "capacity", (f"needs {loads} vehicle loads; the vehicles that may carry it make at "
+                            f"most {trips} trips a day")
     return None
 
 
@@ -131,37 +145,113 @@ def _split(problem: Problem, stop: Stop) -> list[tuple[int, int]]:
     ]
 
 
-def _penalties(problem: Problem, stops: list[Stop], num_pieces: int) -> dict[int, int]:
-    """Penalty per priority: each level outweighs every piece of the levels below together."""
-    distances = np.asarray(problem.distances_m, dtype=np.int64)
+def saving_bound(problem: Problem) -> int:
+    """An upper bound on what leaving one piece of a pickup out can save, in 1/1000 currency unit.
+
+    Serving a piece costs at most an extra trip to it: out and back on the longest arcs at the
+    dearest per-km cost, plus the dearest vehicle's per-use cost (if it needs one more vehicle);
+    once that trip exists, a plan that leaves the piece out is never cheaper by more. (When no
+    trip or vehicle is left for it, serving it displaces another pickup, which the priorities
+    decide.) Leaving a reload out adds no cost of its own: its distance is in the trip's arcs.
+    """
+    distances = problem.distances_m
     finite = distances[distances < UNREACHABLE]
     max_arc = int(finite.max()) if finite.size else 0
     max_cpk = max(v.cost_per_km for v in problem.vehicles)
     max_fixed = max(v.fixed_cost for v in problem.vehicles)
-    base = 2 * max_arc * max_cpk + _MILLI * max_fixed + 1
+    return 2 * max_arc * max_cpk + _MILLI * max_fixed
+
+
+def _penalties(problem: Problem, stops: list[Stop], num_pieces: int,
+               cap: int = _PENALTY_CAP) -> dict[int, int]:
+    """Penalty per priority: each level outweighs every piece of the levels below together, and
+    the lowest outweighs what leaving a piece out can save (``saving_bound``), so a pickup is
+    never left out to save distance."""
+    base = saving_bound(problem) + 1
     levels = sorted({s.priority for s in stops})
     factor = num_pieces + 1
-    if len(levels) > 1 and base * factor ** (len(levels) - 1) > _PENALTY_CAP:
-        factor = max(2, int((_PENALTY_CAP / base) ** (1 / (len(levels) - 1))))
-    return {p: min(base * factor**rank, _PENALTY_CAP) for rank, p in enumerate(levels)}
+    if len(levels) > 1 and base * factor ** (len(levels) - 1) > cap:
+        factor = max(2, int((cap / base) ** (1 / (len(levels) - 1))))
+    return {p: max(base, min(base * factor**rank, cap)) for rank, p in enumerate(levels)}
 
 
 # ---------------------------------------------------------------------------------------------
 # Public entry point.
 
 
-def solve(problem: Problem, time_limit_s: float = 5.0, seed: int = 0, engine: str = "auto") -> Plan:
+class SearchFailed(RuntimeError):
+    """The search found no plan at all, or its engine rejected the search parameters.
+
+    Never a plan of pickups "left out for capacity": leaving every pickup out is always a
+    feasible plan, so an engine that returns nothing has failed, and says so here.
+    """
+
+
+def choose_engine(problem: Problem) -> tuple[str, str]:
+    """The engine ``engine="auto"`` picks for this problem, and why (a sentence).
+
+    PyVRP plans best and models every constraint of the cooperative's day (cold chain as a
+    routing profile, reload trips through a reload depot with the unloading time, unreachable
+    pairs as prohibitive arcs, windows, cut-off, shifts, mixed fleet, priorities as prizes).
+    It cannot say "all pieces of a split pickup or none", so a day with a pickup that needs more
+    than one vehicle load goes to OR-Tools, which can.
+    """
+    try:
+        import pyvrp  # noqa: F401
+    except ImportError:
+        return "ortools", "PyVRP is not installed"
+    servable = [s for s in problem.stops if diagnose(problem, s) is None]
+    split = [s.id for s in servable if len(_split(problem, s)) > 1]
+    if split:
+        return "ortools", (f"{len(split)} pickup(s) larger than one vehicle load (e.g. "
+                           f"{split[0]!r}) must be collected whole or not at all")
+    if _blocked_between(problem, sorted({s.location for s in servable})):
+        # Shortest-path matrices never have these (a road through the hub would do); PyVRP only
+        # goes back to the hub for a reload when the load requires it, so it would leave such
+        # farms out where OR-Tools routes them through the hub.
+        return "ortools", ("some farms reachable from the hub have no road between them, "
+                           "so they must be served through the hub")
+    return "pyvrp", "PyVRP models every constraint of this problem"
+
+
+def _blocked_between(problem: Problem, locations: list[int], rows_at_once: int = 256) -> bool:
+    ix = np.asarray(locations, dtype=np.int64)
+    for k in range(0, len(ix), rows_at_once):
+        rows = ix[k:k + rows_at_once]
+        if (problem.durations_s[np.ix_(rows, ix)] >= UNREACHABLE).any():
+            return True
+        if (problem.distances_m[np.ix_(rows, ix)] >= UNREACHABLE).any():
+            return True
+    return False
+
+
+def solve(problem: Problem, time_limit_s: float | None = 5.0, seed: int = 0,
+          engine: str = "auto", max_iterations: int | None = None) -> Plan:
     """Plan routes for ``problem`` within ``time_limit_s`` seconds (wall clock).
 
-    ``engine`` is ``"auto"`` (PyVRP when installed and the problem uses only what it supports,
-    otherwise OR-Tools), ``"ortools"`` or ``"pyvrp"`` (ValueError if it cannot model the problem).
-    Pickups that cannot be planned come back in ``Plan.unassigned`` with a reason.
+    ``engine`` is ``"auto"`` (see ``choose_engine``), ``"ortools"`` or ``"pyvrp"``.
+    ``max_iterations`` bounds the search by its own work instead of (or as well as) the clock:
+    PyVRP's iterations of its iterated local search, OR-Tools' solutions of its local search.
+    With ``time_limit_s=None`` and an iteration budget the same input and seed give the same
+    plan on any machine. The seed drives PyVRP's random numbers and OR-Tools' order of the
+    pickups (seed 0 keeps the input order).
+    Pickups that cannot be planned come back in ``Plan.unassigned`` with a reason;
+    ``Plan.search`` holds the engine's figures. Raises ``SearchFailed`` when the engine finds
+    no plan or rejects its parameters.
     """
     started = time.perf_counter()
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    if time_limit_s <= 0:
+    if time_limit_s is None and max_iterations is None:
+        raise ValueError("give time_limit_s, max_iterations or both")
+    if time_limit_s is not None and not time_limit_s > 0:
         raise ValueError(f"time_limit_s must be positive, got {time_limit_s}")
+    if max_iterations is not None and (isinstance(max_iterations, bool)
+                                       or not isinstance(max_iterations, int)
+                                       or max_iterations < 1):
+        raise ValueError(f"max_iterations must be a positive integer, got {max_iterations!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be an integer from 0 to 2**31 - 1, got {seed!r}")
 
     unassigned: list[Unassigned] = []
     servable: list[Stop] = []
@@ -178,23 +268,30 @@ def solve(problem: Problem, time_limit_s: float = 5.0, seed: int = 0, engine: st
         _Piece(s, w, vol, penalty[s.priority]) for s in servable for (w, vol) in splits[s.id]
     ]
 
-    chosen = engine
     if engine == "auto":
-        chosen = "pyvrp" if pyvrp_supports(problem, pieces) else "ortools"
-    elif engine == "pyvrp" and not pyvrp_supports(problem, pieces):
-        raise ValueError("the pyvrp engine cannot model this problem (cold chain, unreachable "
-                         "pairs or unloading time on reload trips); use engine='ortools'")
+        chosen, why = choose_engine(problem)
+    else:
+        chosen, why = engine, "asked for"
+    if chosen == "pyvrp":
+        try:
+            import pyvrp  # noqa: F401
+        except ImportError:
+            raise ValueError("the pyvrp engine is not installed; use engine='ortools'") from None
 
-    remaining = time_limit_s - (time.perf_counter() - started) - _MARGIN_S
-    remaining = max(remaining, 0.01)
+    remaining = None
+    if time_limit_s is not None:
+        remaining = max(time_limit_s - (time.perf_counter() - started) - _MARGIN_S, 0.01)
+    search = {"engine_reason": why, "seed": seed, "time_limit_s": time_limit_s,
+              "max_iterations": max_iterations}
     if not pieces:
         sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
+        search.update(iterations=0, stopped_by="nothing to plan")
     elif chosen == "pyvrp":
-        sequences = _solve_pyvrp(problem, pieces, remaining, seed)
+        sequences = _solve_pyvrp(problem, pieces, remaining, seed, max_iterations, search)
     else:
-        sequences = _solve_ortools(problem, pieces, remaining, seed)
+        sequences = _solve_ortools(problem, pieces, remaining, seed, max_iterations, search)
 
-    return _build_plan(problem, pieces, sequences, unassigned, chosen, started)
+    return _build_plan(problem, pieces, sequences, unassigned, chosen, started, search)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,7 +306,31 @@ def _node_arrays(problem: Problem, pieces: list[_Piece], reload_owner: list[int]
     return loc, service
 
 
-def _solve_ortools(problem: Problem, pieces: list[_Piece], limit_s: float, seed: int):
+def _solve_ortools(problem: Problem, pieces: list[_Piece], limit_s: float | None, seed: int,
+                   max_iterations: int | None, search: dict):
+    """Visit sequences by OR-Tools. The seed shuffles the order in which pickups enter the model
+    (seed 0 keeps the input order): OR-Tools' routing search has no random seed of its own, but
+    its first solution and its neighbourhoods follow node order, so another order is another,
+    equally repeatable, search."""
+    order = list(range(len(pieces)))
+    if seed:
+        order = np.random.default_rng(seed).permutation(len(pieces)).tolist()
+    sequences = _solve_ortools_ordered(problem, [pieces[i] for i in order], limit_s,
+                                       max_iterations, search)
+    return [[None if k is None else order[k] for k in seq] for seq in sequences]
+
+
+_ORTOOLS_FAILED = {
+    0: "the search did not run",
+    3: "the search found no plan",
+    4: "the search found no plan within its time limit",
+    5: "the search parameters or the model are invalid",
+    6: "the model is infeasible",
+}
+
+
+def _solve_ortools_ordered(problem: Problem, pieces: list[_Piece], limit_s: float | None,
+                           max_iterations: int | None, search: dict):
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     vehicles = problem.vehicles
@@ -218,8 +339,8 @@ def _solve_ortools(problem: Problem, pieces: list[_Piece], limit_s: float, seed:
     loc, service = _node_arrays(problem, pieces, reload_owner)
     n_nodes = len(loc)
 
-    dur = np.asarray(problem.durations_s, dtype=np.int64)[np.ix_(loc, loc)]
-    dist = np.asarray(problem.distances_m, dtype=np.int64)[np.ix_(loc, loc)]
+    dur = problem.durations_s[np.ix_(loc, loc)]
+    dist = problem.distances_m[np.ix_(loc, loc)]
     blocked = (dur >= UNREACHABLE) | (dist >= UNREACHABLE)
     horizon = max(problem.return_deadline_s(v) for v in vehicles)
     travel = np.where(blocked, horizon + 1, dur + service[:, None])
@@ -292,14 +413,27 @@ def _solve_ortools(problem: Problem, pieces: list[_Piece], limit_s: float, seed:
         routing_enums_pb2.FirstSolutionStrategy, _FIRST_SOLUTION)
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
-    # The search overruns its limit slightly while it finishes a move: keep some time back.
-    params.time_limit.FromMilliseconds(max(10, int((0.99 * limit_s - 0.05) * 1000)))
+    if limit_s is not None:
+        # The search overruns its limit slightly while it finishes a move: keep some time back.
+        params.time_limit.FromMilliseconds(max(10, int((0.99 * limit_s - 0.05) * 1000)))
+    if max_iterations is not None:
+        params.solution_limit = max_iterations
     params.log_search = False
-    del seed  # OR-Tools routing search has no random seed: it is deterministic for a given search.
+    error = pywrapcp.FindErrorInRoutingSearchParameters(params)
+    if error:
+        raise SearchFailed(f"OR-Tools rejects the search parameters: {error}")
 
     solution = routing.SolveWithParameters(params)
+    status = routing.status()
+    solver = routing.solver()
+    search.update(iterations=int(solver.Solutions()), branches=int(solver.Branches()),
+                  search_time_s=round(solver.WallTime() / 1000, 3), status=int(status))
+    search["stopped_by"] = ("iterations" if max_iterations is not None
+                            and solver.Solutions() >= max_iterations else "time_limit")
     if solution is None:
-        return [[] for _ in vehicles]
+        why = _ORTOOLS_FAILED.get(int(status), f"the search ended with status {int(status)}")
+        raise SearchFailed(f"OR-Tools: {why} ({len(pieces)} pickups, {len(vehicles)} vehicles)")
+    search["objective"] = int(solution.ObjectiveValue())
     sequences = []
     for vi in range(len(vehicles)):
         seq: list[int | None] = []
@@ -373,97 +507,184 @@ def _remove_blocked_arcs(routing, manager, blocked, n_vehicles):
 
 
 def pyvrp_supports(problem: Problem, pieces=None) -> bool:
-    """Whether PyVRP models this problem exactly (and is installed)."""
-    try:
-        import pyvrp  # noqa: F401
-    except ImportError:
-        return False
-    stops = problem.stops if pieces is None else [p.stop for p in pieces]
-    if any(s.cold_chain for s in stops) and not all(v.refrigerated for v in problem.vehicles):
-        return False
-    if problem.reload_duration_s and any(v.max_trips > 1 for v in problem.vehicles):
-        return False
-    locs = sorted({problem.hub_location, *(s.location for s in stops)})
-    dur = np.asarray(problem.durations_s, dtype=np.int64)[np.ix_(locs, locs)]
-    dist = np.asarray(problem.distances_m, dtype=np.int64)[np.ix_(locs, locs)]
-    return not ((dur >= UNREACHABLE).any() or (dist >= UNREACHABLE).any())
+    """Whether ``engine="auto"`` gives this problem to PyVRP (see ``choose_engine``)."""
+    return choose_engine(problem)[0] == "pyvrp"
 
 
-def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float, seed: int):
+# Prizes and costs PyVRP adds up stay far below 2**63 when multiplied by its penalty weights.
+_PYVRP_PENALTY_CAP = 1 << 42
+
+
+def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
+    """The problem as PyVRP ``ProblemData``, and the vehicle indices of each vehicle type.
+
+    Locations: 0 is the hub where routes start and end, 1 the hub again as the reload depot
+    (its service duration is the unloading time), then one per farm for dry pickups and one per
+    cold-chain piece. Cold pieces get locations of their own so that a second routing profile,
+    used by vehicles without cooling, can prohibit every arc into or out of them. A prohibited
+    arc (no road, or cold chain on a dry truck) takes longer than the whole day, so any route
+    that uses it breaks a time window and is infeasible.
+    """
     import pyvrp
-    from pyvrp.stop import MaxRuntime
 
     hub = problem.hub_location
-    locs = [hub] + sorted({p.stop.location for p in pieces} - {hub})
-    where = {loc: i for i, loc in enumerate(locs)}
-    dist = np.asarray(problem.distances_m, dtype=np.int64)[np.ix_(locs, locs)]
-    dur = np.asarray(problem.durations_s, dtype=np.int64)[np.ix_(locs, locs)]
+    vehicles = problem.vehicles
+    dry_locs = sorted({p.stop.location for p in pieces if not p.stop.cold_chain})
+    where = {loc: 2 + i for i, loc in enumerate(dry_locs)}
+    index = [hub, hub, *dry_locs]
+    client_loc = []
+    for p in pieces:
+        if p.stop.cold_chain:
+            client_loc.append(len(index))
+            index.append(p.stop.location)
+        else:
+            client_loc.append(where[p.stop.location])
+    ix = np.asarray(index)
+    dist = problem.distances_m[np.ix_(ix, ix)]
+    dur = problem.durations_s[np.ix_(ix, ix)]
+    blocked = (dist >= UNREACHABLE) | (dur >= UNREACHABLE)
+    horizon = max(problem.return_deadline_s(v) for v in vehicles)
+    finite = dist[~blocked]
+    far_m = 4 * (int(finite.max()) if finite.size else 1) + 1
+    far_s = 2 * horizon + 1
+    if blocked.any():
+        dist = np.where(blocked, far_m, dist)
+        dur = np.where(blocked, far_s, dur)
+
     use_volume = any(p.volume_l for p in pieces)
     total_volume = sum(p.volume_l for p in pieces)
 
     def load(w, vol):
         return [w, vol] if use_volume else [w]
 
-    # PyVRP's penalty manager works best with small cost figures: divide out the common factor.
+    # Smaller cost figures suit PyVRP's penalty manager: divide out the common factor.
     scale = 0
-    for v in problem.vehicles:
+    for v in vehicles:
         scale = math.gcd(scale, v.cost_per_km, v.fixed_cost * _MILLI)
     scale = max(scale, 1)
     clients = []
-    for p in pieces:
+    for p, loc in zip(pieces, client_loc):
         s = p.stop
         kwargs = {"tw_early": s.window_start_s}
         if s.window_end_s is not None:
             kwargs["tw_late"] = s.window_end_s
         clients.append(pyvrp.Client(
-            location=where[s.location], pickup=load(p.weight_kg, p.volume_l),
-            service_duration=s.service_duration_s, prize=-(-p.penalty // scale), required=False,
+            location=loc, pickup=load(p.weight_kg, p.volume_l), service_duration=s.service_duration_s,
+            prize=0 if required else -(-p.penalty // scale), required=required, name=str(s.id),
             **kwargs))
 
+    cold = [loc for p, loc in zip(pieces, client_loc) if p.stop.cold_chain]
+    dry_profile = 0
+    distances, durations = [dist], [dur]
+    if cold and not all(v.refrigerated for v in vehicles):
+        no_cold_dist, no_cold_dur = dist.copy(), dur.copy()
+        no_cold_dist[cold, :] = far_m
+        no_cold_dist[:, cold] = far_m
+        no_cold_dur[cold, :] = far_s
+        no_cold_dur[:, cold] = far_s
+        no_cold_dist[cold, cold] = 0
+        no_cold_dur[cold, cold] = 0
+        distances.append(no_cold_dist)
+        durations.append(no_cold_dur)
+        dry_profile = 1
+
     groups: dict[tuple, list[int]] = {}
-    for vi, v in enumerate(problem.vehicles):
+    for vi, v in enumerate(vehicles):
         key = (v.capacity_weight_kg, v.capacity_volume_l, problem.departure_s(v),
                problem.return_deadline_s(v), v.max_duration_s, v.cost_per_km, v.fixed_cost,
-               v.max_trips)
+               v.max_trips, v.refrigerated)
         groups.setdefault(key, []).append(vi)
     types = []
-    for (cap_w, cap_v, dep, deadline, max_dur, cpk, fixed, trips), members in groups.items():
+    for (cap_w, cap_v, dep, deadline, max_dur, cpk, fixed, trips, cool), members in groups.items():
         kwargs = {}
         if max_dur is not None:
             kwargs["shift_duration"] = max_dur
         if trips > 1:
-            kwargs.update(reload_depots=[0], max_reloads=trips - 1)
+            kwargs.update(reload_depots=[1], max_reloads=trips - 1)
         types.append(pyvrp.VehicleType(
             num_available=len(members),
             capacity=load(cap_w, total_volume if cap_v is None else cap_v),
             fixed_cost=fixed * _MILLI // scale, tw_early=dep, tw_late=max(dep, deadline),
-            unit_distance_cost=cpk // scale, **kwargs))
+            unit_distance_cost=cpk // scale, profile=0 if cool else dry_profile, **kwargs))
 
     depot_kwargs = {"tw_early": problem.hub_open_s}
     if problem.hub_cutoff_s is not None:
         depot_kwargs["tw_late"] = problem.hub_cutoff_s
+    depots = [pyvrp.Depot(location=0, **depot_kwargs),
+              pyvrp.Depot(location=1, service_duration=problem.reload_duration_s, **depot_kwargs)]
     data = pyvrp.ProblemData(
-        locations=[pyvrp.Location(0, 0) for _ in locs], clients=clients,
-        depots=[pyvrp.Depot(location=0, **depot_kwargs)], vehicle_types=types,
-        distance_matrices=[dist], duration_matrices=[dur])
-    # Load and time-warp penalties must be able to outweigh the prize of any pickup.
-    top_prize = max(c.prize for c in clients)
+        locations=[pyvrp.Location(0, 0) for _ in index], clients=clients, depots=depots,
+        vehicle_types=types, distance_matrices=distances, duration_matrices=durations)
+    return data, list(groups.values()), scale
+
+
+def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, seed: int,
+                 max_iterations: int | None, search: dict):
+    import pyvrp
+    from pyvrp.exceptions import PenaltyBoundWarning
+    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
+
+    # Penalties for PyVRP are capped lower than for OR-Tools: its penalty weights multiply them.
+    levels = {p.stop.priority for p in pieces}
+    penalty = _penalties(problem, list({p.stop.id: p.stop for p in pieces}.values()),
+                         len(pieces), cap=_PYVRP_PENALTY_CAP)
+    if len(levels) > 1:
+        pieces = [_Piece(p.stop, p.weight_kg, p.volume_l, penalty[p.stop.priority]) for p in pieces]
+    # Two passes. PyVRP's search adds a reload trip to make room for a required pickup, but not
+    # to take in an optional one: so first every servable pickup is required; if that finds no
+    # feasible plan within half the budget (the day does not fit), the second half goes to the
+    # model where pickups are optional with their prizes, starting from the first pass's plan.
+    # Either way the second pass goes on from the first one's best plan.
+    required, members, scale = _pyvrp_data(problem, pieces, required=True)
+    optional, _, _ = _pyvrp_data(problem, pieces, required=False)
+    top_prize = max(c.prize for c in optional.clients())
     params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max(1e5, 10.0 * top_prize)))
-    # PyVRP checks the clock between iterations and may overrun slightly: keep some time back.
-    result = pyvrp.solve(data, stop=MaxRuntime(max(0.01, 0.98 * limit_s - 0.05)), seed=seed,
-                         display=False, collect_stats=False, params=params)
+    started = time.perf_counter()
+
+    def run(data, limit, iterations, seed, initial=None):
+        criteria = []
+        if limit is not None:
+            # PyVRP checks the clock between iterations and may overrun slightly: keep time back.
+            criteria.append(MaxRuntime(max(0.01, 0.98 * limit - 0.02)))
+        if iterations is not None:
+            criteria.append(MaxIterations(iterations))
+        stop = criteria[0] if len(criteria) == 1 else MultipleCriteria(criteria)
+        try:
+            return pyvrp.solve(data, stop=stop, seed=seed, display=False, collect_stats=False,
+                               params=params, initial_solution=initial)
+        except (ValueError, RuntimeError) as exc:
+            raise SearchFailed(f"PyVRP rejects the problem or its parameters: {exc}") from exc
+
+    first_iterations = None if max_iterations is None else max(1, max_iterations // 2)
+    with warnings.catch_warnings():
+        # A day that does not fit makes the all-required pass hit its penalty bound: expected.
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        first = run(required, None if limit_s is None else limit_s / 2, first_iterations, seed)
+    data = required if first.best.is_feasible() else optional
+    carried = pyvrp.Solution(data, [
+        pyvrp.Route(data, [pyvrp.Activity(a.type, a.idx) for a in route.schedule()[1:-1]],
+                    route.vehicle_type()) for route in first.best.routes()])
+    rest_s = None if limit_s is None else max(0.01, limit_s - (time.perf_counter() - started))
+    rest_iterations = None if max_iterations is None else max(1, max_iterations - first_iterations)
+    result = run(data, rest_s, rest_iterations, seed + 1, carried)
+    best = result.best if result.best.is_feasible() or not first.best.is_feasible() else first.best
+    iterations = int(first.num_iterations + result.num_iterations)
+    search.update(iterations=iterations, search_time_s=round(first.runtime + result.runtime, 3),
+                  all_required=data is required,
+                  stopped_by="iterations" if max_iterations is not None
+                  and iterations >= max_iterations else "time_limit")
+    if not best.is_feasible():
+        raise SearchFailed(
+            f"PyVRP found no feasible plan in {iterations} iterations "
+            f"({len(pieces)} pickups, {len(problem.vehicles)} vehicles)")
+    left_out = best.uncollected_prizes() if data is optional else 0
+    search["objective"] = int(best.distance_cost() + best.fixed_vehicle_cost() + left_out) * scale
 
     sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
-    if not result.best.is_feasible():
-        return sequences
-    free = {t: list(members) for t, members in enumerate(groups.values())}
-    for route in result.best.routes():
+    free = [list(m) for m in members]
+    for route in best.routes():
         vi = free[route.vehicle_type()].pop(0)
-        seq: list[int | None] = []
-        activities = route.schedule()
-        for a in activities[1:-1]:
-            seq.append(a.idx if a.is_client() else None)
-        sequences[vi] = seq
+        sequences[vi] = [a.idx if a.is_client() else None for a in route.schedule()[1:-1]]
     return sequences
 
 
@@ -487,8 +708,8 @@ def _simulate(problem: Problem, v: Vehicle, pieces, seq, start_s: int):
             loc, service, w, vol, ws, we, stop_id, kind = (
                 s.location, s.service_duration_s, p.weight_kg, p.volume_l,
                 s.window_start_s, s.window_end_s, s.id, PICKUP)
-        arrival = t + dur[here][loc]
-        travelled += dist[here][loc]
+        arrival = t + int(dur[here, loc])
+        travelled += int(dist[here, loc])
         begin = max(arrival, ws)
         if we is not None and begin > we:
             ok = False
@@ -501,8 +722,8 @@ def _simulate(problem: Problem, v: Vehicle, pieces, seq, start_s: int):
         visits.append(Visit(kind, stop_id, loc, arrival, begin, t, w, vol, w_load, v_load,
                             travelled))
         here = loc
-    end = t + dur[here][hub]
-    travelled += dist[here][hub]
+    end = t + int(dur[here, hub])
+    travelled += int(dist[here, hub])
     ok = ok and end <= problem.return_deadline_s(v)
     return visits, end, travelled, ok
 
@@ -529,7 +750,7 @@ def _route(problem: Problem, v: Vehicle, pieces, seq) -> Route:
     return Route(v.id, tuple(visits), start, end, travelled, cost, problem.hub_location)
 
 
-def _build_plan(problem, pieces, sequences, unassigned, engine, started) -> Plan:
+def _build_plan(problem, pieces, sequences, unassigned, engine, started, search=None) -> Plan:
     served_pieces: dict = {}
     for seq in sequences:
         for item in seq:
@@ -560,7 +781,7 @@ def _build_plan(problem, pieces, sequences, unassigned, engine, started) -> Plan
     return Plan(
         routes=tuple(routes), unassigned=tuple(left),
         cost=sum(r.cost for r in routes), distance_m=sum(r.distance_m for r in routes),
-        engine=engine, solve_time_s=time.perf_counter() - started)
+        engine=engine, solve_time_s=time.perf_counter() - started, search=dict(search or {}))
 
 
 def plan_from_routes(problem: Problem, routes, engine: str = "given") -> Plan:

@@ -138,7 +138,7 @@ def _prepare(session: Session, network: Network, cooperative_id: int, hub_id: in
                          window_end_s=_seconds(g.farm.window_end) if g.farm.window_end else None,
                          cold_chain=g.cold_chain) for g, loc in located]
     problem = Problem(
-        durations_s=matrix.travel_time_s.tolist(), distances_m=matrix.distance_m.tolist(), stops=tuple(stops),
+        durations_s=matrix.travel_time_s, distances_m=matrix.distance_m, stops=tuple(stops),
         vehicles=tuple(RoutingVehicle(
             id=v.id, capacity_weight_kg=int(v.capacity_kg), capacity_volume_l=int(v.capacity_l),
             refrigerated=v.refrigerated, shift_start_s=_seconds(v.shift_start), shift_end_s=_seconds(v.shift_end),

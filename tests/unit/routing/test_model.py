@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from routing import UNREACHABLE, Problem, Stop, Vehicle
@@ -21,7 +22,20 @@ def test_a_valid_problem_is_immutable_and_indexes_its_stops():
     assert problem.num_locations == 2
     with pytest.raises(dataclasses.FrozenInstanceError):
         problem.hub_location = 1
-    assert isinstance(problem.durations_s, tuple)
+    assert problem.durations_s.dtype == np.int64
+    with pytest.raises(ValueError):
+        problem.durations_s[0, 1] = 1  # the matrices are read-only too
+
+
+def test_matrices_given_as_numpy_arrays_are_kept_as_arrays_not_nested_tuples():
+    rows = np.array([[0, 60], [60, 0]], dtype=np.int32)
+    problem = two_point_problem(durations_s=rows, distances_m=rows * 10)
+    assert isinstance(problem.distances_m, np.ndarray)
+    assert problem.distances_m[0, 1] == 600
+    rows[0, 1] = 5  # the caller's array may change afterwards: the problem keeps its own copy
+    assert problem.durations_s[0, 1] == 60
+    assert problem == two_point_problem(durations_s=[[0, 60], [60, 0]],
+                                        distances_m=[[0, 600], [600, 0]])
 
 
 def test_unreachable_pairs_are_marked_by_the_sentinel():

@@ -66,15 +66,17 @@ def test_volume_capacity_binds_as_well_as_weight(engine):
         assert max(v.load_volume_l for v in route.visits) <= cap
 
 
-def test_cold_chain_pickups_ride_only_refrigerated_vehicles():
+@pytest.mark.parametrize("engine", ["auto", *ENGINES])
+def test_cold_chain_pickups_ride_only_refrigerated_vehicles(engine):
     stops = [Stop(id=i, location=i, weight_kg=10, cold_chain=i % 2 == 0) for i in range(1, 7)]
     vehicles = [Vehicle(id="cold", capacity_weight_kg=40, refrigerated=True),
                 Vehicle(id="dry", capacity_weight_kg=40)]
     problem = line_problem([1, 2, 3, 4, 5, 6], stops, vehicles)
-    assert not pyvrp_supports(problem)
-    plan = solve(problem, time_limit_s=1)
-    assert plan.engine == "ortools"
+    assert pyvrp_supports(problem)
+    plan = solve(problem, time_limit_s=1, engine=engine)
+    assert plan.engine == ("pyvrp" if engine == "auto" else engine)
     assert_ok(problem, plan)
+    assert plan.unassigned == ()
     for route in plan.routes:
         if route.vehicle_id == "dry":
             assert all(sid % 2 == 1 for sid in route.stop_ids)
@@ -167,7 +169,8 @@ def test_max_route_duration_holds(engine):
     assert all(r.duration_s <= 3000 for r in plan.routes)
 
 
-def test_routes_never_use_an_arc_with_no_road():
+@pytest.mark.parametrize("engine", ["auto", *ENGINES])
+def test_routes_never_use_an_arc_with_no_road(engine):
     stops = [Stop(id=i, location=i, weight_kg=1) for i in range(1, 4)]
     problem = line_problem([1, 2, 3], stops, [Vehicle(id="t", capacity_weight_kg=10, max_trips=3),
                                               Vehicle(id="u", capacity_weight_kg=10)])
@@ -178,10 +181,11 @@ def test_routes_never_use_an_arc_with_no_road():
                 dur[i][j] = UNREACHABLE  # farms reachable only through the hub
     problem = Problem(durations_s=dur, distances_m=problem.distances_m, stops=problem.stops,
                       vehicles=problem.vehicles)
-    plan = solve(problem, time_limit_s=1)
-    assert plan.engine == "ortools"
+    plan = solve(problem, time_limit_s=1, engine=engine)
+    assert plan.engine == ("ortools" if engine == "auto" else engine)
     assert_ok(problem, plan)
-    assert plan.unassigned == ()
+    if engine != "pyvrp":  # PyVRP never uses the missing roads, but may not route via the hub
+        assert plan.unassigned == ()
     for route in plan.routes:
         locs = route.locations
         assert all(problem.is_reachable(a, b) for a, b in zip(locs, locs[1:]))
@@ -213,12 +217,14 @@ def test_bad_arguments_are_refused():
         solve(problem, time_limit_s=0)
 
 
-def test_the_pyvrp_engine_refuses_what_it_cannot_model():
-    stops = [Stop(id=1, location=1, cold_chain=True)]
-    problem = line_problem([1], stops, [Vehicle(id="a", capacity_weight_kg=1, refrigerated=True),
-                                        Vehicle(id="b", capacity_weight_kg=1)])
-    with pytest.raises(ValueError, match="pyvrp engine"):
-        solve(problem, time_limit_s=0.5, engine="pyvrp")
+def test_auto_gives_a_pickup_larger_than_a_vehicle_load_to_ortools_and_says_why():
+    stops = [Stop(id="big", location=1, weight_kg=150), Stop(id="s", location=2, weight_kg=20)]
+    problem = line_problem([3, 4], stops, [Vehicle(id=v, capacity_weight_kg=100) for v in "ab"])
+    plan = solve(problem, time_limit_s=0.5)
+    assert plan.engine == "ortools"
+    assert "'big'" in plan.search["engine_reason"]
+    assert_ok(problem, plan)
+    assert plan.unassigned == ()
 
 
 @pytest.mark.parametrize("engine", ENGINES)

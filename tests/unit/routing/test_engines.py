@@ -1,0 +1,155 @@
+"""Both engines on the cooperative's whole workload: PyVRP models every constraint, routing.check
+decides feasibility, a seeded budgeted search repeats, and a search that finds nothing says so."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from routing import (
+    UNREACHABLE,
+    Problem,
+    SearchFailed,
+    Stop,
+    Vehicle,
+    check_plan,
+    choose_engine,
+    saving_bound,
+    solve,
+)
+from routing.solver import _penalties
+
+ENGINES = ["ortools", "pyvrp"]
+
+
+def county_day(seed: int, n_stops: int = 24, *, closed_farms: int = 1) -> Problem:
+    """A small day like the cooperative's: farms on a plane, Manhattan roads at 40 km/h, cold
+    pickups, a mixed fleet (one refrigerated van), several trips with unloading at the hub,
+    windows, a hub cut-off, shifts, per-km and per-use costs, priorities, and farms whose road
+    to the hub is closed."""
+    rng = np.random.default_rng(seed)
+    xy = np.vstack([[0, 0], rng.integers(-15_000, 15_000, size=(n_stops, 2))])
+    dist = np.abs(xy[:, None, :] - xy[None, :, :]).sum(axis=2)
+    dur = dist * 9 // 100  # 40 km/h
+    for farm in range(1, closed_farms + 1):
+        dur[farm, :] = dur[:, farm] = dist[farm, :] = dist[:, farm] = UNREACHABLE
+        dur[farm, farm] = dist[farm, farm] = 0
+    stops = []
+    for i in range(1, n_stops + 1):
+        window = [(7 * 3600, 17 * 3600), (8 * 3600, 12 * 3600), (13 * 3600, 17 * 3600)][i % 3]
+        weight = int(rng.integers(20, 400))
+        stops.append(Stop(id=f"f{i}", location=i, weight_kg=weight, volume_l=weight * 2,
+                          service_duration_s=300 + weight, window_start_s=window[0],
+                          window_end_s=window[1], cold_chain=i % 5 == 0,
+                          priority=2 if i % 7 == 0 else 1))
+    vehicles = [Vehicle(id=f"truck{k}", capacity_weight_kg=1500, capacity_volume_l=4000,
+                        shift_start_s=6 * 3600, shift_end_s=int(18.5 * 3600), cost_per_km=300,
+                        fixed_cost=150, max_trips=3) for k in range(2)]
+    vehicles += [Vehicle(id="van", capacity_weight_kg=800, capacity_volume_l=3000,
+                         shift_start_s=7 * 3600, shift_end_s=16 * 3600, cost_per_km=180,
+                         fixed_cost=60, max_trips=2, max_duration_s=8 * 3600),
+                 Vehicle(id="cold", capacity_weight_kg=600, capacity_volume_l=2000, refrigerated=True,
+                         shift_start_s=6 * 3600, shift_end_s=int(18.5 * 3600), cost_per_km=250,
+                         fixed_cost=120, max_trips=3)]
+    return Problem(durations_s=dur, distances_m=dist, stops=stops, vehicles=vehicles,
+                   hub_open_s=6 * 3600, hub_cutoff_s=int(18.5 * 3600), reload_duration_s=900)
+
+
+def test_auto_gives_the_cooperative_day_to_pyvrp_and_says_why():
+    problem = county_day(1)
+    engine, why = choose_engine(problem)
+    assert engine == "pyvrp" and "every constraint" in why
+    plan = solve(problem, time_limit_s=None, max_iterations=300)
+    assert plan.engine == "pyvrp"
+    assert plan.search["engine_reason"] == why
+    assert check_plan(problem, plan) == []
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n_stops=st.integers(4, 30))
+def test_every_pyvrp_plan_of_a_cooperative_day_passes_the_independent_check(seed, n_stops):
+    problem = county_day(seed, n_stops)
+    plan = solve(problem, time_limit_s=None, max_iterations=150, seed=seed, engine="pyvrp")
+    assert check_plan(problem, plan) == []
+    assert ("f1", "unreachable") in {(u.stop_id, u.reason) for u in plan.unassigned}
+    for route in plan.routes:
+        vehicle = next(v for v in problem.vehicles if v.id == route.vehicle_id)
+        assert route.trips <= vehicle.max_trips
+
+
+def test_pyvrp_uses_reload_trips_with_the_unloading_time_and_keeps_cold_pickups_cold():
+    problem = county_day(3, 30)
+    plan = solve(problem, time_limit_s=None, max_iterations=400, engine="pyvrp")
+    assert check_plan(problem, plan) == []
+    assert any(r.trips > 1 for r in plan.routes)
+    cold = {s.id for s in problem.stops if s.cold_chain}
+    for route in plan.routes:
+        if route.vehicle_id != "cold":
+            assert not cold & set(route.stop_ids)
+        reloads = [v for v in route.visits if v.kind == "reload"]
+        assert all(v.departure_s - v.service_start_s == 900 for v in reloads)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_seeded_budgeted_plan_repeats_exactly(engine):
+    problem = county_day(5, 30)
+    first = solve(problem, time_limit_s=None, max_iterations=60, seed=11, engine=engine)
+    again = solve(problem, time_limit_s=None, max_iterations=60, seed=11, engine=engine)
+    assert first.to_dict()["routes"] == again.to_dict()["routes"]
+    assert first.search["stopped_by"] == "iterations"
+    assert first.search["iterations"] == 60
+    assert first.search["seed"] == 11
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_both_engines_honour_the_seed(engine):
+    problem = county_day(8, 30, closed_farms=0)
+    plans = {tuple((r.vehicle_id, r.stop_ids) for r in solve(
+        problem, time_limit_s=None, max_iterations=5, seed=seed, engine=engine).routes)
+        for seed in range(5)}
+    assert len(plans) > 1
+
+
+def test_a_search_that_finds_nothing_in_time_raises_instead_of_leaving_everything_out():
+    problem = county_day(2, 400, closed_farms=0)
+    with pytest.raises(SearchFailed, match="no plan"):
+        solve(problem, time_limit_s=0.06, engine="ortools")
+
+
+def test_search_arguments_out_of_range_are_refused_clearly():
+    problem = county_day(1, 4)
+    with pytest.raises(ValueError, match="max_iterations"):
+        solve(problem, max_iterations=0)
+    with pytest.raises(ValueError, match="time_limit_s, max_iterations"):
+        solve(problem, time_limit_s=None)
+    with pytest.raises(ValueError, match="seed"):
+        solve(problem, seed=-1)
+
+
+def test_the_penalty_for_leaving_a_pickup_out_exceeds_what_leaving_it_out_saves():
+    problem = county_day(4, 20)
+    bound = saving_bound(problem)
+    # The bound: a dedicated trip on the longest arcs at the dearest rate, and the dearest vehicle.
+    finite = problem.distances_m[problem.distances_m < UNREACHABLE]
+    assert bound >= 2 * int(finite.max()) * 300 + 1000 * 150
+    for cap in (1 << 60, 1 << 42):
+        penalties = _penalties(problem, list(problem.stops), 10_000, cap=cap)
+        assert min(penalties.values()) > bound
+        assert penalties[2] > penalties[1]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_pickup_is_never_left_out_to_save_distance(engine):
+    # The farthest farm costs a dedicated trip on a dear vehicle, and the second load a reload
+    # trip: both are still collected.
+    dist = [[0, 40_000, 40_000], [40_000, 0, 0], [40_000, 0, 0]]
+    dur = [[0, 2400, 2400], [2400, 0, 0], [2400, 0, 0]]
+    stops = [Stop(id="a", location=1, weight_kg=80), Stop(id="b", location=2, weight_kg=80)]
+    vehicles = [Vehicle(id="t", capacity_weight_kg=100, max_trips=2, cost_per_km=5000,
+                        fixed_cost=20_000)]
+    problem = Problem(durations_s=dur, distances_m=dist, stops=stops, vehicles=vehicles,
+                      reload_duration_s=600)
+    plan = solve(problem, time_limit_s=None, max_iterations=200, engine=engine)
+    assert check_plan(problem, plan) == []
+    assert plan.unassigned == ()
+    assert plan.routes[0].trips == 2
