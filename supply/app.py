@@ -73,6 +73,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     from supply.api import platform_links
 
     api.register_blueprint(platform_links.blp)
+    from supply.api import farmside
+
+    api.register_blueprint(farmside.blp)  # prices, statements, recalls, notices (managers only)
 
     from supply.web import init_web
 

@@ -60,6 +60,12 @@ TABLE = [
      {"manager", "driver"}),
     ("post", "/api/v1/road-closures", {"lat": 42.5, "lon": 1.52, "starts_at": "2026-11-24T05:00:00+08:00",
                                        "reason": "snow"}, {"manager"}),
+    # The farms' side: managers only (hosts and drivers never see prices, statements or recalls).
+    ("post", "/api/v1/farm-gate-prices", {"sku": SKU, "valid_from": "2026-11-01", "price_fen": 150}, {"manager"}),
+    ("get", "/api/v1/farm-gate-prices", None, {"manager"}),
+    ("get", "/api/v1/statements", None, {"manager"}),
+    ("get", "/api/v1/statements/export", None, {"manager"}),
+    ("get", "/api/v1/payouts", None, {"manager"}),
 ]
 # Not behind a token: the document itself, and the signed webhook (checked in test_webhooks).
 PUBLIC = {("post", "/api/v1/webhooks/{platform}")}
