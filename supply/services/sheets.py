@@ -38,7 +38,8 @@ def build_route_sheet(session: Session, network: Network, route: Route, *, base_
                              weight_kg=i["weight_kg"], cold_chain=i["cold_chain"]) for i in s["items"]],
             load_after_kg=s["load_after_kg"], load_after_l=s["load_after_l"],
             legs_from_previous=[SheetLeg(l["road"], l["distance_m"], l["duration_s"]) for l in s["legs"]],
-            collect_url=f"{base_url}/api/v1/stops/{s['id']}/collected" if is_pickup else None))
+            # The driver's page at this stop (supply/web): a phone opens it from the paper sheet.
+            collect_url=f"{base_url}/d/stops/{s['id']}" if is_pickup else None))
     stored = route.path or {}
     path = [list(map(tuple, hop)) for hop in stored.get("hops", [])]
     if path and len(path) < len(stops) + 1:
@@ -56,4 +57,4 @@ def build_route_sheet(session: Session, network: Network, route: Route, *, base_
         return_at=route.return_at.astimezone(local), total_distance_m=route.distance_m, total_duration_s=route.duration_s,
         stops=stops,
         return_legs=[SheetLeg(l["road"], l["distance_m"], l["duration_s"]) for l in stored.get("return_legs", [])], route_path=path if path else (), background_roads=background,
-        attribution=network.attribution, route_url=f"{base_url}/api/v1/routes/{route.id}/sheet.html")
+        attribution=network.attribution, route_url=f"{base_url}/d/routes/{route.id}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from .i18n import _
 from .model import RouteSheet, SheetStop
 
 
@@ -17,7 +18,7 @@ def clock(moment: dt.datetime, sheet: RouteSheet) -> str:
 
 def window(stop: SheetStop) -> str:
     if stop.window_start is None and stop.window_end is None:
-        return "any time"
+        return _("any time")
     start = stop.window_start.strftime("%H:%M") if stop.window_start else "…"
     end = stop.window_end.strftime("%H:%M") if stop.window_end else "…"
     return f"{start}–{end}"
@@ -30,7 +31,9 @@ def km(distance_m: float) -> str:
 def duration(seconds: float) -> str:
     minutes = int(round(seconds / 60))
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    if hours:
+        return _("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
+    return _("%(minutes)d min") % {"minutes": minutes}
 
 
 def kg(weight_kg: float) -> str:

@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from . import fmt, qr
+from .i18n import _, current, locale as sheet_locale, ngettext
 from .mapdraw import attribution_parts, render_map_svg
 from .model import RouteSheet, SheetStop
 
@@ -24,7 +25,9 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(_, ngettext, newstyle=True)
     env.filters.update(
         km=fmt.km, duration=fmt.duration, kg=fmt.kg, litres=fmt.litres,
         quantity=fmt.quantity, window=fmt.window,
@@ -49,16 +52,23 @@ def _stop_view(sheet: RouteSheet, stop: SheetStop) -> dict:
     }
 
 
-def render_html(sheet: RouteSheet) -> str:
-    """The whole sheet as an HTML document (UTF-8 text), readable offline and printable on A4."""
+def render_html(sheet: RouteSheet, *, locale: str | None = None) -> str:
+    """The whole sheet as an HTML document (UTF-8 text), readable offline and printable on A4; labels
+    in Simplified Chinese unless `locale` is "en"."""
+    with sheet_locale(locale):
+        return _render_html(sheet)
+
+
+def _render_html(sheet: RouteSheet) -> str:
     attribution = attribution_parts(sheet)
     return _environment().get_template("route_sheet.html").render(
         sheet=sheet,
         stops=[_stop_view(sheet, stop) for stop in sheet.stops],
         departure=fmt.clock(sheet.departure, sheet),
         return_at=fmt.clock(sheet.return_at, sheet),
-        map_svg=Markup(render_map_svg(sheet, title=f"Route {sheet.route_id} map")),
+        map_svg=Markup(render_map_svg(sheet, title=_("Route %(route)s map") % {"route": sheet.route_id})),
         route_qr=_qr_svg(sheet.route_url),
         attribution=attribution[0] if attribution else None,
         attribution_url=attribution[1] if attribution else None,
+        lang="zh-Hans" if current() == "zh" else "en",
     )

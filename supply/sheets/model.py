@@ -50,10 +50,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .i18n import N_
+
 LonLat = tuple[float, float]
 Polyline = tuple[LonLat, ...]
 
-UNNAMED_ROAD = "unnamed road"
+UNNAMED_ROAD = N_("unnamed road")  # translated where shown (the sheets catalog)
 OSM_COPYRIGHT_URL = "https://www.openstreetmap.org/copyright"
 
 StopKind = Literal["pickup", "reload"]
@@ -77,7 +79,9 @@ class SheetLeg:
 
     @property
     def display_name(self) -> str:
-        return self.road_name.strip() or UNNAMED_ROAD
+        from .i18n import _
+
+        return self.road_name.strip() or _(UNNAMED_ROAD)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from fpdf import FPDF
 from fpdf.enums import MethodReturnValue, XPos, YPos
 
 from . import fmt, qr
+from .i18n import _, locale as sheet_locale
 from .mapdraw import HUB_COLOUR, TRIP_COLOURS, attribution_text, map_scene, route_aspect
 from .model import RouteSheet, SheetLeg, SheetStop
 from .typeface import font_path
@@ -43,23 +44,30 @@ class _SheetPDF(FPDF):
         self.set_y(-10)
         self.set_font(FONT, size=7)
         self.set_text_color(*MUTED)
-        left = (f"Route {self.sheet.route_id} · {self.sheet.date.isoformat()} · "
-                f"plan {self.sheet.plan_id} v{self.sheet.plan_version}")
+        left = _("Route %(route)s · %(date)s · plan %(plan)s v%(version)s") % {
+            "route": self.sheet.route_id, "date": self.sheet.date.isoformat(), "plan": self.sheet.plan_id,
+            "version": self.sheet.plan_version}
         if self.footer_credit:
-            left += f" · Map data {self.footer_credit}"
+            left += " · " + _("Map data %(credit)s") % {"credit": self.footer_credit}
         self.cell(CONTENT_W - 20, 4, left)
         self.cell(20, 4, f"{self.page_no()}/{{nb}}", align="R")
         self.set_text_color(*INK)
 
 
-def render_pdf(sheet: RouteSheet, font_file: str | Path | None = None) -> bytes:
-    """The sheet as PDF bytes: A4 portrait, Noto Sans SC (or the given font) embedded."""
+def render_pdf(sheet: RouteSheet, font_file: str | Path | None = None, *, locale: str | None = None) -> bytes:
+    """The sheet as PDF bytes: A4 portrait, Noto Sans SC (or the given font) embedded; labels in
+    Simplified Chinese unless `locale` is "en"."""
+    with sheet_locale(locale):
+        return _render_pdf(sheet, font_file)
+
+
+def _render_pdf(sheet: RouteSheet, font_file: str | Path | None = None) -> bytes:
     pdf = _SheetPDF(sheet)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(True, margin=14)
     pdf.add_font(FONT, fname=str(font_path(font_file)))
-    pdf.set_title(f"Route {sheet.route_id} {sheet.date.isoformat()}")
-    pdf.set_subject(f"{sheet.cooperative_name} route sheet")
+    pdf.set_title(_("Route %(route)s") % {"route": sheet.route_id} + f" {sheet.date.isoformat()}")
+    pdf.set_subject(_("%(cooperative)s route sheet") % {"cooperative": sheet.cooperative_name})
     pdf.set_lang("zh-Hans")
     pdf.set_creation_date(sheet.departure)
     pdf.add_page()
@@ -116,39 +124,40 @@ def _fact_row(pdf: FPDF, facts: list[tuple[str, str]]) -> None:
 
 
 def _overview(pdf: FPDF, sheet: RouteSheet) -> None:
-    _text(pdf, 17, f"{sheet.cooperative_name} · Route {sheet.route_id}", 8.5)
-    _text(pdf, 9.5, f"{sheet.date.isoformat()} · plan {sheet.plan_id} (version "
-                    f"{sheet.plan_version}) · hub {sheet.hub_name}", 5, MUTED)
+    _text(pdf, 17, f"{sheet.cooperative_name} · " + _("Route %(route)s") % {"route": sheet.route_id}, 8.5)
+    _text(pdf, 9.5, _("%(date)s · plan %(plan)s (version %(version)s) · hub %(hub)s") % {
+        "date": sheet.date.isoformat(), "plan": sheet.plan_id, "version": sheet.plan_version,
+        "hub": sheet.hub_name}, 5, MUTED)
     pdf.ln(2)
-    _fact_row(pdf, [("Vehicle", f"{sheet.vehicle_name} {sheet.vehicle_plate}"),
-                    ("Driver", sheet.driver_name),
-                    ("Departure", fmt.clock(sheet.departure, sheet)),
-                    ("Back at hub", fmt.clock(sheet.return_at, sheet))])
-    _fact_row(pdf, [("Distance", fmt.km(sheet.total_distance_m)),
-                    ("Time", fmt.duration(sheet.total_duration_s)),
-                    ("Stops", str(len(sheet.pickups))),
-                    ("Weight", fmt.kg(sheet.total_weight_kg)),
-                    ("Trips", str(sheet.trips))])
+    _fact_row(pdf, [(_("Vehicle"), f"{sheet.vehicle_name} {sheet.vehicle_plate}"),
+                    (_("Driver"), sheet.driver_name),
+                    (_("Departure"), fmt.clock(sheet.departure, sheet)),
+                    (_("Back at hub"), fmt.clock(sheet.return_at, sheet))])
+    _fact_row(pdf, [(_("Distance"), fmt.km(sheet.total_distance_m)),
+                    (_("Time"), fmt.duration(sheet.total_duration_s)),
+                    (_("Stops"), str(len(sheet.pickups))),
+                    (_("Weight"), fmt.kg(sheet.total_weight_kg)),
+                    (_("Trips"), str(sheet.trips))])
     if sheet.has_cold_chain:
-        _text(pdf, 10, "Cold chain on this route: keep items marked [cold] in the "
-                       "refrigerated box.", 5.5, COLD)
+        _text(pdf, 10, _("Cold chain on this route: keep items marked [cold] in the refrigerated box."),
+              5.5, COLD)
         pdf.ln(1)
     map_top = pdf.get_y()
     # As tall as the route needs (a long valley is wide and flat), within what the page has.
     map_h = max(90.0, min(CONTENT_W * route_aspect(sheet) + 12, 297 - 14 - map_top - 46))
     _draw_map(pdf, sheet, MARGIN, map_top, CONTENT_W, map_h)
     pdf.set_xy(MARGIN, map_top + map_h + 1.5)
-    caption = f"Stops numbered in driving order; H = hub {sheet.hub_name}."
+    caption = _("Stops numbered in driving order; H = hub %(hub)s.") % {"hub": sheet.hub_name}
     credit = attribution_text(sheet)
     if credit:
-        caption += f" Roads: {credit}"
+        caption += " " + _("Roads: %(roads)s") % {"roads": credit}
     _text(pdf, 8, caption, 4, MUTED)
     if sheet.route_url:
         pdf.ln(2)
         top = pdf.get_y()
         _draw_qr(pdf, sheet.route_url, MARGIN, top, 32)
         pdf.set_xy(MARGIN + 36, top + 8)
-        _text(pdf, 10, "Whole route online:", 5, width=CONTENT_W - 36)
+        _text(pdf, 10, _("Whole route online:"), 5, width=CONTENT_W - 36)
         pdf.set_x(MARGIN + 36)
         _text(pdf, 9, sheet.route_url, 4.5, MUTED, width=CONTENT_W - 36)
         pdf.set_xy(MARGIN, max(pdf.get_y(), top + 32))
@@ -241,14 +250,14 @@ QTY_W, WEIGHT_W = 30.0, 24.0
 
 def _stop_text(sheet: RouteSheet, stop: SheetStop) -> tuple[list[_Paragraph], _Paragraph]:
     """The paragraphs above the items table, and the load line below it."""
-    title = f"Back at hub: unload · {stop.farm_name}" if stop.is_reload else stop.farm_name
+    title = _("Back at hub: unload") + f" · {stop.farm_name}" if stop.is_reload else stop.farm_name
     above: list[_Paragraph] = [(13, 6.5, title, INK)]
     if stop.phone:
-        above.append((11, 6, f"Tel. {stop.phone}", INK))
+        above.append((11, 6, _("Tel. %(phone)s") % {"phone": stop.phone}, INK))
     if stop.legs_from_previous:
-        above.append((9, 4.6, f"Roads: {_legs_text(stop.legs_from_previous)}", MUTED))
-    load = (10, 6, f"Load after this stop: {fmt.kg(stop.load_after_kg)} · "
-                   f"{fmt.litres(stop.load_after_l)}", INK)
+        above.append((9, 4.6, _("Roads: %(roads)s") % {"roads": _legs_text(stop.legs_from_previous)}, MUTED))
+    load = (10, 6, _("Load after this stop: %(weight)s · %(volume)s") % {
+        "weight": fmt.kg(stop.load_after_kg), "volume": fmt.litres(stop.load_after_l)}, INK)
     return above, load
 
 
@@ -294,7 +303,7 @@ def _stop_block(pdf: FPDF, sheet: RouteSheet, stop: SheetStop) -> None:
     if not stop.is_reload:
         pdf.set_font(FONT, size=10)
         pdf.set_text_color(*MUTED)
-        pdf.cell(60, 8, f"window {fmt.window(stop)}")
+        pdf.cell(60, 8, _("window %(window)s") % {"window": fmt.window(stop)})
         pdf.set_text_color(*INK)
     pdf.set_xy(left, top + 13)
     pdf.set_left_margin(left)
@@ -313,8 +322,8 @@ def _stop_block(pdf: FPDF, sheet: RouteSheet, stop: SheetStop) -> None:
         pdf.set_xy(qr_x - 2, top + 3 + qr_size)
         pdf.set_font(FONT, size=7)
         pdf.set_text_color(*MUTED)
-        pdf.cell(qr_size + 4, 3.5, "scan when unloaded" if stop.is_reload
-                 else "scan when collected", align="C")
+        pdf.cell(qr_size + 4, 3.5, _("scan when unloaded") if stop.is_reload
+                 else _("scan when collected"), align="C")
         pdf.set_text_color(*INK)
     bottom = max(text_bottom, top + qr_size + 8) if pdf.page == page else text_bottom
     if pdf.page == page:
@@ -325,7 +334,7 @@ def _stop_block(pdf: FPDF, sheet: RouteSheet, stop: SheetStop) -> None:
 
 
 def _item_label(item) -> str:
-    return item.product_name + ("  [cold]" if item.cold_chain else "")
+    return item.product_name + ("  " + _("[cold]") if item.cold_chain else "")
 
 
 def _items_table(pdf: FPDF, stop: SheetStop, width: float) -> None:
@@ -336,9 +345,9 @@ def _items_table(pdf: FPDF, stop: SheetStop, width: float) -> None:
     pdf.set_draw_color(*LINE)
     pdf.set_line_width(0.2)
     x = pdf.get_x()
-    pdf.cell(name_w, 5, "Collect", border="B")
-    pdf.cell(qty_w, 5, "Qty", border="B", align="R")
-    pdf.cell(weight_w, 5, "Weight", border="B", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(name_w, 5, _("Collect"), border="B")
+    pdf.cell(qty_w, 5, _("Qty"), border="B", align="R")
+    pdf.cell(weight_w, 5, _("Weight"), border="B", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(*INK)
     pdf.set_draw_color(*LINE)
     pdf.set_line_width(0.2)
@@ -362,9 +371,9 @@ def _return_block(pdf: FPDF, sheet: RouteSheet) -> None:
     top = pdf.get_y() + 2
     pdf.set_xy(MARGIN + 3, top + 2)
     pdf.set_left_margin(MARGIN + 3)
-    _text(pdf, 13, f"Return to {sheet.hub_name} · {fmt.clock(sheet.return_at, sheet)}", 6.5,
+    _text(pdf, 13, _("Return to %(hub)s") % {"hub": sheet.hub_name} + f" · {fmt.clock(sheet.return_at, sheet)}", 6.5,
           width=CONTENT_W - 6)
-    _text(pdf, 9, f"Roads: {_legs_text(sheet.return_legs)}", 4.6, MUTED, width=CONTENT_W - 6)
+    _text(pdf, 9, _("Roads: %(roads)s") % {"roads": _legs_text(sheet.return_legs)}, 4.6, MUTED, width=CONTENT_W - 6)
     pdf.set_left_margin(MARGIN)
     bottom = pdf.get_y() + 1.5
     pdf.set_draw_color(*LINE)

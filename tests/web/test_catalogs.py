@@ -8,7 +8,7 @@ from supply import i18n
 from supply.web.catalog import extract
 
 
-@pytest.mark.parametrize("domain", ["messages"])
+@pytest.mark.parametrize("domain", ["messages", "sheets"])
 def test_every_string_marked_in_the_code_has_a_chinese_translation(domain):
     with i18n.catalog_path(domain).open("rb") as f:
         catalog = read_po(f, locale="zh_Hans_CN", domain=domain)

@@ -13,7 +13,7 @@ QR_BLOCK = re.compile(r'data-url="([^"]+)">\s*(<svg[^>]*class="qr".*?</svg>)', r
 
 @pytest.fixture(scope="module")
 def page(sheet):
-    return render_html(sheet)
+    return render_html(sheet, locale="en")  # labels checked in English here; Chinese in tests/web
 
 
 def test_every_farm_name_appears_escaped(sheet, page):
@@ -68,7 +68,7 @@ def test_each_stop_shows_eta_window_items_load_and_roads(sheet, page):
         for item in stop.items:
             assert str(escape(item.product_name)) in section
         for leg in stop.legs_from_previous:
-            assert str(escape(leg.display_name)) in section
+            assert str(escape(leg.road_name.strip() or "unnamed road")) in section  # rendered in English
     assert "unnamed road" in page
 
 

@@ -60,7 +60,11 @@ def test_total_weight_is_what_the_pickups_collect(sheet):
 
 
 def test_an_empty_road_name_reads_as_unnamed_road():
-    assert SheetLeg("", 1200, 90).display_name == "unnamed road"
+    from supply.sheets.i18n import locale
+
+    assert SheetLeg("", 1200, 90).display_name == "无名道路"
+    with locale("en"):
+        assert SheetLeg("", 1200, 90).display_name == "unnamed road"
     assert SheetLeg(" X071 县道 ", 1200, 90).display_name == "X071 县道"
 
 
