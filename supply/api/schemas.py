@@ -20,9 +20,16 @@ def Text(max_length: int = 200, **kwargs) -> fields.String:
     return fields.String(validate=[validate.Length(min=1, max=max_length), printable_text], **kwargs)
 
 
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+
+
 def Int(minimum: int | None = None, maximum: int | None = None, *, validate_also=None, strict: bool = True,
         **kwargs) -> fields.Integer:
-    """An integer in range. JSON bodies are strict (no "5", no 5.5); query strings are text by nature."""
+    """An integer in range. JSON bodies are strict (no "5", no 5.5); query strings are text by nature.
+    Without a bound, the 64-bit range of the columns (10**30 in a body or a query is a 422, not an
+    overflow in the database)."""
+    minimum = INT64_MIN if minimum is None else minimum
+    maximum = INT64_MAX if maximum is None else maximum
     validators = [validate.Range(min=minimum, max=maximum)] + ([validate_also] if validate_also else [])
     return fields.Integer(strict=strict, validate=validators, **kwargs)
 

@@ -83,7 +83,7 @@ class MappingOut(Schema):
 
 
 class MessagesQuery(Schema):
-    status = fields.String(load_default=None)
+    status = fields.String(load_default=None, validate=validate.Length(max=24))
     limit = QueryInt(1, 1000, load_default=100)
 
 

@@ -193,7 +193,33 @@ def same_hex_digest(expected_hex: str, given: str | None) -> bool:
     return hmac.compare_digest(expected_hex.lower().encode("ascii"), given.strip().lower().encode("ascii", "replace"))
 
 
+# Deepest JSON any body may nest (ours and the platforms' nest a handful of levels): deeper is refused
+# before it is parsed, so no reader, writer or validator ever recurses through it.
+MAX_JSON_DEPTH = 32
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nested_too_deeply(raw: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text nests deeper than `limit`, judged without parsing it and at C speed: the
+    strings removed, the brackets kept, then innermost pairs removed level by level (at most `limit`
+    passes). A body with no more than `limit` brackets (most of them) is not looked at."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")   # then every '"' opens or closes a string
+    brackets = b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if not shorter or shorter == brackets:
+            return False   # fits (or is malformed, which the parser words)
+        brackets = shorter
+    return bool(brackets)
+
+
 def load_json(raw: bytes | str, field_name: str) -> Any:
+    if nested_too_deeply(raw):
+        raise InvalidPayload(field_name, f"nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         return orjson.loads(raw)   # the usual body, fast
     except orjson.JSONDecodeError:

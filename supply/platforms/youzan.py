@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from .base import (
+    MAX_JSON_DEPTH,
     UNREADABLE,
     InvalidPayload,
     InvalidSignature,
@@ -55,6 +56,7 @@ from .base import (
     from_china_local,
     header,
     id_string,
+    nested_too_deeply,
     positive_quantity,
     refused_event,
     require_object,
@@ -83,6 +85,8 @@ def _decode_body(raw_body: bytes) -> dict:
         raise InvalidPayload("body", "is not UTF-8") from None
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
+        if nested_too_deeply(raw_body):
+            raise InvalidPayload("body", f"nests deeper than {MAX_JSON_DEPTH} levels")
         try:
             return require_object(json.loads(text), "body")
         except json.JSONDecodeError as exc:
@@ -101,6 +105,8 @@ def _decode_msg(value: Any) -> dict:
     if not isinstance(value, str) or not value.strip():
         raise InvalidPayload("msg", "is required")
     for candidate in (value, unquote_plus(value)):
+        if nested_too_deeply(candidate):
+            raise InvalidPayload("msg", f"nests deeper than {MAX_JSON_DEPTH} levels")
         try:
             return require_object(json.loads(candidate), "msg")
         except (json.JSONDecodeError, RecursionError):
