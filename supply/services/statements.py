@@ -222,8 +222,11 @@ def statements_xlsx(statements: list[dict], locale: str = i18n.DEFAULT_LOCALE) -
 def statements_pdf(statements: list[dict], locale: str = i18n.DEFAULT_LOCALE) -> bytes:
     """Each farm's statement on its own page(s), A4, the CJK font of the route sheets embedded."""
     from fpdf import FPDF
+    from fpdf.fonts import FontFace
 
     from supply.sheets.typeface import font_path
+
+    heading = FontFace(emphasis="", fill_color=(230, 230, 230))  # one CJK face: no bold to switch to
 
     _ = i18n.gettext_for(locale, "farms")
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
@@ -247,7 +250,7 @@ def statements_pdf(statements: list[dict], locale: str = i18n.DEFAULT_LOCALE) ->
                  new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
         pdf.set_font("farms", size=9)
-        with pdf.table(col_widths=(24, 52, 14, 20, 40, 30), text_align=("LEFT", "LEFT", "CENTER", "RIGHT", "RIGHT",
+        with pdf.table(headings_style=heading, col_widths=(24, 52, 14, 20, 40, 30), text_align=("LEFT", "LEFT", "CENTER", "RIGHT", "RIGHT",
                                                                            "RIGHT")) as table:
             table.row([_("Day"), _("Product"), _("Grade"), _("Collected"), _("Price"), _("Amount")])
             for line in s["lines"]:
@@ -262,7 +265,7 @@ def statements_pdf(statements: list[dict], locale: str = i18n.DEFAULT_LOCALE) ->
             pdf.set_font("farms", size=11)
             pdf.cell(0, 7, _("Rejected at the farm gate (not paid)"), new_x="LMARGIN", new_y="NEXT")
             pdf.set_font("farms", size=9)
-            with pdf.table(col_widths=(30, 60, 20, 30, 40)) as table:
+            with pdf.table(headings_style=heading, col_widths=(30, 60, 20, 30, 40)) as table:
                 table.row([_("Day"), _("Product"), _("Grade"), _("Rejected"), _("Reason")])
                 for r in s["rejects"]:
                     table.row([_day(r["day"], locale), r["product_name"], r["grade"] or "-",
