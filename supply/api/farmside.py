@@ -191,3 +191,175 @@ class Payouts(MethodView):
             name = f"payout-{query['date_from'].isoformat()}-{query['date_to'].isoformat()}"
             return _attachment(statements.payout_csv(found, query["lang"]), "csv", name)
         return statements.payout_rows(found)
+
+
+# --- traceability and recall --------------------------------------------------------------------------
+
+
+class TraceQuery(Schema):
+    farm_id = QueryId(required=True)
+    sku = fields.String(required=True, validate=validate.Length(1, 64))
+    date_from = fields.Date(required=True)
+    date_to = fields.Date(required=True)
+
+    @validates_schema
+    def _ordered(self, data, **_):
+        if data["date_to"] < data["date_from"]:
+            raise ValidationError("must not be before date_from", "date_to")
+
+
+class TracedOut(Schema):
+    order_id = fields.Integer()
+    platform = fields.String()
+    platform_order_id = fields.String()
+    order_line_id = fields.Integer()
+    pickup_id = fields.Integer()
+    farm_id = fields.Integer()
+    farm_name = fields.String()
+    sku = fields.String()
+    day = fields.Date()
+    quantity = fields.Integer(metadata={"description": "units of this pickup the order line received"})
+    shipped = fields.Boolean(metadata={"description": "the order left the hub with a waybill"})
+
+
+class SourceOut(Schema):
+    order_line_id = fields.Integer()
+    pickup_id = fields.Integer()
+    farm_id = fields.Integer()
+    farm_name = fields.String()
+    sku = fields.String()
+    day = fields.Date()
+    collected = fields.Integer()
+    waiting_at_farm = fields.Integer()
+
+
+class TraceBackOut(Schema):
+    order_id = fields.Integer()
+    platform = fields.String()
+    platform_order_id = fields.String()
+    recalls = fields.List(fields.Integer())
+    sources = fields.List(fields.Nested(SourceOut))
+
+
+class RecallIn(TraceQuery):
+    farm_id = Int(1, 2**31 - 1, required=True)
+    reason = Text(500, required=True)
+
+
+class RecallLineOut(Schema):
+    order_id = fields.Integer()
+    platform = fields.String()
+    platform_order_id = fields.String()
+    order_line_id = fields.Integer()
+    day = fields.Date()
+    quantity = fields.Integer()
+    held_at_hub = fields.Integer()
+
+
+class RecallOut(Schema):
+    id = fields.Integer()
+    farm_id = fields.Integer()
+    farm_name = fields.String()
+    sku = fields.String()
+    date_from = fields.Date()
+    date_to = fields.Date()
+    reason = fields.String()
+    actor = fields.String()
+    created_at = fields.DateTime()
+    orders = fields.Integer()
+    units = fields.Integer()
+    held_at_hub = fields.Integer(metadata={"description": "units still at the hub, held from dispatch"})
+    lines = fields.List(fields.Nested(RecallLineOut))
+
+
+class RecallCsvQuery(Schema):
+    with_buyers = fields.Boolean(load_default=False,
+                                 metadata={"description": "add buyers' name, phone, address (the export is logged)"})
+    lang = fields.String(load_default="zh", validate=validate.OneOf(LOCALES))
+
+
+class ExportOut(Schema):
+    id = fields.Integer()
+    actor = fields.String()
+    what = fields.String()
+    recall_id = fields.Integer(allow_none=True)
+    rows = fields.Integer()
+    with_buyers = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+@blp.route("/trace/farm-units")
+class TraceForward(MethodView):
+    @requires("manager")
+    @blp.arguments(TraceQuery, location="query")
+    @blp.response(200, TracedOut(many=True))
+    def get(self, query):
+        """Every order that received units of this farm's product collected on these pickup days."""
+        from supply.services.recall import trace_forward
+
+        with services().db.transaction() as session:
+            return trace_forward(session, coop_id(), **query)
+
+
+@blp.route("/trace/orders/<int(max=9223372036854775807):order_id>")
+class TraceBack(MethodView):
+    @requires("manager")
+    @blp.response(200, TraceBackOut)
+    def get(self, order_id):
+        """Where an order's units came from: farm, product, pickup day; and the recalls that name it."""
+        from supply.services.recall import trace_back
+
+        with services().db.transaction() as session:
+            return trace_back(session, coop_id(), order_id)
+
+
+@blp.route("/recalls")
+class Recalls(MethodView):
+    @requires("manager")
+    @blp.arguments(RecallIn)
+    @blp.response(201, RecallOut)
+    def post(self, data):
+        """Recall a farm's product over pickup days: the orders that received its units are listed and
+        marked, and what is still at the hub is held from dispatch (a waybill for it is refused)."""
+        from supply.services.recall import create_recall
+
+        with services().db.transaction() as session:
+            return create_recall(session, coop_id(), actor=actor(), **data)
+
+
+@blp.route("/recalls/<int:recall_id>")
+class RecallById(MethodView):
+    @requires("manager")
+    @blp.response(200, RecallOut)
+    def get(self, recall_id):
+        from supply.services.recall import get_recall
+
+        with services().db.transaction() as session:
+            return get_recall(session, coop_id(), recall_id)
+
+
+@blp.route("/recalls/<int:recall_id>/orders.csv")
+class RecallOrdersCsv(MethodView):
+    @requires("manager")
+    @blp.arguments(RecallCsvQuery, location="query")
+    @blp.doc(**_file_doc("the orders for the platforms' after-sales teams; buyers only with with_buyers "
+                         "(every export is logged)", "csv"))
+    def get(self, query, recall_id):
+        from supply.services.recall import recall_csv
+
+        with services().db.transaction() as session:
+            text = recall_csv(session, coop_id(), recall_id, with_buyers=query["with_buyers"], actor=actor(),
+                              locale=query["lang"])
+        return _attachment(text, "csv", f"recall-{recall_id}-orders")
+
+
+@blp.route("/personal-data-exports")
+class PersonalDataExports(MethodView):
+    @requires("manager")
+    @blp.response(200, ExportOut(many=True))
+    def get(self):
+        """The log of exports (who, when, what, how many rows, with buyers or not)."""
+        from supply.services.recall import list_exports
+
+        with services().db.transaction() as session:
+            return list_exports(session, coop_id())

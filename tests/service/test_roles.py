@@ -66,6 +66,13 @@ TABLE = [
     ("get", "/api/v1/statements", None, {"manager"}),
     ("get", "/api/v1/statements/export", None, {"manager"}),
     ("get", "/api/v1/payouts", None, {"manager"}),
+    ("get", "/api/v1/trace/farm-units", None, {"manager"}),
+    ("get", "/api/v1/trace/orders/{order_id}", None, {"manager"}),
+    ("post", "/api/v1/recalls", {"farm_id": "{farm_id}", "sku": SKU, "date_from": "2026-11-24",
+                                 "date_to": "2026-11-24", "reason": "mould"}, {"manager"}),
+    ("get", "/api/v1/recalls/{recall_id}", None, {"manager"}),
+    ("get", "/api/v1/recalls/{recall_id}/orders.csv", None, {"manager"}),
+    ("get", "/api/v1/personal-data-exports", None, {"manager"}),
 ]
 # Not behind a token: the document itself, and the signed webhook (checked in test_webhooks).
 PUBLIC = {("post", "/api/v1/webhooks/{platform}")}
@@ -113,7 +120,8 @@ def world(client, manager, tokens, db):
         s.flush()
         ids = {"farm_id": farm["id"], "sku": SKU, "stream_id": stream["id"], "order_id": created.get_json()["id"],
                "hub_id": hub.id, "pickup_id": pickup.id, "plan_id": plan.id, "route_id": route.id,
-               "stop_id": stop.id, "job_id": job.id, "message_pk": message.id}
+               "stop_id": stop.id, "job_id": job.id, "message_pk": message.id,
+               "recall_id": 1}  # no recall yet: a manager gets 404, everyone else 401 or 403
     return ids
 
 
