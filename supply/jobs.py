@@ -23,21 +23,21 @@ Flask: the web app, the worker and the CLI all use it.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
 import os
 import threading
 import time
-import traceback
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, text, update
 
 from supply.db.models import Job, utcnow
-from supply.domain.errors import InvalidInput, NotFound
+from supply.domain.errors import DomainError, InvalidInput, NotFound
 from supply.metrics import JOB_SECONDS, JOBS
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ def execute_job(services, job_id: str, *, reraise: bool = False) -> str:
     try:
         handler = _handlers.get(kind)
         if handler is None:
-            raise LookupError(f"no handler is registered for jobs of kind {kind!r}")
+            raise InvalidInput(f"no handler is registered for jobs of kind {kind!r}", code="unknown_job_kind")
         result = handler(services, job_id, params, _progress_callback(services, job_id, attempt, rq_job))
         result = json.loads(json.dumps({} if result is None else result))
     except Exception as exc:
@@ -327,9 +327,45 @@ class _Heartbeat:
 
 
 def _error_text(exc: BaseException) -> str:
-    summary = f"{type(exc).__name__}: {exc}"
-    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-5))
-    return f"{summary}\n\n{detail}"[:20_000]
+    """What a failed job shows the manager: a code and a message, as JSON text. A refusal the services
+    word themselves (a DomainError) is shown as worded; anything else by its kind and text only: the
+    traceback, with the server's file paths, goes to the log (`execute_job` logs it), never here."""
+    if isinstance(exc, DomainError):
+        return error_text(exc.code, exc.message)
+    return error_text("job_failed", f"the job failed unexpectedly ({type(exc).__name__}: {exc}); "
+                                    f"the server log has the details")
+
+
+def error_text(code: str, message: str) -> str:
+    return json.dumps({"code": code, "message": message[:2000]}, ensure_ascii=False)
+
+
+def error_of(stored: str | None) -> dict | None:
+    """The stored error as {"code", "message"} (a row from before errors were stored so: its first line)."""
+    if not stored:
+        return None
+    try:
+        error = json.loads(stored)
+        if isinstance(error, dict) and {"code", "message"} <= set(error):
+            return {"code": str(error["code"]), "message": str(error["message"])}
+    except ValueError:
+        pass
+    return {"code": "job_failed", "message": stored.splitlines()[0][:2000]}
+
+
+# -- serialising the jobs that must not overlap --------------------------------------------------
+
+def serialise(session, *key) -> None:
+    """Hold a lock named by `key` until `session`'s transaction ends, so transactions taking the same
+    key run one after the other (e.g. a plan's version taken as the newest + 1 for one hub and day).
+
+    PostgreSQL: a transaction-level advisory lock on a 64-bit digest of the key (released at commit or
+    rollback, never left behind by a killed worker). SQLite: every write transaction begins IMMEDIATE
+    (supply.db.session), so writers are serialised already and nothing more is needed."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest, "big", signed=True)})
 
 
 # -- recovery ------------------------------------------------------------------------------------
@@ -379,7 +415,8 @@ def _requeue_stale(services, job_id: str, attempts: int, stale_before: datetime)
         if attempts >= MAX_ATTEMPTS:
             session.execute(update(Job).where(owned_and_stale).values(
                 status="failed", finished_at=utcnow(),
-                error=f"the job was interrupted {attempts} times (worker killed or timed out); not retried")
+                error=error_text("interrupted", f"the job was interrupted {attempts} times (worker killed or "
+                                                f"timed out); not retried"))
                 .execution_options(synchronize_session=False))
             return False
         return bool(session.execute(update(Job).where(owned_and_stale).values(
@@ -429,7 +466,7 @@ def get_job(session, cooperative_id: int, job_id: str) -> dict:
         raise UnknownJob(f"job {job_id} does not exist")
     return {
         "id": job.id, "kind": job.kind, "status": job.status, "progress": job.progress, "message": job.message,
-        "result": job.result, "error": job.error, "attempts": job.attempts,
+        "result": job.result, "error": error_of(job.error), "attempts": job.attempts,
         "created_at": _aware(job.created_at), "started_at": _aware(job.started_at),
         "finished_at": _aware(job.finished_at),
     }

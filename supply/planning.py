@@ -24,6 +24,7 @@ from supply.db.models import (
     Cooperative, DispatchPlan, Farm, Hub, Pickup, Product, RoadClosure, Route, Stop, StopItem, Vehicle,
 )
 from supply.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from supply.jobs import serialise
 from supply.services.fleet import get_hub
 from supply.services.pickups import collect_pickup, record_shortfall
 
@@ -55,12 +56,13 @@ class _StopGroup:
 
 
 def plan_dispatch(db, network: Network, cooperative_id: int, hub_id: int, on: date, *,
-                  vehicle_ids: list[int] | None = None, time_limit_s: float = 10.0, job_id: str | None = None,
-                  max_snap_m: float = 5000, progress=None) -> dict:
+                  vehicle_ids: list[int] | None = None, time_limit_s: float | None = 10.0, job_id: str | None = None,
+                  max_snap_m: float = 5000, progress=None, seed: int = 0, max_iterations: int | None = None) -> dict:
     """Make a new draft plan version for the hub and day; idempotent per job id.
 
     Three steps, so no transaction stays open while the solver runs: read the day's pickups and
-    fleet, solve, store the plan.
+    fleet, solve, store the plan. With `max_iterations` (and no time limit) the same day and seed
+    give the same plan; the plan records the engine, seed, budget and the search's figures.
     """
     progress = progress or (lambda pct, msg=None: None)
     with db.transaction() as session:
@@ -68,10 +70,11 @@ def plan_dispatch(db, network: Network, cooperative_id: int, hub_id: int, on: da
             return plan_summary(existing)
         prepared = _prepare(session, network, cooperative_id, hub_id, on, vehicle_ids, max_snap_m)
     progress(25, f"{len(prepared.by_key)} farm stops, travel matrix {len(prepared.nodes)}x{len(prepared.nodes)}")
-    result = solve(prepared.problem, time_limit_s=time_limit_s, seed=0)
+    result = solve(prepared.problem, time_limit_s=time_limit_s, seed=seed, max_iterations=max_iterations)
     progress(75, f"solved by {result.engine}: {len(result.routes)} routes")
     try:
         with db.transaction() as session:
+            serialise(session, "plan version", hub_id, on.isoformat())   # versions taken one at a time
             if job_id is not None and (existing := _plan_of_job(session, job_id)) is not None:
                 return plan_summary(existing)
             summary = plan_summary(_store_plan(session, prepared, result, cooperative_id, job_id))
@@ -158,7 +161,8 @@ def _store_plan(session: Session, prepared: _Prepared, result, cooperative_id: i
     version = (session.execute(select(func.max(DispatchPlan.version)).where(
         DispatchPlan.hub_id == hub.id, DispatchPlan.date == on)).scalar() or 0) + 1
     plan = DispatchPlan(cooperative_id=cooperative_id, hub_id=hub.id, date=on, version=version, status="draft",
-                        job_id=job_id, engine=result.engine, cost=float(result.cost), unplanned=unplanned)
+                        job_id=job_id, engine=result.engine, cost=float(result.cost), unplanned=unplanned,
+                        search=dict(result.search, solve_time_s=round(result.solve_time_s, 3)))
     session.add(plan)
     session.flush()
     vehicles_by_id = {v.id: v for v in prepared.vehicles}
@@ -173,6 +177,13 @@ def _store_plan(session: Session, prepared: _Prepared, result, cooperative_id: i
     plan.duration_s = sum(r.duration_s for r in plan.routes)
     session.flush()
     return plan
+
+
+def check_plan_request(session: Session, cooperative_id: int, hub_id: int, vehicle_ids: list[int] | None) -> None:
+    """What a planning job will read, checked when it is asked for (404 or 422 there, not a failed job)."""
+    get_hub(session, cooperative_id, hub_id)
+    if not _vehicles(session, cooperative_id, hub_id, vehicle_ids):
+        raise InvalidInput("no active vehicle at this hub", fields={"vehicle_ids": ["no usable vehicle"]})
 
 
 def _vehicles(session: Session, cooperative_id: int, hub_id: int, vehicle_ids: list[int] | None) -> list[Vehicle]:
@@ -362,6 +373,7 @@ def serialize_plan(session: Session, plan: DispatchPlan) -> dict:
     farms = _farms_of(session, plan)
     return {"id": plan.id, "hub_id": plan.hub_id, "date": plan.date, "version": plan.version, "status": plan.status,
             "needs_replan": plan.needs_replan, "replan_reason": plan.replan_reason, "engine": plan.engine,
+            "search": plan.search or {},
             "cost": plan.cost, "distance_m": plan.distance_m, "duration_s": plan.duration_s,
             "created_at": plan.created_at, "published_at": plan.published_at,
             "routes": [serialize_route(session, r, farms) for r in plan.routes],
@@ -552,11 +564,16 @@ def _plan_uses_edge(session: Session, network: Network, plan: DispatchPlan, edge
 
 
 def run_planning_job(services, job_id: str, params: dict, progress) -> dict:
-    """Job `plan`: params {cooperative_id, hub_id, date, vehicle_ids?, time_limit_s?}."""
+    """Job `plan`: params {cooperative_id, hub_id, date, vehicle_ids?, time_limit_s?, seed?, max_iterations?}.
+
+    With max_iterations and no time_limit_s the search is bounded by its own work only (repeatable)."""
+    max_iterations = params.get("max_iterations")
+    time_limit_s = params.get("time_limit_s") or (None if max_iterations else 10.0)
     return plan_dispatch(services.db, services.network, params["cooperative_id"], params["hub_id"],
                          date.fromisoformat(params["date"]), vehicle_ids=params.get("vehicle_ids"),
-                         time_limit_s=params.get("time_limit_s") or 10.0, job_id=job_id,
-                         max_snap_m=services.settings.max_snap_distance_m, progress=progress)
+                         time_limit_s=time_limit_s, job_id=job_id,
+                         max_snap_m=services.settings.max_snap_distance_m, progress=progress,
+                         seed=params.get("seed") or 0, max_iterations=max_iterations)
 
 
 def _register() -> None:

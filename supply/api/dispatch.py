@@ -14,6 +14,7 @@ from supply.api.util import actor, coop_id
 from supply.domain.allocation import POLICIES
 from supply.jobs import get_job, submit_job
 from supply.planning import (
+    check_plan_request,
     close_road,
     collect_stop,
     get_plan,
@@ -25,7 +26,6 @@ from supply.planning import (
 from supply.services.auth import create_driver
 from supply.services.fleet import (
     HubInput,
-    get_hub,
     list_hubs,
     list_vehicles,
     register_hub,
@@ -155,7 +155,12 @@ class PlanIn(Schema):
     hub_id = Id(required=True)
     date = fields.Date(required=True)
     vehicle_ids = fields.List(Id(), load_default=None, validate=validate.Length(1, 500))
-    time_limit_s = Number(load_default=10.0, validate=validate.Range(1, 600))
+    time_limit_s = Number(load_default=None, validate=validate.Range(1, 600),
+                          metadata={"description": "wall-clock limit of the search (default 10 s unless max_iterations is given)"})
+    seed = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))
+    max_iterations = fields.Integer(load_default=None, validate=validate.Range(1, 1_000_000),
+                                    metadata={"description": "bound the search by its own work: with no time limit, the same "
+                                                             "day and seed give the same plan"})
 
 
 class LegOut(Schema):
@@ -228,6 +233,8 @@ class PlanOut(Schema):
     needs_replan = fields.Boolean()
     replan_reason = fields.String(allow_none=True)
     engine = fields.String(allow_none=True)
+    search = fields.Dict(metadata={"description": "how the plan was searched: engine_reason, seed, time_limit_s, "
+                                                  "max_iterations, iterations, search_time_s, stopped_by, objective"})
     cost = fields.Float(allow_none=True)
     distance_m = fields.Integer()
     duration_s = fields.Integer()
@@ -386,9 +393,10 @@ class DispatchPlans(MethodView):
     def post(self, data):
         """Plan routes for a hub's confirmed pickups on a date (a job; the plan is a new draft version)."""
         with services().db.transaction() as session:
-            get_hub(session, coop_id(), data["hub_id"])
+            check_plan_request(session, coop_id(), data["hub_id"], data["vehicle_ids"])
         return _job_accepted("plan", {"hub_id": data["hub_id"], "date": data["date"].isoformat(),
-                                      "vehicle_ids": data["vehicle_ids"], "time_limit_s": data["time_limit_s"]})
+                                      "vehicle_ids": data["vehicle_ids"], "time_limit_s": data["time_limit_s"],
+                                      "seed": data["seed"], "max_iterations": data["max_iterations"]})
 
 
 @blp.route("/dispatch-plans/<int:plan_id>")

@@ -21,7 +21,8 @@ class JobOut(Schema):
     progress = fields.Integer(metadata={"description": "percent done, 0 to 100"})
     message = fields.String(allow_none=True, metadata={"description": "what the job is doing now"})
     result = fields.Dict(allow_none=True, metadata={"description": "what a finished job produced"})
-    error = fields.String(allow_none=True, metadata={"description": "why a failed job failed"})
+    error = fields.Dict(allow_none=True, metadata={"description": "why a failed job failed: {code, message} "
+                                                                  "(the traceback is only in the server log)"})
     attempts = fields.Integer(metadata={"description": "times a worker started it (more than 1 after a recovery)"})
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)

@@ -192,7 +192,7 @@ def test_a_failing_handler_leaves_the_job_failed_with_its_error(services, start_
     job = wait_done(services, job_id, worker)
 
     assert job["status"] == "failed" and job["result"] is None
-    assert job["error"].startswith("RuntimeError: the scale is broken")
+    assert job["error"]["code"] == "job_failed" and "the scale is broken" in job["error"]["message"]
     assert wait_for(lambda: rq_job(services, job_id).get_status() == "failed", 5, "rq to record the failure")
     assert effects(tmp_path) == []
 

@@ -72,7 +72,9 @@ def test_a_failing_handler_leaves_the_job_failed_with_its_error_and_the_submit_s
 
     job = job_row(db, job_id)
     assert job["status"] == "failed"
-    assert job["error"].startswith("RuntimeError: the scale is broken")
+    assert job["error"]["code"] == "job_failed"
+    assert "RuntimeError: the scale is broken" in job["error"]["message"]
+    assert "Traceback" not in job["error"]["message"] and ".py" not in job["error"]["message"]
     assert job["progress"] == 30 and job["result"] is None and job["finished_at"] is not None
 
 
@@ -81,7 +83,8 @@ def test_a_job_of_an_unknown_kind_fails_with_a_reason(services, db):
 
     job = job_row(db, job_id)
     assert job["status"] == "failed"
-    assert "no handler is registered for jobs of kind 'no_such_kind'" in job["error"]
+    assert job["error"] == {"code": "unknown_job_kind",
+                            "message": "no handler is registered for jobs of kind 'no_such_kind'"}
 
 
 def test_parameters_that_are_not_json_are_refused(services):
@@ -151,7 +154,8 @@ def test_a_job_interrupted_too_often_is_failed_instead_of_run_again(services, db
 
     job = job_row(db, job_id)
     assert job["status"] == "failed"
-    assert f"interrupted {jobs.MAX_ATTEMPTS} times" in job["error"]
+    assert job["error"]["code"] == "interrupted"
+    assert f"interrupted {jobs.MAX_ATTEMPTS} times" in job["error"]["message"]
     assert effects(tmp_path) == []
 
 
@@ -213,7 +217,8 @@ def test_get_job_shows_why_a_job_failed(services, api_client, manager):
     body = api_client.get(f"/api/v1/jobs/{job_id}", headers=manager).get_json()
 
     assert body["status"] == "failed" and body["result"] is None
-    assert body["error"].startswith("RuntimeError: the scale is broken")
+    assert body["error"]["code"] == "job_failed"
+    assert "RuntimeError: the scale is broken" in body["error"]["message"]
 
 
 @pytest.mark.parametrize("job_id", ["3f2b9a4e-0000-4000-8000-000000000000", "not-a-job", "x" * 100])
