@@ -221,5 +221,66 @@ def demo(out_dir: str, n_orders: int, n_farms: int, time_limit_s: float, seed: i
     sys.exit(run_demo(out_dir=out_dir, n_orders=n_orders, n_farms=n_farms, time_limit_s=time_limit_s, seed=seed))
 
 
+@main.group()
+def links() -> None:
+    """Sign-in links for the pages: a driver's (QR code, reusable until it expires) or a one-time one."""
+
+
+@links.command("create")
+@click.option("--driver", "driver_id", type=int, default=None, help="a driver's link (bound to this driver)")
+@click.option("--role", type=click.Choice(["manager", "host", "driver"]), default=None,
+              help="manager or host for a one-time link (driver when --driver is given)")
+@click.option("--hours", type=float, default=None, help="lifetime (default: 72 for a driver, 0.5 otherwise)")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True, envvar="COOP_PUBLIC_URL",
+              help="the address phones reach the service at (COOP_PUBLIC_URL)")
+@click.option("--qr", is_flag=True, help="also print the link as a QR code in the terminal")
+def links_create(driver_id: int | None, role: str | None, hours: float | None, base_url: str, qr: bool) -> None:
+    """Print a new sign-in link."""
+    from datetime import timedelta
+
+    from supply.db.session import Database
+    from supply.domain.errors import DomainError
+    from supply.services.web import create_link
+
+    role = role or ("driver" if driver_id is not None else None)
+    if role is None:
+        raise click.UsageError("give --driver ID, or --role manager|host")
+    database = Database(Settings.from_env().database_url)
+    try:
+        with database.transaction() as session:
+            link = create_link(session, 1, role=role, driver_id=driver_id,
+                               ttl=timedelta(hours=hours) if hours else None)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        database.dispose()
+    url = f"{base_url.rstrip('/')}/s/{link['token']}"
+    click.echo(url)
+    click.echo(f"link {link['id']}, expires {link['expires_at'].isoformat()}", err=True)
+    if qr:
+        import segno
+
+        segno.make(url, error="m").terminal(compact=True)
+
+
+@links.command("revoke")
+@click.argument("link_id", type=int)
+def links_revoke(link_id: int) -> None:
+    """Revoke a link: it signs no one in any more and the sessions it opened end."""
+    from supply.db.session import Database
+    from supply.domain.errors import DomainError
+    from supply.services.web import revoke_link
+
+    database = Database(Settings.from_env().database_url)
+    try:
+        with database.transaction() as session:
+            revoke_link(session, 1, link_id)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        database.dispose()
+    click.echo(f"link {link_id} revoked")
+
+
 if __name__ == "__main__":
     main()
