@@ -88,6 +88,12 @@ _PLATFORMS: dict[str, tuple[type[PlatformAdapter], tuple[str, ...]]] = {
     "kuaishou": (KuaishouAdapter, ("app_key", "message_key")),
 }
 
+# Optional settings a platform's entry may carry, passed to its adapter by keyword.
+_OPTIONS: dict[str, tuple[str, ...]] = {
+    # Youzan's legacy signature covers msg only (see youzan.py): refused unless this is true.
+    "youzan": ("allow_legacy_sign",),
+}
+
 
 def get_adapter(name: str, secret_config: str | Mapping[str, Any] | None) -> PlatformAdapter:
     """The adapter for webhook ``name`` configured with ``secret_config`` (see the module docstring)."""
@@ -111,7 +117,8 @@ def get_adapter(name: str, secret_config: str | Mapping[str, Any] | None) -> Pla
         missing = [k for k in keys if not isinstance(secret_config.get(k), str) or not secret_config.get(k)]
         if missing:
             raise PlatformConfigError(f"platform {name!r}: missing {', '.join(missing)} in COOP_PLATFORM_SECRETS")
-        return cls(*(secret_config[k] for k in keys), name=name)
+        options = {k: secret_config[k] for k in _OPTIONS.get(name, ()) if k in secret_config}
+        return cls(*(secret_config[k] for k in keys), name=name, **options)
     except ValueError as exc:
         if isinstance(exc, PlatformError):
             raise

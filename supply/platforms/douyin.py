@@ -10,6 +10,8 @@ What each detail rests on:
   op.jinritemai.com/docs/guide-docs/153/99). Some integrations also see a ``sign-method`` header; we
   have no source for any method other than MD5, so a ``sign-method`` other than md5 is refused rather
   than guessed (assumption: absent means MD5).
+  Coverage: the digest covers the whole raw body; the headers outside it (``app-id``, ``sign-method``)
+  change nothing but must name our app and MD5. A replay is the same ``msg_id``: a duplicate.
 - Body: a JSON list of ``{"tag", "msg_id", "data"}`` where ``data`` is a JSON string. Sources:
   819-hao/feilun ``flywheel-web/.../entity/douyin/DouYinMessageBody.java`` (``tag``, ``msg_id``,
   ``data`` string); SKIT ``DouyinShopEvent.cs`` names the id ``msgId``, so both spellings are read.

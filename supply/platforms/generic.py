@@ -1,7 +1,8 @@
 """Our own webhook format (API.md, ``POST /webhooks/{platform}``), spoken by any platform configured
 with a plain string secret.
 
-- Signature: header ``X-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>``.
+- Signature: header ``X-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>``: it
+  covers the whole body, so no field is taken on trust; a replay is the same message ids (duplicates).
 - Body: ``{"events": [{"type": "order.paid" | "order.cancelled", "id"?: str,
   "order": {"platform"?, "external_id", "stream_id"?, "lines": [{"sku", "quantity"}], "buyer"?}}]}``.
   Line ``sku`` is our SKU, surfaced unchanged as `PlatformLine.product_ref`.

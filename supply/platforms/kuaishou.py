@@ -14,6 +14,10 @@ What each detail rests on:
   blocks and in practice breaks padding or JSON, but a forger who knows a plaintext could in principle
   alter parts of it. The service should therefore treat an order's lines and amounts as confirmed
   only from Kuaishou's order-detail API (these messages carry no lines anyway).
+  Coverage: the whole message is inside the ciphertext (no field travels outside it), so there is no
+  uncovered field to check. CBC's malleability needs an oracle telling good padding from good JSON:
+  every failure after decryption (padding, JSON, shape, appKey) is answered with the same 401 and
+  message, so none is offered. A replay is the same eventId: a duplicate that changes nothing.
 - Decrypted message: ``eventId`` (unique per message), ``msgId`` (unique per business content),
   ``bizId``, ``userId``, ``openId`` (the shop's), ``appKey``, ``event``, ``info`` (a JSON string),
   ``status`` (delivery status), ``createTime``/``updateTime`` (ms), ``test`` (heartbeat test). Sources:
@@ -72,6 +76,8 @@ REFUND_SUCCEEDED = 60
 REFUND_HANDLING = (1, 10)
 PERSONAL_FIELDS = ("buyerOpenId",)
 ZERO_IV = bytes(16)
+# One answer for every failure after decryption, so that none tells good padding from good JSON.
+NOT_OURS = "body does not decrypt with our message key"
 
 
 class KuaishouAdapter(PlatformAdapter):
@@ -92,7 +98,7 @@ class KuaishouAdapter(PlatformAdapter):
         message = self._decrypt(raw_body)
         app_key = message.get("appKey")
         if app_key is not None and str(app_key) != self._app_key:
-            raise InvalidSignature("appKey in the message does not name our app")
+            raise InvalidSignature(NOT_OURS)
 
     def parse(self, raw_body: bytes) -> list[PlatformEvent]:
         try:
@@ -122,13 +128,13 @@ class KuaishouAdapter(PlatformAdapter):
         try:
             plain = unpadder.update(padded) + unpadder.finalize()
         except ValueError:
-            raise InvalidSignature("body does not decrypt with our message key") from None
+            raise InvalidSignature(NOT_OURS) from None
         try:
             message = load_json(plain, "body")
         except InvalidPayload:
-            raise InvalidSignature("body does not decrypt with our message key") from None
+            raise InvalidSignature(NOT_OURS) from None
         if not isinstance(message, dict):
-            raise InvalidSignature("decrypted body is not a message object")
+            raise InvalidSignature(NOT_OURS)
         return message
 
     def _event(self, message: dict) -> PlatformEvent:

@@ -152,3 +152,13 @@ def refused_field(adapter, raw):
         return exc.field
     (event,) = [e for e in events if e.kind == "refused"]
     return event.refusal["field"]
+
+
+def test_every_failure_after_decryption_is_answered_alike_so_no_padding_oracle_is_offered(adapter):
+    bad_padding = base64.b64encode(base64.b64decode(encrypt({"a": 1}))[:-16] + bytes(16))
+    answers = set()
+    for raw in (bad_padding, encrypt(b"not json"), encrypt(b"[1, 2]"), encrypt({"appKey": "someone-else"})):
+        with pytest.raises(InvalidSignature) as err:
+            adapter.verify({}, raw)
+        answers.add(err.value.message)
+    assert len(answers) == 1

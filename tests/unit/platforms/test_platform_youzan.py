@@ -78,16 +78,47 @@ def test_refuses_a_wrong_signature_a_missing_header_and_a_tampered_body(adapter)
         adapter.verify(dict(headers_for(raw), **{"Client-Id": "someone-else"}), raw)
 
 
-def test_accepts_the_legacy_sign_field_over_msg_when_there_is_no_header(adapter):
-    msg = quote(json.dumps(TRADE, ensure_ascii=False))
-    sign = hashlib.md5(f"{CLIENT_ID}{msg}{CLIENT_SECRET}".encode()).hexdigest()
-    raw = push(sign=sign)
-    adapter.verify({}, raw)
+UPDATE_TIME = 1781784941   # TRADE's update_time, 2026-06-18 20:15:41 in China Standard Time
+
+
+@pytest.fixture
+def legacy_adapter():
+    return get_adapter("youzan", {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "allow_legacy_sign": True})
+
+
+def legacy_sign(trade=TRADE):
+    msg = quote(json.dumps(trade, ensure_ascii=False))
+    return msg, hashlib.md5(f"{CLIENT_ID}{msg}{CLIENT_SECRET}".encode()).hexdigest()
+
+
+def test_the_legacy_sign_over_msg_alone_is_refused_by_default_even_when_right(adapter):
+    msg, sign = legacy_sign()
+    with pytest.raises(InvalidSignature) as err:
+        adapter.verify({}, push(sign=sign))
+    assert "covers msg only" in err.value.message
+
+
+def test_the_legacy_sign_field_is_accepted_when_allowed_and_checked_against_msg(legacy_adapter):
+    msg, sign = legacy_sign()
+    legacy_adapter.verify({}, push(sign=sign))
     with pytest.raises(InvalidSignature):
-        adapter.verify({}, push(sign="0" * 32))
+        legacy_adapter.verify({}, push(sign="0" * 32))
     form = urlencode({"type": "trade_TradePaid", "id": "E1", "msg": msg, "sign": sign}).encode()
-    adapter.verify({}, form)
-    assert adapter.parse(form)[0].kind == "paid"
+    legacy_adapter.verify({}, form)
+    (paid,) = legacy_adapter.parse(form)
+    assert paid.kind == "paid"   # the signed order status WAIT_SELLER_SEND_GOODS confirms it
+    assert paid.version == UPDATE_TIME   # the signed update_time, not the unsigned version field
+
+
+def test_a_legacy_push_retyped_as_a_close_or_with_a_new_version_changes_nothing_it_did_not_sign(legacy_adapter):
+    msg, sign = legacy_sign()
+    (genuine,) = legacy_adapter.parse(push(sign=sign))
+    (retyped,) = legacy_adapter.parse(push("trade_TradeClose", sign=sign, version=9_999_999_999))
+    assert retyped.kind == "refused" and retyped.refusal["field"] == "type"
+    (revisioned,) = legacy_adapter.parse(push(sign=sign, version=9_999_999_999, msg_id="another"))
+    # the version and the message id come from the signed msg: the replay is the same message
+    assert (revisioned.version, revisioned.message_id) == (genuine.version, genuine.message_id)
+    assert genuine.version == UPDATE_TIME
 
 
 def test_parses_a_paid_trade_with_lines_amount_and_version(adapter):
