@@ -414,6 +414,9 @@ class DispatchPlan(Base):
     unplanned: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # how the plan was searched: engine and why, seed, time limit, iteration budget, iterations done,
+    # search time, what stopped it, objective (routing.Plan.search)
+    search: Mapped[dict | None] = mapped_column(JSON)
     routes: Mapped[list["Route"]] = relationship(back_populates="plan", order_by="Route.id", lazy="selectin")
     __table_args__ = (
         UniqueConstraint("hub_id", "date", "version", name="uq_plan_version"),
