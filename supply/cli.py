@@ -204,6 +204,31 @@ def worker(burst: bool, sweep_interval: float) -> None:
     run_worker(settings, burst=burst, sweep_interval_s=sweep_interval)
 
 
+@main.command("platform-sync")
+@click.option("--interval", default=0.2, show_default=True, type=float, help="seconds between listing-stock rounds")
+@click.option("--retry-interval", default=30.0, show_default=True, type=float,
+              help="seconds between retries of order details the platforms did not give")
+def platform_sync(interval: float, retry_interval: float) -> None:
+    """Keep the platforms' listing stock following ours, and fetch again the order details that failed.
+    Run one per deployment, beside the workers."""
+    import logging
+    import threading
+
+    from supply.services.platform_links import retry_order_details, run_listing_sync
+    from supply.wiring import build_services
+
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    services = build_services(settings)
+    stop = threading.Event()
+    threading.Thread(target=run_listing_sync, args=(services, stop), kwargs={"interval_s": interval}, daemon=True).start()
+    try:
+        while not stop.wait(retry_interval):
+            retry_order_details(services, older_than_s=retry_interval)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 @main.command()
 @click.option("--out", "out_dir", default="coop-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--orders", "n_orders", default=27_500, show_default=True, type=int)

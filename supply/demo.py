@@ -55,8 +55,14 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
     secret = hashlib.sha256(f"demo-{seed}".encode()).hexdigest()
-    settings = Settings.from_env(database_url=database_url, redis_url=redis_url,
-                                 platform_secrets={"douyin-live": secret}, log_level="WARNING")
+    # Douyin's and Kuaishou's open APIs stood in for locally, for the share of the spike they push
+    # (inline jobs only: rq workers in other processes would not know the stand-ins' addresses).
+    from supply.demo_platforms import DemoPlatforms
+
+    platforms = None if redis_url else DemoPlatforms()
+    settings = Settings.from_env(database_url=database_url, redis_url=redis_url, log_level="WARNING",
+                                 **(platforms.settings({"douyin-live": secret}) if platforms
+                                    else {"platform_secrets": {"douyin-live": secret}}))
 
     import migrations
     from supply.app import create_app
@@ -81,7 +87,9 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
         tz = ZoneInfo("Asia/Shanghai")
         on = on or (datetime.now(tz).date() + timedelta(days=1))
         county = _seed(http, base, network, rng, n_farms, say)
-        sent, reserved, rejected, refused_reasons = _spike(http, base, rng, n_orders, secret, say)
+        if platforms:
+            platforms.link(http, base, [p[0] for p in PRODUCTS])
+        sent, reserved, rejected, refused_reasons = _spike(http, base, rng, n_orders, secret, say, platforms)
         last_order_at = time.monotonic()
         say(f"spike done: {reserved} orders reserved, {rejected} refused")
         job = _job(http, base, http.post(f"{base}/allocations", json={"date": on.isoformat()}))
@@ -105,6 +113,7 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
             "farms": len(county["farms"]), "vehicles": len(county["vehicles"]),
             "orders_sent": sent, "orders_reserved": reserved, "orders_rejected": rejected,
             "rejection_reasons": refused_reasons,
+            "platform_pushes": platforms.summary if platforms else None,
             "pickups": len(pickups),
             "pickups_ready": sum(1 for p in pickups if p["status"] in ("confirmed", "short") and p["quantity_ready"]),
             "pickup_shortfalls": shortfalls,
@@ -127,6 +136,8 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
     finally:
         server.shutdown()
         services.close()
+        if platforms:
+            platforms.stop()
 
 
 class _Progress:
@@ -217,9 +228,10 @@ def _farm_points(network, rng: random.Random, n: int) -> list[tuple[str, float, 
     return points[:n]
 
 
-def _spike(http, base, rng: random.Random, n_orders: int, secret: str, say):
+def _spike(http, base, rng: random.Random, n_orders: int, secret: str, say, platforms=None):
     """The livestream: a burst of orders, most through the batch endpoint, a share as signed webhooks
-    (each pushed twice, as platforms retry)."""
+    (each pushed twice, as platforms retry), and (with `platforms`) a share of one-line orders as
+    Douyin's and Kuaishou's own pushes, whose lines come from the platforms' order-detail APIs."""
     skus = [p[0] for p in PRODUCTS]
     weights = [p[8] for p in PRODUCTS]
     orders = []
@@ -232,6 +244,8 @@ def _spike(http, base, rng: random.Random, n_orders: int, secret: str, say):
                        "lines": [{"sku": s, "quantity": q} for s, q in lines.items()]})
     webhook_share = orders[: n_orders // 10]
     batched = orders[n_orders // 10:]
+    platform_share = [o for o in batched[: n_orders // 10] if len(o["lines"]) == 1] if platforms else []
+    batched = [o for o in batched if o not in platform_share] if platform_share else batched
     results: list[dict] = []
 
     def push_batch(chunk):
@@ -249,6 +263,8 @@ def _spike(http, base, rng: random.Random, n_orders: int, secret: str, say):
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = [pool.submit(push_webhook, webhook_share[i:i + 200]) for i in range(0, len(webhook_share), 200)]
         futures += [pool.submit(push_batch, batched[i:i + BATCH]) for i in range(0, len(batched), BATCH)]
+        if platform_share:
+            futures.append(pool.submit(platforms.push, http, base, platform_share))
         for k, future in enumerate(futures, start=1):
             results.extend(future.result())
             if k % 10 == 0:

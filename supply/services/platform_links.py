@@ -58,7 +58,7 @@ REFRESH_MARGIN_S = 300
 # Pauses between the attempts of one call (seconds); a rate limit waits twice as long.
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0)
 # Order-detail calls of one push made side by side.
-DETAIL_CONCURRENCY = 8
+DETAIL_CONCURRENCY = 16
 LISTING_MIN_INTERVAL_S = 1.0
 ORDER_DETAILS_JOB = "platform_order_details"
 SHIPMENTS_JOB = "platform_shipments"
@@ -291,13 +291,91 @@ def call_platform(services, client: PlatformApiClient, cooperative_id: int, plat
 # -- order details ---------------------------------------------------------------------------------
 
 def request_order_details(services, cooperative_id: int, platform: str, results: list[dict]) -> str | None:
-    """After a push is committed: one job that fetches the details of its paid events that carry no
-    lines, when the cooperative's shop on that platform can be asked. The job's id, or None."""
+    """After a push is committed: a job that fetches the details of its paid events that carry no
+    lines, when the cooperative's shop on that platform can be asked. The job's id, or None.
+
+    Without Redis the job runs at once, for this push's messages. With Redis one job at a time is
+    queued per cooperative and platform (a Redis key set when it is submitted, cleared when it starts):
+    the job takes every message then awaiting its detail, so under a spike one job serves the pushes
+    that arrived while it waited, and its orders are recorded together."""
     message_ids = sorted({r["message_id"] for r in results if r.get("status") == "needs_order_detail"})
     if not message_ids or client_for(services, cooperative_id, platform) is None:
         return None
+    if services.settings.redis_url:
+        import redis
+
+        try:
+            if not jobs.redis_connection(services).set(_drain_key(services, cooperative_id, platform), "1",
+                                                       nx=True, ex=DRAIN_KEY_TTL_S):
+                return None   # a job is queued and has not started: it will take these messages
+        except redis.exceptions.RedisError:
+            pass   # submit anyway; the job records itself in the database
+        return jobs.submit_job(services, cooperative_id, ORDER_DETAILS_JOB, {"platform": platform, "drain": True})
     return jobs.submit_job(services, cooperative_id, ORDER_DETAILS_JOB,
                            {"platform": platform, "message_ids": message_ids})
+
+
+# A queued job's key lapses after this long, so a job lost with its key does not stop new ones for good.
+DRAIN_KEY_TTL_S = 30
+# Messages fetched and recorded together by a draining job, per round.
+DRAIN_ROUND = 500
+
+
+def _drain_key(services, cooperative_id: int, platform: str) -> str:
+    return f"{services.settings.rate_limit_key_prefix}:order-details:{cooperative_id}:{platform}"
+
+
+def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: float = 60.0) -> dict:
+    """Fetch and record every message awaiting its detail (not yet failed), in rounds, until none is
+    left or `max_s` has passed.
+
+    The queued-job key is cleared first, so a push stored from then on queues another job rather than
+    be missed. One job drains a cooperative's platform at a time (a second finding the running key
+    leaves, since the running one reads again before it ends): no order is fetched twice. The running
+    job lets go of the key before its last look, so a message stored just before another job left is
+    still taken by it."""
+    conn = jobs.redis_connection(services) if services.settings.redis_url else None
+    running = _drain_key(services, cooperative_id, platform) + ":running"
+    if conn is not None:
+        conn.delete(_drain_key(services, cooperative_id, platform))
+        if not conn.set(running, "1", nx=True, ex=int(max_s) + 60):
+            return {"fetched": 0, "failed": 0, "rounds": 0, "skipped": "another job is draining"}
+    totals = {"fetched": 0, "failed": 0, "rounds": 0}
+    started = time.monotonic()
+    tried: set[int] = set()
+    held = conn is not None
+    try:
+        while time.monotonic() - started < max_s:
+            waiting = _waiting(services, cooperative_id, platform, tried)
+            if not waiting and held:
+                conn.delete(running)
+                held = False
+                waiting = _waiting(services, cooperative_id, platform, tried)
+                if not waiting or not conn.set(running, "1", nx=True, ex=int(max_s) + 60):
+                    break
+                held = True
+            if not waiting:
+                break
+            tried.update(pk for pk, _ in waiting)
+            done = fetch_order_details(services, cooperative_id, platform, [message_id for _, message_id in waiting])
+            totals["fetched"] += done["fetched"]
+            totals["failed"] += done["failed"]
+            totals["rounds"] += 1
+    finally:
+        if held:
+            conn.delete(running)
+    return totals
+
+
+def _waiting(services, cooperative_id: int, platform: str, tried: set[int]) -> list[tuple[int, str]]:
+    """(id, message id) of the messages awaiting their detail that no attempt has failed, oldest first."""
+    with services.db.transaction() as session:
+        rows = session.execute(select(PlatformMessage.id, PlatformMessage.message_id, PlatformMessage.result).where(
+            PlatformMessage.cooperative_id == cooperative_id, PlatformMessage.platform == platform,
+            PlatformMessage.status == "needs_order_detail", PlatformMessage.kind == "paid")
+            .order_by(PlatformMessage.id)).all()
+    return [(r.id, r.message_id) for r in rows
+            if r.id not in tried and "detail_error" not in (r.result or {})][:DRAIN_ROUND]
 
 
 def fetch_order_details(services, cooperative_id: int, platform: str, message_ids: list[str]) -> dict:
@@ -404,6 +482,8 @@ def _order_details_job(services, job_id: str, params: dict, progress) -> dict:
         from supply.db.models import Job
 
         cooperative_id = session.get(Job, job_id).cooperative_id
+    if params.get("drain"):
+        return drain_order_details(services, cooperative_id, params["platform"])
     return fetch_order_details(services, cooperative_id, params["platform"], list(params["message_ids"]))
 
 

@@ -43,3 +43,8 @@ def test_matrix_smoke_reports_its_time():
         require_service(False, "shared road extracts")
     out = run("benchmarks/matrix.py", "--smoke")
     assert out.strip()
+
+
+def test_platform_links_smoke_reports_push_to_reserved_and_listing_lag():
+    out = run("benchmarks/platform_links.py", "--smoke")
+    assert "paid push -> order recorded: p50" in out and "listing stock lag" in out and "oversell 0" in out

@@ -31,3 +31,19 @@ def test_coop_demo_writes_plans_and_sheets_whose_numbers_add_up(tmp_path):
         assert (out / route["sheet_pdf"]).read_bytes().startswith(b"%PDF")
         assert (out / route["map_png"]).read_bytes().startswith(b"\x89PNG")
         assert "<svg" in (out / route["map_svg"]).read_text(encoding="utf-8")
+
+
+def test_coop_demo_counts_douyin_and_kuaishou_pushes_among_the_reserved_orders(tmp_path):
+    out = tmp_path / "demo"
+    env_free = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "COOP_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-m", "supply.cli", "demo", "--out", str(out), "--orders", "400",
+                           "--farms", "30", "--time-limit", "2"], cwd=ROOT, env=env_free, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    pushed = summary["platform_pushes"]
+    assert pushed["douyin_orders"] > 0 and pushed["kuaishou_orders"] > 0
+    assert pushed["settled"] == pushed["douyin_orders"] + pushed["kuaishou_orders"]   # none left to a manager
+    assert pushed["order_detail_calls"] == pushed["settled"]
+    assert 0 < pushed["reserved"] <= summary["orders_reserved"]
+    assert summary["orders_reserved"] + summary["orders_rejected"] == 400

@@ -1,0 +1,59 @@
+"""With Redis, pushes without lines arriving while an order-detail job waits in the queue are served by
+that one job: its orders recorded together, none missed."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from tests.conftest import REDIS_URL, require_service
+from tests.fakes import DouyinSandbox
+from tests.helpers import stocked_farm
+from tests.service.test_platform_links import DOUYIN, DY_SKU, figures, link, messages, push_douyin
+
+
+@pytest.fixture
+def queued(db, settings):
+    require_service(bool(REDIS_URL), "Redis")
+    from supply.app import create_app
+    from supply.wiring import build_services
+
+    with DouyinSandbox(DOUYIN) as dy:
+        configured = settings.with_(
+            redis_url=REDIS_URL, rq_queue=f"links-test-{uuid.uuid4().hex[:8]}",
+            rate_limit_key_prefix=f"links-test-{uuid.uuid4().hex[:8]}",
+            platform_secrets={**settings.platform_secrets, "douyin": DOUYIN},
+            platform_api_urls={"douyin": dy.base_url}, credentials_key=Fernet.generate_key().decode())
+        services = build_services(configured, db=db)
+        yield create_app(configured, services=services).test_client(), services, dy
+        from supply.jobs import rq_queue
+
+        rq_queue(services).delete(delete_jobs=True)
+        services.close()
+
+
+def test_one_queued_job_serves_every_push_that_arrived_while_it_waited(queued, manager):
+    from supply import jobs
+    from supply.db.models import Job
+
+    client, services, dy = queued
+    stocked_farm(client, manager, 4)
+    link(client, manager, "douyin", DY_SKU)
+    for n in range(6):
+        dy.add_order(str(4800000000000000500 + n), [(DY_SKU, 1)])
+        assert push_douyin(client, (f"q-{n}", str(4800000000000000500 + n))).status_code == 200
+    with services.db.transaction() as session:
+        [job_id] = session.execute(select(Job.id).where(Job.kind == "platform_order_details")).scalars().all()
+    assert len(messages(client, manager, "needs_order_detail")) == 6
+
+    assert jobs.execute_job(services, job_id) == "finished"   # as a worker runs it
+    assert figures(client, manager) == {"available": 0, "reserved": 4}
+    assert [m["status"] for m in messages(client, manager)].count("rejected") == 2
+    assert dy.calls_of("order.orderDetail") == 6
+
+    dy.add_order("4800000000000000599", [(DY_SKU, 1)])
+    push_douyin(client, ("q-late", "4800000000000000599"))   # after the job started: a job of its own
+    with services.db.transaction() as session:
+        assert len(session.execute(select(Job.id).where(Job.kind == "platform_order_details")).scalars().all()) == 2
