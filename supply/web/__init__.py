@@ -21,10 +21,16 @@ class _SessionInterface(SecureCookieSessionInterface):
 
     def get_signing_serializer(self, app: Flask):
         if not app.secret_key:
+            from supply.domain.errors import ServiceUnavailable
             from supply.services.web import secret_key
 
-            with app.extensions["coop"].db.transaction() as session:
-                app.secret_key = secret_key(session)
+            try:
+                with app.extensions["coop"].db.transaction() as session:
+                    app.secret_key = secret_key(session)
+            except ServiceUnavailable:
+                # No key while the database is away: the request goes on without a session (pages
+                # then ask to sign in; /healthz and /readyz still answer).
+                return None
         return super().get_signing_serializer(app)
 
     def get_cookie_secure(self, app: Flask) -> bool:
