@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from supply.api.auth import requires
 from supply.api.context import services
@@ -19,6 +19,11 @@ class StreamIn(Schema):
     title = Text(300, load_default=None)
     starts_at = fields.AwareDateTime(required=True)
     ends_at = fields.AwareDateTime(load_default=None)
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data.get("ends_at") is not None and data["ends_at"] <= data["starts_at"]:
+            raise ValidationError("must be after starts_at", "ends_at")
 
 
 class StreamHoldOut(Schema):

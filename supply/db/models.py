@@ -91,6 +91,10 @@ class Farm(Base):
     node_id: Mapped[int | None] = mapped_column(BigInteger)
     snap_distance_m: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    __table_args__ = (   # migration 0005
+        CheckConstraint("(window_start IS NULL AND window_end IS NULL) OR (window_start IS NOT NULL AND "
+                        "window_end IS NOT NULL AND window_end > window_start)", name="ck_farm_window_ordered"),
+    )
 
 
 class Product(Base):
@@ -179,6 +183,9 @@ class Stream(Base):
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    __table_args__ = (   # migration 0005
+        CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ck_stream_ends_after_start"),
+    )
 
 
 class StreamHold(Base):
@@ -305,6 +312,7 @@ class Hub(Base):
     # The carriers' trucks leave at cut-off: every pickup must be at the hub by then.
     cutoff_at: Mapped[time] = mapped_column(Time)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("cutoff_at > opens_at", name="ck_hub_cutoff_after_opening"),)   # 0005
 
 
 class Vehicle(Base):
@@ -325,6 +333,7 @@ class Vehicle(Base):
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("shift_end > shift_start", name="ck_vehicle_shift_ordered"),)   # 0005
 
 
 class Pickup(Base):
@@ -484,6 +493,9 @@ class RoadClosure(Base):
     ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reason: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    __table_args__ = (   # migration 0005
+        CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="ck_closure_ends_after_start"),
+    )
 
 
 # --- pages: sign-in links, web sessions, the driver's marks (migration 0008) ----------------------
