@@ -31,6 +31,7 @@ import os
 import threading
 import time
 import uuid
+from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -41,6 +42,9 @@ from supply.domain.errors import DomainError, InvalidInput, NotFound
 from supply.metrics import JOB_SECONDS, JOBS
 
 log = logging.getLogger(__name__)
+
+# The id of the HTTP request being answered (set by the web layer), carried into the jobs it starts.
+current_request_id: ContextVar[str | None] = ContextVar("coop_request_id", default=None)
 
 Progress = Callable[..., None]
 Handler = Callable[[object, str, dict, Progress], dict]
@@ -107,6 +111,7 @@ def create_job(session, cooperative_id: int, kind: str, params: dict) -> str:
     session.add(Job(id=job_id, cooperative_id=cooperative_id, kind=kind, params=params, status="queued",
                     progress=0, attempts=0, created_at=utcnow()))
     session.flush()
+    log.info("job %s (%s) created [request %s]", job_id, kind, current_request_id.get() or "-")
     return job_id
 
 
@@ -164,7 +169,9 @@ def _enqueue(services, job_id: str) -> None:
         RqJob.fetch(job_id, connection=queue.connection).delete()
     except NoSuchJobError:
         pass
-    queue.enqueue(run_job, job_id, job_id=job_id, job_timeout=JOB_TIMEOUT_S, description=f"job {job_id}")
+    request_id = current_request_id.get()
+    queue.enqueue(run_job, job_id, job_id=job_id, job_timeout=JOB_TIMEOUT_S, description=f"job {job_id}",
+                  meta={"request_id": request_id} if request_id else None)
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -206,6 +213,18 @@ def execute_job(services, job_id: str, *, reraise: bool = False) -> str:
     kind, params, attempt = claim
     started = time.monotonic()
     rq_job = _current_rq_job()
+    # The request that started the job, carried into its log lines (inline: this very request; on rq:
+    # in the rq job's meta). A job run again by the recovery sweep has none.
+    request_id = (rq_job.meta.get("request_id") if rq_job is not None else None) or current_request_id.get()
+    token = current_request_id.set(request_id)
+    try:
+        return _execute_claimed(services, job_id, kind, params, attempt, started, rq_job, reraise)
+    finally:
+        current_request_id.reset(token)
+
+
+def _execute_claimed(services, job_id, kind, params, attempt, started, rq_job, reraise) -> str:
+    log.info("job %s (%s) attempt %d started [request %s]", job_id, kind, attempt, current_request_id.get() or "-")
     beat = _Heartbeat(services, job_id, attempt)
     beat.start()
     try:
@@ -216,7 +235,7 @@ def execute_job(services, job_id: str, *, reraise: bool = False) -> str:
         result = json.loads(json.dumps({} if result is None else result))
     except Exception as exc:
         beat.stop()
-        log.exception("job %s (%s) failed", job_id, kind)
+        log.exception("job %s (%s) failed [request %s]", job_id, kind, current_request_id.get() or "-")
         _finish(services, job_id, attempt, status="failed", error=_error_text(exc))
         _count_job(kind, "failed", started)
         if reraise:

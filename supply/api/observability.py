@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from supply import metrics
 from supply.api.auth import requires
+from supply.jobs import current_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A caller's request id is kept when it looks like one (a UUID, a proxy's id); anything else is replaced.
@@ -66,6 +67,7 @@ class RequestObserver:
         given = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         environ[REQUEST_ID_KEY] = request_id
+        token = current_request_id.set(request_id)
         answered: list[str] = []
 
         def observed_start_response(status, headers, exc_info=None):
@@ -79,6 +81,8 @@ class RequestObserver:
         except BaseException:
             self._done(environ, "500", started)
             raise
+        finally:
+            current_request_id.reset(token)
         return _Closing(body, lambda: self._done(environ, answered[0] if answered else "500", started))
 
     @staticmethod

@@ -251,3 +251,38 @@ def test_a_created_resource_that_can_be_read_is_answered_with_its_location(clien
     # a 201 whose resource has no address to read it at carries no Location
     driver = client.post("/api/v1/drivers", json={"name": "马军"}, headers=manager)
     assert driver.status_code == 201 and "Location" not in driver.headers
+
+
+def test_a_request_id_is_carried_into_the_log_lines_of_the_job_it_starts(client, manager, caplog):
+    caplog.set_level(logging.INFO, logger="supply.jobs")
+    answer = client.post("/api/v1/allocations", json={"date": "2026-11-30"},
+                         headers={**manager, "X-Request-ID": "req-alloc-77"})
+    assert answer.status_code == 202
+    job_id = answer.get_json()["id"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "supply.jobs" and job_id in r.getMessage()]
+    assert any("created" in line and "[request req-alloc-77]" in line for line in lines), lines
+    assert any("started" in line and "[request req-alloc-77]" in line for line in lines), lines
+
+
+def test_a_job_handed_to_rq_carries_the_request_id_in_its_meta(app, database_url):
+    from rq.job import Job as RqJob
+
+    from supply import jobs
+    from supply.wiring import build_services
+    from tests.conftest import REDIS_URL, require_service
+
+    require_service(bool(REDIS_URL), "Redis")
+    services = build_services(Settings(database_url=database_url, redis_url=REDIS_URL, rq_queue="coop-ops-test"),
+                              db=app.extensions["coop"].db)
+    token = jobs.current_request_id.set("req-rq-5")
+    try:
+        with services.db.transaction() as session:
+            job_id = jobs.create_job(session, 1, "weigh_for_meta", {})
+        jobs.dispatch_job(services, job_id)
+    finally:
+        jobs.current_request_id.reset(token)
+    connection = jobs.redis_connection(services)
+    try:
+        assert RqJob.fetch(job_id, connection=connection).meta["request_id"] == "req-rq-5"
+    finally:
+        jobs.rq_queue(services).empty()
