@@ -69,6 +69,9 @@ class Settings:
     credentials_key: str | None = None
     # Seconds to wait for a platform's answer before the call counts as failed (and is retried).
     platform_api_timeout_s: float = 3.0
+    # The SMS gateway for notices to farms (supply.sms.SmsConfig): {} sends none, notices are written
+    # out as slips and a call list instead.
+    sms: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -118,6 +121,14 @@ class Settings:
             kwargs["credentials_key"] = env["COOP_CREDENTIALS_KEY"].strip()
         if env.get("COOP_PLATFORM_API_TIMEOUT_S"):
             kwargs["platform_api_timeout_s"] = float(env["COOP_PLATFORM_API_TIMEOUT_S"])
+        if env.get("COOP_SMS", "").strip():
+            from supply.sms import SmsConfig
+
+            sms = json.loads(env["COOP_SMS"])
+            if not isinstance(sms, dict):
+                raise ValueError("COOP_SMS must be a JSON object (gateway, base_url, key_id, key_secret, ...)")
+            SmsConfig.from_dict(sms)  # refuses an incomplete one at start, not at the first notice
+            kwargs["sms"] = sms
         kwargs.update(overrides)
         return cls(**kwargs)
 

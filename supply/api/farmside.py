@@ -363,3 +363,116 @@ class PersonalDataExports(MethodView):
 
         with services().db.transaction() as session:
             return list_exports(session, coop_id())
+
+
+# --- notices to farms ---------------------------------------------------------------------------------
+
+
+class NoticesIn(Schema):
+    date = fields.Date(required=True, metadata={"description": "the day of the published plan"})
+    lang = fields.String(load_default="zh", validate=validate.OneOf(LOCALES))
+
+
+class NoticeQuery(Schema):
+    date = fields.Date(required=True)
+    farm_id = QueryId(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        ("pending", "sent", "failed", "invalid_number", "rate_limited", "written")))
+
+
+class DayQuery(Schema):
+    date = fields.Date(required=True)
+    lang = fields.String(load_default="zh", validate=validate.OneOf(LOCALES))
+
+
+class InvalidNumberOut(Schema):
+    farm_id = fields.Integer()
+    farm_name = fields.String()
+    phone = fields.String(allow_none=True)
+
+
+class NoticeRunOut(Schema):
+    date = fields.Date()
+    channel = fields.String(metadata={"description": "sms (a gateway is configured) or slip"})
+    notice = fields.Integer(metadata={"description": "first notices recorded now"})
+    correction = fields.Integer(metadata={"description": "corrections to farms whose notice changed"})
+    cancellation = fields.Integer(metadata={"description": "farms that no longer have a pickup"})
+    unchanged = fields.Integer(metadata={"description": "farms told already, nothing changed: no message"})
+    retried = fields.Integer()
+    farms = fields.Integer()
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    invalid_numbers = fields.List(fields.Nested(InvalidNumberOut),
+                                  metadata={"description": "not mainland mobile numbers: reported, not sent"})
+
+
+class NoticeOut(Schema):
+    id = fields.Integer()
+    farm_id = fields.Integer()
+    farm_name = fields.String()
+    day = fields.Date()
+    plan_id = fields.Integer(allow_none=True)
+    kind = fields.String()
+    body = fields.String()
+    phone = fields.String(allow_none=True)
+    channel = fields.String()
+    gateway = fields.String(allow_none=True)
+    status = fields.String()
+    segments = fields.Integer(metadata={"description": "SMS parts the text takes (70 characters one, 67 a part)"})
+    provider_ref = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+
+
+@blp.route("/notices")
+class Notices(MethodView):
+    @requires("manager")
+    @blp.arguments(NoticesIn)
+    @blp.response(200, NoticeRunOut)
+    def post(self, data):
+        """Tell every farm with a pickup in the day's published plan what to have ready and when: by
+        SMS when a gateway is configured (COOP_SMS), else as slips and a call list. Run again after a
+        re-plan: only farms whose notice changed hear again (a correction or a cancellation)."""
+        from supply.services.notices import notify_farms
+        from supply.sms import SmsConfig, gateway_for
+
+        ctx = services()
+        config = SmsConfig.from_dict(ctx.settings.sms)
+        return notify_farms(ctx.db, coop_id(), data["date"], gateway=gateway_for(config), config=config,
+                            locale=data["lang"])
+
+    @requires("manager")
+    @blp.arguments(NoticeQuery, location="query")
+    @blp.response(200, NoticeOut(many=True))
+    def get(self, query):
+        """Every notice of a day with its delivery status."""
+        from supply.services.notices import list_notices
+
+        with services().db.transaction() as session:
+            return list_notices(session, coop_id(), query["date"], farm_id=query["farm_id"], status=query["status"])
+
+
+@blp.route("/notices/slips.pdf")
+class NoticeSlips(MethodView):
+    @requires("manager")
+    @blp.arguments(DayQuery, location="query")
+    @blp.doc(**_file_doc("a printable slip per farm (Chinese; three to an A4 page)", "pdf"))
+    def get(self, query):
+        from supply.services.notices import slips_pdf
+
+        with services().db.transaction() as session:
+            body = slips_pdf(session, coop_id(), query["date"], query["lang"])
+        return _attachment(body, "pdf", f"notices-{query['date'].isoformat()}")
+
+
+@blp.route("/notices/call-list.csv")
+class NoticeCallList(MethodView):
+    @requires("manager")
+    @blp.arguments(DayQuery, location="query")
+    @blp.doc(**_file_doc("the farms to call: number, whether it takes an SMS, what to tell them", "csv"))
+    def get(self, query):
+        from supply.services.notices import call_list_csv
+
+        with services().db.transaction() as session:
+            body = call_list_csv(session, coop_id(), query["date"], query["lang"])
+        return _attachment(body, "csv", f"call-list-{query['date'].isoformat()}")

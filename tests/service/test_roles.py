@@ -73,6 +73,10 @@ TABLE = [
     ("get", "/api/v1/recalls/{recall_id}", None, {"manager"}),
     ("get", "/api/v1/recalls/{recall_id}/orders.csv", None, {"manager"}),
     ("get", "/api/v1/personal-data-exports", None, {"manager"}),
+    ("post", "/api/v1/notices", {"date": "2026-11-24"}, {"manager"}),
+    ("get", "/api/v1/notices", None, {"manager"}),
+    ("get", "/api/v1/notices/slips.pdf", None, {"manager"}),
+    ("get", "/api/v1/notices/call-list.csv", None, {"manager"}),
 ]
 # Not behind a token: the document itself, and the signed webhook (checked in test_webhooks).
 PUBLIC = {("post", "/api/v1/webhooks/{platform}")}
