@@ -307,3 +307,81 @@ def stop_route_id(session: Session, principal: Principal, stop_id: int) -> int:
     if stop is None:
         raise NotFound(f"stop {stop_id} does not exist")
     return get_route_for(session, principal, stop.route_id).id
+
+
+# --- the manager's console ------------------------------------------------------------------------
+
+
+def list_plans(session: Session, cooperative_id: int, *, on=None, limit: int = 50) -> list[dict]:
+    """Plan versions side by side: km, hours, routes, stops, unplanned, status."""
+    from supply.db.models import DispatchPlan, Hub
+
+    query = (select(DispatchPlan, Hub.name).join(Hub, Hub.id == DispatchPlan.hub_id)
+             .where(DispatchPlan.cooperative_id == cooperative_id))
+    if on is not None:
+        query = query.where(DispatchPlan.date == on)
+    rows = session.execute(query.order_by(DispatchPlan.date.desc(), DispatchPlan.hub_id,
+                                          DispatchPlan.version.desc()).limit(limit)).all()
+    return [{"id": p.id, "hub_id": p.hub_id, "hub_name": hub, "date": p.date, "version": p.version,
+             "status": p.status, "needs_replan": p.needs_replan, "engine": p.engine,
+             "km": round(p.distance_m / 1000, 1), "hours": round(p.duration_s / 3600, 1), "routes": len(p.routes),
+             "stops": sum(1 for r in p.routes for s in r.stops if s.kind == "pickup"),
+             "unplanned": len(p.unplanned or []), "created_at": p.created_at} for p, hub in rows]
+
+
+def list_drivers(session: Session, cooperative_id: int) -> list[dict]:
+    rows = session.execute(select(Driver).where(Driver.cooperative_id == cooperative_id).order_by(Driver.id))
+    return [{"id": d.id, "name": d.name, "phone": d.phone} for d in rows.scalars()]
+
+
+def list_closures(session: Session, cooperative_id: int, limit: int = 100) -> list[dict]:
+    from supply.db.models import RoadClosure
+
+    rows = session.execute(select(RoadClosure).where(RoadClosure.cooperative_id == cooperative_id)
+                           .order_by(RoadClosure.id.desc()).limit(limit)).scalars()
+    return [{"id": c.id, "edge_id": c.edge_id, "lat": c.lat, "lon": c.lon, "starts_at": c.starts_at,
+             "ends_at": c.ends_at, "reason": c.reason} for c in rows]
+
+
+def plan_map(session: Session, network, cooperative_id: int, plan_id: int) -> dict:
+    """What the plan's map draws (WGS-84 lon/lat): each route's roads and stops, the unplanned
+    pickups at their farms with the reason, closures, and the county's roads around them."""
+    from supply.db.models import Farm, Hub
+    from supply.planning import get_plan
+
+    plan = get_plan(session, cooperative_id, plan_id)
+    hub = session.get(Hub, plan.hub_id)
+    farm_ids = {s.farm_id for r in plan.routes for s in r.stops if s.farm_id}
+    farm_ids |= {u.get("farm_id") for u in plan.unplanned or [] if u.get("farm_id")}
+    farms = {f.id: f for f in session.execute(select(Farm).where(Farm.id.in_(farm_ids))).scalars()} if farm_ids else {}
+    routes = []
+    for route in plan.routes:
+        hops = [[tuple(p) for p in hop] for hop in (route.path or {}).get("hops", [])]
+        stops = [{"sequence": s.sequence, "lon": farms[s.farm_id].lon, "lat": farms[s.farm_id].lat,
+                  "name": farms[s.farm_id].name, "status": s.status}
+                 for s in route.stops if s.farm_id in farms]
+        routes.append({"id": route.id, "driver_id": route.driver_id, "lines": hops, "stops": stops,
+                       "km": round(route.distance_m / 1000, 1)})
+    unplanned = [{"lon": farms[u["farm_id"]].lon, "lat": farms[u["farm_id"]].lat, "name": farms[u["farm_id"]].name,
+                  "reason": u.get("reason", ""), "detail": u.get("detail", ""), "quantity": u.get("quantity")}
+                 for u in plan.unplanned or [] if u.get("farm_id") in farms]
+    points = [(hub.lon, hub.lat)] + [(s["lon"], s["lat"]) for r in routes for s in r["stops"]] + \
+        [(u["lon"], u["lat"]) for u in unplanned] + [p for r in routes for hop in r["lines"] for p in hop]
+    margin = 0.01
+    bbox = (min(p[0] for p in points) - margin, min(p[1] for p in points) - margin,
+            max(p[0] for p in points) + margin, max(p[1] for p in points) + margin)
+    background = [line.coords for line in network.edge_polylines(bbox=bbox, tolerance_m=25.0)] if network else []
+    return {"plan_id": plan.id, "version": plan.version, "hub": {"lon": hub.lon, "lat": hub.lat, "name": hub.name},
+            "routes": routes, "unplanned": unplanned, "bbox": bbox, "background": background,
+            "attribution": getattr(network, "attribution", None)}
+
+
+def ledger_rows(session: Session, cooperative_id: int, limit: int = 100_000) -> list[dict]:
+    from supply.db.models import Farm, StockLedgerEntry
+
+    rows = session.execute(
+        select(StockLedgerEntry, Farm.name, Product.sku).join(Farm, Farm.id == StockLedgerEntry.farm_id)
+        .join(Product, Product.id == StockLedgerEntry.product_id)
+        .where(StockLedgerEntry.cooperative_id == cooperative_id).order_by(StockLedgerEntry.id).limit(limit)).all()
+    return [{"id": e.id, "at": e.created_at, "farm": farm, "sku": sku, "kind": e.kind, "delta": e.delta,
+             "reason": e.reason, "actor": e.actor, "ref": e.ref} for e, farm, sku in rows]

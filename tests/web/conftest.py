@@ -86,3 +86,6 @@ def build_day(client, tokens, *, publish: bool = True) -> dict:
 @pytest.fixture
 def day(client, tokens):
     return build_day(client, tokens)
+
+
+from tests.web.browser import browser, served  # noqa: E402,F401  (fixtures: one browser for the session)

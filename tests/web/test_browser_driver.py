@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from supply.db.models import Pickup, ProductBalance, StockLedgerEntry, StopMark
 from supply.services.web import create_link
-from tests.web.browser import PHONE, browser, served  # noqa: F401  (fixtures)
+from tests.web.browser import PHONE
 
 
 def _figures(db) -> dict:

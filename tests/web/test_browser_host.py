@@ -5,7 +5,7 @@ import requests
 
 from tests.conftest import auth
 from tests.helpers import make_farm, make_product, order, stock
-from tests.web.browser import PHONE, browser, served  # noqa: F401  (fixtures)
+from tests.web.browser import PHONE
 
 
 def _available(page) -> int:

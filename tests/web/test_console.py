@@ -1,0 +1,142 @@
+"""The manager's console: catalog forms checked as the API checks them, pickups confirmed with what
+became of a shortfall, allocation and planning as jobs, versions side by side, publishing, the plan's
+map, drivers' links, road closures, exports."""
+from __future__ import annotations
+
+import io
+import re
+
+from openpyxl import load_workbook
+
+from tests.web.conftest import DAY, EVIL, build_day, csrf_of, sign_in
+
+
+def _form(client, path, data, page="/m/"):
+    return client.post(path, data={**data, "csrf_token": csrf_of(client.get(page).get_data(as_text=True))})
+
+
+def test_farms_are_created_with_the_apis_validation_and_names_shown_as_text(client, tokens):
+    sign_in(client, tokens["manager"])
+    bad = _form(client, "/m/farms", {"name": "坏农户", "lat": "95", "lon": "1.5"})
+    assert bad.status_code == 422 and "lat" in bad.get_data(as_text=True)
+    window = _form(client, "/m/farms", {"name": "半个时间窗", "lat": "42.55", "lon": "1.53", "window_start": "08:00"})
+    assert window.status_code == 422 and "window_end" in window.get_data(as_text=True)
+    good = _form(client, "/m/farms", {"name": EVIL, "lat": "42.5562", "lon": "1.5331", "phone": "+86 139 0000 1000",
+                                      "window_start": "07:00", "window_end": "16:00"})
+    assert good.status_code == 302
+    page = client.get("/m/farms").get_data(as_text=True)
+    assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "已保存" in page
+
+
+def test_products_vehicles_and_drivers_are_created_from_their_forms(client, tokens):
+    sign_in(client, tokens["manager"])
+    from tests.conftest import auth
+    from tests.web.conftest import HUB
+
+    client.post("/api/v1/hubs", json=HUB, headers=auth(tokens["manager"]))
+    assert _form(client, "/m/products", {"sku": "HONEY-1", "name": "土蜂蜜", "unit": "瓶", "unit_weight_kg": "1.2",
+                                         "unit_volume_l": "1", "cold_chain": "1"}).status_code == 302
+    assert _form(client, "/m/products", {"sku": "bad sku!", "name": "x", "unit": "x", "unit_weight_kg": "1",
+                                         "unit_volume_l": "1"}).status_code == 422
+    assert "土蜂蜜" in client.get("/m/products").get_data(as_text=True)
+    assert _form(client, "/m/drivers", {"name": "赵师傅", "phone": "+86 137 0000 0001"}).status_code == 302
+    assert _form(client, "/m/drivers", {"name": "号码错", "phone": "abc"}).status_code == 422
+    hub_id = re.search(r'<option value="(\d+)">', client.get("/m/vehicles").get_data(as_text=True)).group(1)
+    assert _form(client, "/m/vehicles", {"hub_id": hub_id, "name": "三轮车", "capacity_kg": "300", "capacity_l": "900",
+                                         "shift_start": "06:00", "shift_end": "18:00"}).status_code == 302
+    assert _form(client, "/m/vehicles", {"hub_id": hub_id, "name": "超载", "capacity_kg": "-1", "capacity_l": "900",
+                                         "shift_start": "06:00", "shift_end": "18:00"}).status_code == 422
+    assert "三轮车" in client.get("/m/vehicles").get_data(as_text=True)
+    assert "赵师傅" in client.get("/m/drivers").get_data(as_text=True)
+
+
+def test_allocation_runs_as_a_job_and_a_confirmed_shortfall_says_what_became_of_it(client, tokens):
+    day = build_day(client, tokens, publish=False)
+    sign_in(client, tokens["manager"])
+    page = client.get(f"/m/pickups?date={DAY}").get_data(as_text=True)
+    assert "&lt;script&gt;" in page and EVIL not in page and "待确认" in page
+    pickup = day["pickups"][0]
+    short = _form(client, f"/m/pickups/{pickup['id']}/confirm", {"quantity_ready": str(pickup["quantity"] - 5)},
+                  page=f"/m/pickups?date={DAY}")
+    assert short.status_code == 302
+    page = client.get(f"/m/pickups?date={DAY}").get_data(as_text=True)
+    assert "短缺 5" in page and "缺货待补" in page
+    too_many = _form(client, f"/m/pickups/{day['pickups'][1]['id']}/confirm", {"quantity_ready": "100000"})
+    assert too_many.status_code == 422
+    job = _form(client, "/m/allocations", {"date": DAY, "policy": "fair_share"})
+    assert job.status_code == 302 and "/m/jobs/" in job.headers["Location"]
+    assert "完成" in client.get(job.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_plan_is_made_compared_mapped_and_published_from_the_console(client, tokens):
+    day = build_day(client, tokens, publish=False)
+    sign_in(client, tokens["manager"])
+    for p in day["pickups"]:
+        assert _form(client, f"/m/pickups/{p['id']}/confirm", {"quantity_ready": str(p["quantity"])}).status_code == 302
+    for _ in range(2):
+        started = _form(client, "/m/plans", {"hub_id": str(day["hub"]["id"]), "date": DAY, "time_limit_s": "1"})
+        assert started.status_code == 302
+        job_page = client.get(started.headers["Location"]).get_data(as_text=True)
+        assert "打开方案" in job_page
+    plan_url = re.search(r'href="(/m/plans/\d+)"', job_page).group(1)
+    plan_page = client.get(plan_url).get_data(as_text=True)
+    assert '<svg class="plan-map"' in plan_page and 'class="route"' in plan_page
+    assert EVIL not in plan_page and "&lt;script&gt;alert(1)&lt;/script&gt;" in plan_page
+    versions = client.get(f"/m/plans?date={DAY}").get_data(as_text=True)
+    assert versions.count("<tr data-plan-id=") == 2 and versions.count(">草稿<") == 2
+    plan_id = plan_url.rsplit("/", 1)[1]
+    assert _form(client, f"/m/plans/{plan_id}/publish", {}).status_code == 302
+    versions = client.get(f"/m/plans?date={DAY}").get_data(as_text=True)
+    assert re.search(rf'<tr data-plan-id="{plan_id}" class="published">', versions)
+
+
+def test_a_driver_link_is_issued_with_its_qr_code_and_revoked_from_the_console(client, tokens, app):
+    sign_in(client, tokens["manager"])
+    issued = _form(client, f"/m/drivers/{tokens['driver_id']}/link", {}, page="/m/drivers")
+    page = issued.get_data(as_text=True)
+    url = re.search(r'class="signin-link" href="([^"]+)"', page).group(1)
+    assert '<svg' in page and "/s/link_" in url
+    phone = app.test_client()
+    assert phone.get(url.removeprefix("http://localhost")).status_code == 302
+    assert phone.get("/d/").status_code == 200
+    link_id = re.search(r'<tr data-link-id="(\d+)"', client.get("/m/drivers").get_data(as_text=True)).group(1)
+    assert _form(client, f"/m/links/{link_id}/revoke", {}, page="/m/drivers").status_code == 302
+    assert phone.get("/d/").status_code == 302
+
+
+def test_a_road_closure_is_placed_from_a_point(client, tokens):
+    build_day(client, tokens, publish=False)
+    sign_in(client, tokens["manager"])
+    made = _form(client, "/m/closures", {"lat": "42.55", "lon": "1.53", "starts_at": "2026-11-30T06:00",
+                                         "reason": "塌方 <landslide>"})
+    assert made.status_code == 302
+    page = client.get("/m/closures").get_data(as_text=True)
+    assert "塌方 &lt;landslide&gt;" in page and "道路已封闭" in page
+    assert _form(client, "/m/closures", {"lat": "42.55", "lon": "1.53", "starts_at": "not a time",
+                                         "reason": "x"}).status_code == 422
+
+
+def test_exports_open_in_a_spreadsheet_with_chinese_intact_and_no_formulas(client, tokens):
+    build_day(client, tokens, publish=False)
+    from tests.conftest import auth
+
+    client.post("/api/v1/farms", headers=auth(tokens["manager"]),
+                json={"name": "=HYPERLINK(\"http://x\")", "lat": 42.53, "lon": 1.58})
+    sign_in(client, tokens["manager"])
+    csv = client.get(f"/m/exports/pickups.csv?date={DAY}")
+    assert csv.status_code == 200 and csv.data.startswith("\ufeff".encode())
+    text = csv.data.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("农户,电话") and "卡尼略 王家农户" in text
+    xlsx = client.get(f"/m/exports/pickups.xlsx?date={DAY}")
+    rows = list(load_workbook(io.BytesIO(xlsx.data)).active.values)
+    assert rows[0][0] == "农户" and any(r[0] == EVIL for r in rows[1:])
+    ledger = list(load_workbook(io.BytesIO(client.get("/m/exports/ledger.xlsx").data)).active.values)
+    assert len(ledger) > 1 and not any(str(c).startswith("=") for r in ledger for c in r if c is not None)
+    assert client.get("/m/exports/ledger.pdf").status_code == 404
+
+
+def test_the_dashboard_shows_todays_figures(client, tokens):
+    build_day(client, tokens, publish=False)
+    sign_in(client, tokens["manager"])
+    page = client.get("/m/").get_data(as_text=True)
+    assert re.search(r'<b class="reserved">6</b>', page) and re.search(r'<b class="refused">0</b>', page)
