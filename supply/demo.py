@@ -106,6 +106,9 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
         routes = _sheets(http, base, plan, out, services, say) if sheets else []
         pickups = _ok(http.get(f"{base}/pickups", params={"date": on.isoformat(), "limit": 10000}))
         planned_ids = {i["pickup_id"] for r in plan["routes"] for s in r["stops"] for i in s["items"]}
+        from supply.demo_farmside import run_farm_side
+
+        farm_side = run_farm_side(http, base, on, plan, out, rng, say)  # notices, collection, statements
         summary = {
             "date": on.isoformat(),
             "county": "Andorra (OpenStreetMap extract) standing in for a mountain county",
@@ -124,6 +127,7 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
                      "distance_km": round(plan["distance_m"] / 1000, 1),
                      "duration_h": round(plan["duration_s"] / 3600, 1)},
             "routes": routes,
+            "farm_side": farm_side,
             "seconds": round(time.monotonic() - started, 1),
             "seconds_from_last_order_to_published_plan": round(published_at - last_order_at, 1),
             "solver_time_limit_s": time_limit_s,
@@ -131,7 +135,9 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
         (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
         say(f"wrote {out / 'summary.json'} and {len(routes)} route sheets")
         click.echo(f"orders sent {sent}, reserved {reserved}, refused {rejected}; pickups {len(pickups)}, "
-                   f"planned {len(planned_ids)}, unplanned {len(plan['unplanned'])}; route sheets {len(routes)}")
+                   f"planned {len(planned_ids)}, unplanned {len(plan['unplanned'])}; route sheets {len(routes)}; "
+                   f"farms notified {farm_side['farms_notified']}, units rejected {farm_side['units_rejected']}, "
+                   f"amount due {farm_side['amount_due_yuan']} yuan")
         return 0
     finally:
         server.shutdown()

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from supply import i18n
 from supply.db.farmside import FarmNotice
 from supply.db.models import Cooperative, DispatchPlan, Farm, Pickup, Product, Route, Stop, StopItem
+from supply.services.statements import unit_name
 from supply.sms import SmsConfig, SmsGateway, mainland_mobile, sms_parts
 
 DELIVERED = ("sent", "written")
@@ -92,7 +93,8 @@ def notice_text(coop_name: str, day: date, draft: Draft | None, kind: str, local
         return _("[%(coop)s] %(day)s: no pickup from you after all; the earlier notice no longer holds.") % {
             "coop": coop_name, **params}, params
     separator = _(", ")
-    items = separator.join(_("%(product)s %(quantity)s %(unit)s") % {"product": name, "quantity": q, "unit": unit}
+    items = separator.join(_("%(product)s %(quantity)s %(unit)s") % {"product": name, "quantity": q,
+                                                                     "unit": unit_name(unit, locale)}
                            for _sku, name, q, unit in draft.items)
     start, end = draft.window
     window = f"{start or ''}-{end or ''}" if (start or end) else _("any time")
@@ -305,7 +307,7 @@ def slips_pdf(session: Session, cooperative_id: int, day: date, locale: str = "z
             with pdf.table(headings_style=heading, col_widths=(100, 40, 40), width=180) as table:
                 table.row([_("Have ready"), _("Quantity"), _("Unit")])
                 for _sku, name, quantity, unit in draft.items[:6]:
-                    table.row([name, str(quantity), unit])
+                    table.row([name, str(quantity), unit_name(unit, locale)])
             if len(draft.items) > 6:
                 pdf.cell(0, 5, _("and %(n)s more products: see the message below") % {"n": len(draft.items) - 6},
                          new_x="LMARGIN", new_y="NEXT")

@@ -126,6 +126,14 @@ def yuan(fen: int) -> str:
 # --- renderings: CSV, XLSX, PDF (text through the `farms` catalog) ------------------------------------
 
 
+def unit_name(unit: str, locale: str) -> str:
+    """A product's unit as a farmer reads it (the usual units; any other as it was registered)."""
+    _ = i18n.gettext_for(locale, "farms")
+    names = {"bag": _("bag"), "jar": _("jar"), "box": _("box"), "tub": _("tub"), "kg": _("kg"),
+             "piece": _("piece"), "bottle": _("bottle"), "crate": _("crate")}
+    return names.get(unit, unit)
+
+
 def _money(fen: int, locale: str) -> str:
     return format_currency(Decimal(fen) / 100, "CNY", locale=i18n.babel_locale(locale))
 
@@ -138,7 +146,7 @@ def _price_text(line: dict, locale: str) -> str:
     _ = i18n.gettext_for(locale, "farms")
     if not line["priced"]:
         return _("no price set")
-    per = _("per kg") if line["basis"] == "kg" else _("per %(unit)s") % {"unit": line["unit"]}
+    per = _("per kg") if line["basis"] == "kg" else _("per %(unit)s") % {"unit": unit_name(line["unit"], locale)}
     return f"{_money(line['price_fen'], locale)} {per}"
 
 
@@ -255,7 +263,7 @@ def statements_pdf(statements: list[dict], locale: str = i18n.DEFAULT_LOCALE) ->
             table.row([_("Day"), _("Product"), _("Grade"), _("Collected"), _("Price"), _("Amount")])
             for line in s["lines"]:
                 table.row([_day(line["day"], locale), line["product_name"], line["grade"] or "-",
-                           f"{line['quantity']} {line['unit']}", _price_text(line, locale),
+                           f"{line['quantity']} {unit_name(line['unit'], locale)}", _price_text(line, locale),
                            _money(line["amount_fen"], locale)])
         pdf.ln(2)
         pdf.set_font("farms", size=12)
@@ -269,7 +277,7 @@ def statements_pdf(statements: list[dict], locale: str = i18n.DEFAULT_LOCALE) ->
                 table.row([_("Day"), _("Product"), _("Grade"), _("Rejected"), _("Reason")])
                 for r in s["rejects"]:
                     table.row([_day(r["day"], locale), r["product_name"], r["grade"] or "-",
-                               f"{r['quantity']} {r['unit']}", _reason(r["reason"], locale)])
+                               f"{r['quantity']} {unit_name(r['unit'], locale)}", _reason(r["reason"], locale)])
         pdf.ln(3)
         pdf.set_font("farms", size=8)
         pdf.multi_cell(0, 4.5, rounding_rule(locale))

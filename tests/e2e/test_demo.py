@@ -1,6 +1,7 @@
 """The README's main command, small: a county, a spike, a fleet -> published plans and sheets on disk."""
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -31,6 +32,16 @@ def test_coop_demo_writes_plans_and_sheets_whose_numbers_add_up(tmp_path):
         assert (out / route["sheet_pdf"]).read_bytes().startswith(b"%PDF")
         assert (out / route["map_png"]).read_bytes().startswith(b"\x89PNG")
         assert "<svg" in (out / route["map_svg"]).read_text(encoding="utf-8")
+    # The farms' side: every farm with a pickup stop is notified and has its statement; the payout
+    # file adds up to the statements to the fen.
+    farm_side = summary["farm_side"]
+    stops = sum(route["stops"] for route in summary["routes"])
+    assert 0 < farm_side["farms_notified"] <= stops and farm_side["statements"] == farm_side["farms_notified"]
+    calls = (out / f"farms/call-list-{summary['date']}.csv").read_text(encoding="utf-8").splitlines()
+    assert len(calls) - 1 == farm_side["farms_notified"]
+    payout = list(csv.reader((out / f"farms/payout-{summary['date']}.csv").open(encoding="utf-8")))[1:]
+    assert sum(int(row[3]) for row in payout) == farm_side["amount_due_fen"] > 0
+    assert (out / f"farms/statements-{summary['date']}.pdf").read_bytes().startswith(b"%PDF")
 
 
 def test_coop_demo_counts_douyin_and_kuaishou_pushes_among_the_reserved_orders(tmp_path):

@@ -81,7 +81,7 @@ def test_without_a_gateway_every_farm_with_a_pickup_gets_a_written_notice_a_slip
     for n in notices:
         quantity = world["quantities"][n["farm_id"]]
         assert n["body"].startswith("【Default cooperative】")  # the cooperative's name, as SMS signs
-        assert f"苦荞挂面 500 g{quantity}bag" in n["body"] and "11月30日" in n["body"] and "来收货" in n["body"]
+        assert f"苦荞挂面 500 g×{quantity}袋" in n["body"] and "11月30日" in n["body"] and "来收货" in n["body"]
         assert re.search(r"约\d\d:\d0来收货（您的时段08:00-12:00）", n["body"])
         assert n["segments"] == sms_parts(n["body"]) == (1 if len(n["body"]) <= 70 else 2)
     pdf = client.get(f"/api/v1/notices/slips.pdf?date={DAY.isoformat()}", headers=manager)
@@ -112,7 +112,7 @@ def test_through_alibaba_cloud_mobiles_get_an_sms_and_a_landline_is_reported_not
         sent = {m["phone"]: m for m in fake.sent}
         ma = notices["马家 Ma"]
         assert ma["status"] == "sent" and ma["provider_ref"] == sent["13800001111"]["biz_id"]
-        assert sent["13800001111"]["params"]["items"] == f"苦荞挂面 500 g{world['quantities'][world['farms'][0]]}bag"
+        assert sent["13800001111"]["params"]["items"] == f"苦荞挂面 500 g×{world['quantities'][world['farms'][0]]}袋"
 
 
 def test_after_a_re_plan_only_the_farms_whose_notice_changed_hear_again(client, manager, db, tokens, settings):
@@ -157,7 +157,7 @@ def test_a_notice_for_one_product_is_one_sms_and_one_for_many_is_split_as_sms_do
 
     one = Draft(1, "马家", "13800001111", 1, (("NOODLE-500", "苦荞挂面500g", 120, "袋"),), "09:10", ("08:00", "12:00"))
     body, _ = notice_text("马家沟苦荞种植专业合作社", DAY, one, "notice")
-    assert body == "【马家沟苦荞种植专业合作社】11月30日约09:10来收货（您的时段08:00-12:00），请备好苦荞挂面500g120袋。"
+    assert body == "【马家沟苦荞种植专业合作社】11月30日约09:10来收货（您的时段08:00-12:00），请备好苦荞挂面500g×120袋。"
     assert len(body) <= 70 and sms_parts(body) == 1
 
     items = tuple((f"SKU{i}", f"高山有机苦荞挂面{i}号", 120, "袋") for i in range(4))
