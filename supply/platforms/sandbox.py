@@ -132,7 +132,10 @@ class SandboxPlatform:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        status, answer = self.answer(verb, parts.path, query, body, handler.headers)
+        if parts.path.startswith("/_sandbox/"):
+            status, answer = self.control(verb, parts.path, body)
+        else:
+            status, answer = self.answer(verb, parts.path, query, body, handler.headers)
         raw = json.dumps(answer, ensure_ascii=False).encode()
         try:
             handler.send_response(status)
@@ -174,6 +177,28 @@ class SandboxPlatform:
 
     def answer(self, verb, path, query, body, headers) -> tuple[int, dict]:  # pragma: no cover
         raise NotImplementedError
+
+    def control(self, verb: str, path: str, body: bytes) -> tuple[int, dict]:
+        """The stand-in's own controls, for a benchmark running it in another process (never a platform
+        API): POST /_sandbox/orders [{"id", "lines": [[sku, n]]}], POST /_sandbox/listings
+        [{"sku", "item", "stock"}], GET /_sandbox/state."""
+        if verb == "POST" and path == "/_sandbox/orders":
+            for order in json.loads(body):
+                self.add_order(order["id"], [tuple(line) for line in order["lines"]], item=order.get("item", "9001"))
+            return 200, {"ok": True}
+        if verb == "POST" and path == "/_sandbox/listings":
+            for listing in json.loads(body):
+                self.add_listing(listing["sku"], listing["item"], listing.get("stock", 0))
+            return 200, {"ok": True}
+        if verb == "GET" and path == "/_sandbox/state":
+            with self.lock:
+                calls: dict[str, int] = defaultdict(int)
+                for call in self.state.calls:
+                    calls[call] += 1
+                return 200, {"stock": dict(self.state.stock), "stock_writes": self.state.stock_writes[-1000:],
+                             "calls": calls, "bad_signatures": self.state.bad_signatures,
+                             "ship_calls": dict(self.state.ship_calls)}
+        return 404, {"error": "no such control"}
 
 
 class DouyinSandbox(SandboxPlatform):
@@ -403,3 +428,18 @@ def douyin_push(messages: list[dict], app_key: str, app_secret: str) -> tuple[by
     raw = json.dumps(messages, ensure_ascii=False).encode()
     sign = hashlib.md5(app_key.encode() + raw + app_secret.encode()).hexdigest()
     return raw, {"app-id": app_key, "event-sign": sign, "Content-Type": "application/json"}
+
+
+def main(argv=None) -> None:
+    """Run one stand-in in the foreground: python -m supply.platforms.sandbox douyin '{credentials}' PORT"""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    name, credentials, port = argv[0], json.loads(argv[1]), int(argv[2])
+    server = SANDBOXES[name](credentials, port=port)
+    print(server.base_url, flush=True)
+    server._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

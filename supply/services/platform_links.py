@@ -318,7 +318,7 @@ def request_order_details(services, cooperative_id: int, platform: str, results:
 # A queued job's key lapses after this long, so a job lost with its key does not stop new ones for good.
 DRAIN_KEY_TTL_S = 30
 # Messages fetched and recorded together by a draining job, per round.
-DRAIN_ROUND = 500
+DRAIN_ROUND = 200
 
 
 def _drain_key(services, cooperative_id: int, platform: str) -> str:
@@ -327,43 +327,33 @@ def _drain_key(services, cooperative_id: int, platform: str) -> str:
 
 def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: float = 60.0) -> dict:
     """Fetch and record every message awaiting its detail (not yet failed), in rounds, until none is
-    left or `max_s` has passed.
+    left unclaimed or `max_s` has passed.
 
     The queued-job key is cleared first, so a push stored from then on queues another job rather than
-    be missed. One job drains a cooperative's platform at a time (a second finding the running key
-    leaves, since the running one reads again before it ends): no order is fetched twice. The running
-    job lets go of the key before its last look, so a message stored just before another job left is
-    still taken by it."""
+    be missed; jobs running side by side (one per worker under a spike) each claim the messages they
+    take (a Redis key per message), so no order is fetched twice and none is left: a message stored
+    after a job's last look came with a push that queued the next job."""
     conn = jobs.redis_connection(services) if services.settings.redis_url else None
-    running = _drain_key(services, cooperative_id, platform) + ":running"
     if conn is not None:
         conn.delete(_drain_key(services, cooperative_id, platform))
-        if not conn.set(running, "1", nx=True, ex=int(max_s) + 60):
-            return {"fetched": 0, "failed": 0, "rounds": 0, "skipped": "another job is draining"}
     totals = {"fetched": 0, "failed": 0, "rounds": 0}
     started = time.monotonic()
     tried: set[int] = set()
-    held = conn is not None
-    try:
-        while time.monotonic() - started < max_s:
-            waiting = _waiting(services, cooperative_id, platform, tried)
-            if not waiting and held:
-                conn.delete(running)
-                held = False
-                waiting = _waiting(services, cooperative_id, platform, tried)
-                if not waiting or not conn.set(running, "1", nx=True, ex=int(max_s) + 60):
-                    break
-                held = True
-            if not waiting:
-                break
-            tried.update(pk for pk, _ in waiting)
-            done = fetch_order_details(services, cooperative_id, platform, [message_id for _, message_id in waiting])
-            totals["fetched"] += done["fetched"]
-            totals["failed"] += done["failed"]
-            totals["rounds"] += 1
-    finally:
-        if held:
-            conn.delete(running)
+    while time.monotonic() - started < max_s:
+        waiting = _waiting(services, cooperative_id, platform, tried)
+        tried.update(pk for pk, _ in waiting)
+        if conn is not None and waiting:
+            claim = f"{services.settings.rate_limit_key_prefix}:order-detail-claim:"
+            pipe = conn.pipeline(transaction=False)
+            for pk, _ in waiting:
+                pipe.set(f"{claim}{pk}", "1", nx=True, ex=int(max_s) + 60)
+            waiting = [entry for entry, won in zip(waiting, pipe.execute()) if won]
+        if not waiting:
+            break
+        done = fetch_order_details(services, cooperative_id, platform, [message_id for _, message_id in waiting])
+        totals["fetched"] += done["fetched"]
+        totals["failed"] += done["failed"]
+        totals["rounds"] += 1
     return totals
 
 
