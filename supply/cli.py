@@ -307,5 +307,26 @@ def links_revoke(link_id: int) -> None:
     click.echo(f"link {link_id} revoked")
 
 
+@main.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--database-url", default=None, help="default: DATABASE_URL (e.g. sqlite:///coop-demo/coop-demo.sqlite3)")
+@click.option("--chromium", default=None, help="the browser to drive (default: COOP_CHROMIUM or /usr/bin/chromium)")
+def screenshots(out_dir: str, database_url: str | None, chromium: str | None) -> None:
+    """PNG screenshots of every page (sign-in, console, host, driver) at phone and desktop size."""
+    from supply.app import create_app
+    from supply.web.screenshots import take_screenshots
+
+    settings = Settings.from_env(**({"database_url": database_url} if database_url else {}))
+    app = create_app(settings)
+    try:
+        written = take_screenshots(app, out_dir, chromium=chromium)
+    except ImportError as exc:
+        raise click.ClickException(f"{exc}: install the test extra (pip install -e '.[test]')") from exc
+    finally:
+        app.extensions["coop"].close()
+    for path in written:
+        click.echo(path)
+
+
 if __name__ == "__main__":
     main()

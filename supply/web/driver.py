@@ -112,3 +112,33 @@ def service_worker():
     response = send_from_directory(STATIC, "sw.js", mimetype="text/javascript", max_age=0)
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+def _route_sheet(route_id: int):
+    from supply.planning import get_route_for
+    from supply.services.sheets import build_route_sheet
+
+    ctx = services()
+    with ctx.db.transaction() as db:
+        route = get_route_for(db, g.principal, route_id)
+        return build_route_sheet(db, ctx.network, route, base_url=request.host_url.rstrip("/"))
+
+
+@bp.get("/routes/<int:route_id>/sheet.html")
+@signed_in("driver", "manager")
+def sheet_html(route_id: int):
+    """The paper route sheet, in the page's language (a signed-in person; the API has its own)."""
+    from supply.sheets import render_html
+    from supply.web.i18n import current_locale
+
+    return Response(render_html(_route_sheet(route_id), locale=current_locale()), mimetype="text/html")
+
+
+@bp.get("/routes/<int:route_id>/sheet.pdf")
+@signed_in("driver", "manager")
+def sheet_pdf(route_id: int):
+    from supply.sheets import render_pdf
+    from supply.web.i18n import current_locale
+
+    return Response(render_pdf(_route_sheet(route_id), locale=current_locale()), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="route-{route_id}.pdf"'})

@@ -145,3 +145,15 @@ def test_a_quantity_that_is_not_a_number_is_refused_naming_the_field(app, db, to
     sku = stop["items"][0]["sku"]
     response = _mark(client, stop, csrf, "bad-number-01", quantities={sku: "many"})
     assert response.status_code == 422 and f"quantities.{sku}" in response.get_json()["error"]["fields"]
+
+
+def test_the_route_sheet_opens_from_the_page_session_in_the_pages_language(app, db, tokens, day):
+    client = _driver_client(app, db, tokens["driver_id"])
+    route_id = day["route"]["id"]
+    sheet = client.get(f"/d/routes/{route_id}/sheet.html")
+    assert sheet.status_code == 200 and "车辆" in sheet.get_data(as_text=True)
+    assert "Vehicle" in client.get(f"/d/routes/{route_id}/sheet.html?lang=en").get_data(as_text=True)
+    pdf = client.get(f"/d/routes/{route_id}/sheet.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    other = _driver_client(app, db, tokens["other_driver_id"])
+    assert other.get(f"/d/routes/{route_id}/sheet.pdf").status_code == 403
