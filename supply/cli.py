@@ -209,12 +209,12 @@ def worker(burst: bool, sweep_interval: float) -> None:
 @click.option("--retry-interval", default=30.0, show_default=True, type=float,
               help="seconds between retries of order details the platforms did not give")
 def platform_sync(interval: float, retry_interval: float) -> None:
-    """Keep the platforms' listing stock following ours, and fetch again the order details that failed.
-    Run one per deployment, beside the workers."""
+    """Keep the platforms' listing stock following ours; fetch again the order details, and send again
+    the waybills, that the platforms did not take. Run one per deployment, beside the workers."""
     import logging
     import threading
 
-    from supply.services.platform_links import retry_order_details, run_listing_sync
+    from supply.services.platform_links import retry_order_details, retry_shipments, run_listing_sync
     from supply.wiring import build_services
 
     settings = Settings.from_env()
@@ -225,6 +225,7 @@ def platform_sync(interval: float, retry_interval: float) -> None:
     try:
         while not stop.wait(retry_interval):
             retry_order_details(services, older_than_s=retry_interval)
+            retry_shipments(services, older_than_s=retry_interval)
     except KeyboardInterrupt:
         stop.set()
 

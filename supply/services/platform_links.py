@@ -706,6 +706,19 @@ def _ship_with_retries(client, token: str, external_id: str, carrier_code: str, 
     return None
 
 
+def retry_shipments(services, *, older_than_s: float = 30.0) -> list[str]:
+    """Submit again, one job per cooperative, the shipments the platforms have not confirmed (failed,
+    or pending since before `older_than_s`: a job lost with its worker); the jobs' ids."""
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_s)
+    with services.db.transaction() as session:
+        rows = session.execute(select(PlatformShipment.cooperative_id, PlatformShipment.order_id).where(
+            PlatformShipment.status.in_(("pending", "failed")), PlatformShipment.created_at < cutoff)).all()
+    groups: dict[int, list[int]] = {}
+    for coop, order_id in rows:
+        groups.setdefault(coop, []).append(order_id)
+    return [request_shipments(services, coop, ids) for coop, ids in sorted(groups.items())]
+
+
 def _shipments_job(services, job_id: str, params: dict, progress) -> dict:
     with services.db.transaction() as session:
         from supply.db.models import Job

@@ -316,3 +316,61 @@ def test_credentials_are_stored_encrypted(linked, db):
         stored = session.execute(select(PlatformAccount.secrets_enc)).scalar_one()
     assert YOUZAN["client_secret"] not in stored
     assert vault(services).open(stored) == YOUZAN
+
+
+def test_a_running_streams_hold_is_its_platforms_listing_stock_too(linked, manager, host, platforms):
+    from datetime import datetime, timedelta, timezone
+
+    from supply.services.platform_links import sync_listings_once
+
+    services = linked.application.extensions["coop"]
+    stocked_farm(linked, manager, 10)
+    link(linked, manager, "douyin", DY_SKU, item="3600000001")
+    link(linked, manager, "youzan", YZ_SKU, item="yz-item")
+    platforms["douyin"].add_listing(DY_SKU, "3600000001")
+    platforms["youzan"].add_listing(YZ_SKU, "yz-item")
+    started = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
+    stream = linked.post("/api/v1/streams", headers=host, json={"platform": "douyin", "host": "县长 Wang",
+                                                                "starts_at": started}).get_json()
+    hold = linked.post(f"/api/v1/streams/{stream['id']}/holds", headers=host, json={"sku": SKU, "quantity": 6})
+    assert hold.status_code == 201, hold.get_json()
+    assert sync_listings_once(services)["sent"] == 2
+    # the hold is Douyin's while its stream runs: 4 for anyone, 4 + 6 on Douyin
+    assert (platforms["douyin"].state.stock[DY_SKU], platforms["youzan"].state.stock[YZ_SKU]) == (10, 4)
+
+
+def test_a_token_near_its_expiry_is_refreshed_before_it_is_used(linked, manager, platforms, caplog):
+    ks = platforms["kuaishou"]
+    ks.token_ttl_s = 120   # inside the refresh margin from the start
+    stocked_farm(linked, manager, 5)
+    link(linked, manager, "kuaishou", KS_SKU)
+    authorize_kuaishou(linked, manager)
+    ks.add_order("2400000000900", [(KS_SKU, 2)])
+    with caplog.at_level("DEBUG"):
+        push_kuaishou(linked, "ks-near", "2400000000900")
+    assert figures(linked, manager) == {"available": 3, "reserved": 2}
+    assert ks.calls_of("/oauth2/refresh_token") == 1
+    assert ks.calls_of("open.order.detail") == 1   # never refused for its token
+    for secret in (KUAISHOU["app_secret"], KUAISHOU["sign_secret"], KUAISHOU["message_key"], *ks.state.tokens):
+        assert secret not in caplog.text
+
+
+def test_a_waybill_the_platform_did_not_take_is_sent_again_by_the_sweep(linked, manager, platforms):
+    from supply.services.platform_links import retry_shipments
+
+    services = linked.application.extensions["coop"]
+    stocked_farm(linked, manager, 10)
+    link(linked, manager, "douyin", DY_SKU)
+    dy = platforms["douyin"]
+    dy.add_order("4800000000000000700", [(DY_SKU, 1)])
+    push_douyin(linked, ("m-retry", "4800000000000000700"))
+    order_id = messages(linked, manager)[0]["result"]["order_id"]
+    dy.fail_next(10, "server_error")
+    failed = linked.put(f"/api/v1/orders/{order_id}/shipment", headers=manager,
+                        json={"carrier_code": "shentong", "waybill": "ST5500001111"}).get_json()
+    assert (failed["status"], failed["error"]["code"]) == ("failed", "502")
+    dy.state.faults.clear()
+    assert len(retry_shipments(services, older_than_s=0)) == 1
+    shown = linked.get(f"/api/v1/orders/{order_id}/shipment", headers=manager).get_json()
+    assert (shown["status"], shown["error"]) == ("confirmed", None)
+    assert dy.state.shipments["4800000000000000700"] == ("shentong", "ST5500001111")

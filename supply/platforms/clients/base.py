@@ -7,6 +7,8 @@ Nothing here logs a secret, a token or a signed URL.
 """
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +16,22 @@ from typing import Any
 import requests
 
 from supply.platforms.base import PlatformLine
+
+
+_SECRET_PARAMS = re.compile(r"((?:access_token|refresh_token|sign|app_secret|code)=)[^&\s\"]+")
+
+
+class _RedactQuery(logging.Filter):
+    """urllib3 logs each request line at DEBUG, query string and all; Douyin's and Kuaishou's put the
+    shop's access token and the signature there. Those values are masked before any handler sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(_SECRET_PARAMS.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactQuery())
 
 
 class PlatformApiError(Exception):
