@@ -145,7 +145,7 @@ def end_session(session: Session, sid: str) -> None:
 
 
 def mark_stop(session: Session, principal: Principal, stop_id: int, *, key: str, quantities: dict[str, int],
-              reason: str | None = None) -> tuple[dict, bool]:
+              reason: str | None = None, rejects: dict[str, list[dict]] | None = None) -> tuple[dict, bool]:
     """Mark a stop collected once per idempotency key: `(answer, replayed)`. A mark sent again with the
     same key (a phone that lost the first answer) gets the first answer and changes nothing."""
     from supply.planning import collect_stop
@@ -164,8 +164,9 @@ def mark_stop(session: Session, principal: Principal, stop_id: int, *, key: str,
         if mark.actor != actor or mark.stop_id != stop_id:
             raise Conflict("this idempotency key was used for another mark", code="idempotency_key_reused")
         return mark.response, True
-    answer = collect_stop(session, principal, stop_id, quantities)
-    answer = {"stop_id": answer["stop_id"], "status": answer["status"], "collected": answer["collected"]}
+    answer = collect_stop(session, principal, stop_id, quantities, rejects or {})
+    answer = {"stop_id": answer["stop_id"], "status": answer["status"], "collected": answer["collected"],
+              "rejected": answer.get("rejected", {})}
     mark.reason = (reason or "").strip()[:500] or None
     mark.status_code = 200
     mark.response = answer

@@ -68,14 +68,47 @@ def stop(stop_id: int):
     return redirect(url_for("driver.route", route_id=route_id, _anchor=f"stop-{stop_id}"))
 
 
-def _mark_input() -> tuple[str, dict[str, int], str | None]:
+def _rejects(raw) -> dict[str, list[dict]]:
+    """{sku: {quantity, reason}} -> {sku: [line]}, each line checked by the API's RejectLine schema."""
+    from marshmallow import ValidationError
+
+    from supply.api.dispatch import RejectLine
+
+    if not isinstance(raw, dict):
+        raise InvalidInput("rejects must be an object of SKU to a quantity and a reason",
+                           fields={"rejects": ["not an object"]})
+    rejects, bad = {}, {}
+    for sku, line in raw.items():
+        if not isinstance(line, dict):
+            bad[f"rejects.{sku}"] = ["a quantity and a reason"]
+            continue
+        try:
+            rejects[str(sku)] = [RejectLine().load({"sku": str(sku), **line})]
+        except ValidationError as exc:
+            bad.update({f"rejects.{sku}.{k}": v for k, v in exc.messages.items()})
+    if bad:
+        raise InvalidInput("some rejects are not valid", fields=bad)
+    return rejects
+
+
+def _mark_input() -> tuple[str, dict[str, int], str | None, dict[str, list[dict]]]:
     if request.is_json:
         body = request.get_json(silent=True) or {}
         raw = body.get("quantities") or {}
         key, reason = body.get("idempotency_key") or "", body.get("reason")
+        rejects = _rejects(body.get("rejects") or {})
     else:
         raw = {k[2:]: v for k, v in request.form.items() if k.startswith("q:")}
         key, reason = request.form.get("idempotency_key", ""), request.form.get("reason")
+        rejects = {}
+        for name, value in request.form.items():
+            if name.startswith("r:") and value.strip() not in ("", "0"):
+                try:
+                    quantity = int(value)
+                except ValueError:
+                    quantity = value
+                rejects[name[2:]] = {"quantity": quantity, "reason": request.form.get("rr:" + name[2:], "")}
+        rejects = _rejects(rejects)
     if not isinstance(raw, dict):
         raise InvalidInput("quantities must be an object of SKU to quantity", fields={"quantities": ["not an object"]})
     quantities, bad = {}, {}
@@ -90,15 +123,16 @@ def _mark_input() -> tuple[str, dict[str, int], str | None]:
         raise InvalidInput("quantities must be whole numbers", fields=bad)
     if reason is not None and not isinstance(reason, str):
         raise InvalidInput("reason must be text", fields={"reason": ["not text"]})
-    return str(key), quantities, reason
+    return str(key), quantities, reason, rejects
 
 
 @bp.post("/stops/<int:stop_id>/collect")
 @signed_in("driver", "manager")
 def collect(stop_id: int):
-    key, quantities, reason = _mark_input()
+    key, quantities, reason, rejects = _mark_input()
     with services().db.transaction() as db:
-        answer, replayed = mark_stop(db, g.principal, stop_id, key=key, quantities=quantities, reason=reason)
+        answer, replayed = mark_stop(db, g.principal, stop_id, key=key, quantities=quantities, reason=reason,
+                                     rejects=rejects)
     if request.is_json:
         return {**answer, "replayed": replayed}
     with services().db.transaction() as db:

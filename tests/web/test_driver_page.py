@@ -157,3 +157,25 @@ def test_the_route_sheet_opens_from_the_page_session_in_the_pages_language(app, 
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     other = _driver_client(app, db, tokens["other_driver_id"])
     assert other.get(f"/d/routes/{route_id}/sheet.pdf").status_code == 403
+
+
+def test_units_rejected_at_the_farm_gate_are_marked_with_their_reason(app, db, tokens, day):
+    from supply.db.farmside import FarmGateRecord
+
+    client = _driver_client(app, db, tokens["driver_id"])
+    csrf = csrf_of(client.get(f"/d/routes/{day['route']['id']}").get_data(as_text=True))
+    stop = _pickup_stops(day["route"])[0]
+    item = stop["items"][0]
+    body = {"idempotency_key": "reject-00001", "quantities": {item["sku"]: item["quantity"] - 3},
+            "rejects": {item["sku"]: {"quantity": 3, "reason": "damaged"}}}
+    bad = client.post(f"/d/stops/{stop['id']}/collect", headers={"X-CSRFToken": csrf},
+                      json={**body, "rejects": {item["sku"]: {"quantity": 3, "reason": "too ugly"}}})
+    assert bad.status_code == 422 and f"rejects.{item['sku']}.reason" in bad.get_json()["error"]["fields"]
+    first = client.post(f"/d/stops/{stop['id']}/collect", headers={"X-CSRFToken": csrf}, json=body)
+    assert first.status_code == 200, first.get_json()
+    assert first.get_json()["rejected"] == {item["sku"]: 3}
+    again = client.post(f"/d/stops/{stop['id']}/collect", headers={"X-CSRFToken": csrf}, json=body)
+    assert again.get_json()["replayed"] is True and again.get_json()["rejected"] == {item["sku"]: 3}
+    with db.transaction() as session:
+        rejected = [r for r in session.query(FarmGateRecord) if getattr(r, "reason", None) == "damaged"]
+        assert sum(r.quantity for r in rejected) == 3

@@ -60,9 +60,14 @@
       ev.preventDefault();
       var quantities = {}, reason = form.querySelector('input[name="reason"]').value;
       form.querySelectorAll('input[name^="q:"]').forEach(function (i) { quantities[i.name.slice(2)] = parseInt(i.value || "0", 10); });
+      var rejects = {};
+      form.querySelectorAll('input[name^="r:"]').forEach(function (i) {
+        var n = parseInt(i.value || "0", 10), sku = i.name.slice(2);
+        if (n > 0) rejects[sku] = { quantity: n, reason: form.querySelector('select[name="rr:' + sku + '"]').value };
+      });
       var q = load();
       q.push({ url: form.action, stop: form.dataset.stopId, csrf: csrf,
-               body: { idempotency_key: key(), quantities: quantities, reason: reason } });
+               body: { idempotency_key: key(), quantities: quantities, rejects: rejects, reason: reason } });
       save(q); show(form.dataset.stopId, "queued"); flush();
     });
   });
