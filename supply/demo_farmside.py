@@ -73,7 +73,7 @@ def run_farm_side(http: requests.Session, base: str, on: date, plan: dict, out: 
     for kind in ("csv", "xlsx", "pdf"):
         (folder / f"statements-{day}.{kind}").write_bytes(
             _ok(http.get(f"{base}/statements/export", params={**period, "format": kind})).content)
-    (folder / f"payout-{day}.csv").write_bytes(_ok(http.get(f"{base}/payouts", params={**period, "format": "csv"})).content)
+    (folder / f"payout-{day}.csv").write_bytes(_ok(http.get(f"{base}/payouts.csv", params=period)).content)
     payout = _ok(http.get(f"{base}/payouts", params=period)).json()
     due = sum(s["total_fen"] for s in statements)
     if due != sum(p["amount_fen"] for p in payout):

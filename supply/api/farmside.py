@@ -71,10 +71,6 @@ class ExportQuery(PeriodQuery):
     format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx", "pdf")))
 
 
-class PayoutQuery(PeriodQuery):
-    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
-
-
 class StatementLineOut(Schema):
     day = fields.Date()
     sku = fields.String()
@@ -179,18 +175,27 @@ class StatementsExport(MethodView):
 @blp.route("/payouts")
 class Payouts(MethodView):
     @requires("manager")
-    @blp.arguments(PayoutQuery, location="query")
+    @blp.arguments(PeriodQuery, location="query")
     @blp.response(200, PayoutOut(many=True))
-    @blp.doc(**_file_doc("one row per farm due money; totals equal the statements' to the fen", "json", "csv"))
     def get(self, query):
-        """The payout file for the bank transfer: one row per farm, its statement's total."""
+        """The payout for the bank transfer: one row per farm due money, its statement's total (the
+        totals equal the statements' to the fen)."""
+        with services().db.transaction() as session:
+            return statements.payout_rows(statements.build_statements(
+                session, coop_id(), query["date_from"], query["date_to"], farm_id=query["farm_id"]))
+
+
+@blp.route("/payouts.csv")
+class PayoutsCsv(MethodView):
+    @requires("manager")
+    @blp.arguments(PeriodQuery, location="query")
+    @blp.doc(**_file_doc("the payout file: one row per farm due money, in fen and in yuan", "csv"))
+    def get(self, query):
         with services().db.transaction() as session:
             found = statements.build_statements(session, coop_id(), query["date_from"], query["date_to"],
                                                 farm_id=query["farm_id"])
-        if query["format"] == "csv":
-            name = f"payout-{query['date_from'].isoformat()}-{query['date_to'].isoformat()}"
-            return _attachment(statements.payout_csv(found, query["lang"]), "csv", name)
-        return statements.payout_rows(found)
+        name = f"payout-{query['date_from'].isoformat()}-{query['date_to'].isoformat()}"
+        return _attachment(statements.payout_csv(found, query["lang"]), "csv", name)
 
 
 # --- traceability and recall --------------------------------------------------------------------------

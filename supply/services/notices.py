@@ -112,7 +112,9 @@ def prepare_notices(session: Session, cooperative_id: int, day: date, *, channel
                     locale: str = "zh") -> dict:
     """Record the notices the day needs now (new, corrected, cancelled); farms whose notice did not
     change get none. SMS notices start `pending` (or `invalid_number`); slips are `written`."""
-    coop = session.get(Cooperative, cooperative_id)
+    # One preparation at a time per cooperative: two managers pressing the button at once must not
+    # record (and send) every notice twice.
+    coop = session.execute(select(Cooperative).where(Cooperative.id == cooperative_id).with_for_update()).scalar_one()
     drafts = day_drafts(session, cooperative_id, day)
     latest = _latest(session, cooperative_id, day)
     counts = {"notice": 0, "correction": 0, "cancellation": 0, "unchanged": 0, "retried": 0}
@@ -163,7 +165,11 @@ def send_pending(db, cooperative_id: int, day: date, gateway: SmsGateway, config
             FarmNotice.channel == "sms").order_by(FarmNotice.id)).scalars()]
     for notice_id in pending:
         with db.transaction() as session:
-            notice = session.get(FarmNotice, notice_id)
+            # Claimed under its row lock: a notice another run is sending (or sent) is skipped.
+            notice = session.execute(select(FarmNotice).where(FarmNotice.id == notice_id).with_for_update()
+                                     .execution_options(populate_existing=True)).scalar_one()
+            if notice.status != "pending":
+                continue
             phone = mainland_mobile(notice.phone)
             limited = _over_limit(session, phone, config)
             if limited:

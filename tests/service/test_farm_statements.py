@@ -135,7 +135,7 @@ def test_statement_files_in_chinese_csv_xlsx_pdf_and_the_payout_csv(client, mana
                          headers=manager).get_data(as_text=True)
     assert english.startswith("Farm,Day,SKU")
 
-    payout = client.get("/api/v1/payouts", query_string={**PERIOD, "format": "csv"}, headers=manager)
+    payout = client.get("/api/v1/payouts.csv", query_string=PERIOD, headers=manager)
     lines = list(csv.reader(io.StringIO(payout.get_data(as_text=True))))
     assert lines[0][3] == "金额（分）" and sum(int(r[3]) for r in lines[1:]) == total
     assert all(r[4] == f"{int(r[3]) // 100}.{int(r[3]) % 100:02d}" for r in lines[1:])

@@ -66,6 +66,7 @@ TABLE = [
     ("get", "/api/v1/statements", None, {"manager"}),
     ("get", "/api/v1/statements/export", None, {"manager"}),
     ("get", "/api/v1/payouts", None, {"manager"}),
+    ("get", "/api/v1/payouts.csv", None, {"manager"}),
     ("get", "/api/v1/trace/farm-units", None, {"manager"}),
     ("get", "/api/v1/trace/orders/{order_id}", None, {"manager"}),
     ("post", "/api/v1/recalls", {"farm_id": "{farm_id}", "sku": SKU, "date_from": "2026-11-24",
