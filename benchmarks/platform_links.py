@@ -208,6 +208,10 @@ def main(argv=None) -> int:
             time.sleep(0.2)
         with services.db.transaction() as session:
             rows = session.execute(select(Order.external_id, Order.status, Order.created_at)).all()
+            job_rows = session.execute(text("SELECT created_at, started_at, finished_at FROM jobs "
+                                            "WHERE kind = 'platform_order_details' AND finished_at IS NOT NULL")).all()
+        waits = [(j.started_at - j.created_at).total_seconds() for j in job_rows]
+        runs = [(j.finished_at - j.started_at).total_seconds() for j in job_rows]
         latencies = [row.created_at.timestamp() - sent[row.external_id] for row in rows if row.external_id in sent]
         reserved = [row for row in rows if row.status == "reserved"]
         last_reserved = max(row.created_at.timestamp() for row in reserved) if reserved else started
@@ -236,6 +240,8 @@ def main(argv=None) -> int:
         print(f"  detail calls douyin {states['douyin']['calls'].get('order.orderDetail', 0)}, "
               f"kuaishou {states['kuaishou']['calls'].get('open.order.detail', 0)}; "
               f"bad signatures {states['douyin']['bad_signatures'] + states['kuaishou']['bad_signatures']}")
+        print(f"  order-detail jobs {len(job_rows)}: queued p50 {percentile(waits, 0.5):.3f} s, p99 {percentile(waits, 0.99):.3f} s; "
+              f"ran p50 {percentile(runs, 0.5):.3f} s, p99 {percentile(runs, 0.99):.3f} s")
         print(f"  machine load (1/5/15 min): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs (shared)")
         return 0 if len(reserved) == units and waiting == 0 and not failures else 1
     finally:

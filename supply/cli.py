@@ -209,12 +209,15 @@ def worker(burst: bool, sweep_interval: float) -> None:
 @click.option("--retry-interval", default=30.0, show_default=True, type=float,
               help="seconds between retries of order details the platforms did not give")
 def platform_sync(interval: float, retry_interval: float) -> None:
-    """Keep the platforms' listing stock following ours; fetch again the order details, and send again
-    the waybills, that the platforms did not take. Run one per deployment, beside the workers."""
+    """Keep the platforms' listing stock following ours; take order details as pushes arrive (with
+    Redis); fetch again the order details, and send again the waybills, that the platforms did not
+    give or take. Run one per deployment, beside the workers."""
     import logging
     import threading
 
-    from supply.services.platform_links import retry_order_details, retry_shipments, run_listing_sync
+    from supply.services.platform_links import (
+        retry_order_details, retry_shipments, run_detail_drain, run_listing_sync,
+    )
     from supply.wiring import build_services
 
     settings = Settings.from_env()
@@ -222,6 +225,8 @@ def platform_sync(interval: float, retry_interval: float) -> None:
     services = build_services(settings)
     stop = threading.Event()
     threading.Thread(target=run_listing_sync, args=(services, stop), kwargs={"interval_s": interval}, daemon=True).start()
+    # with Redis, order details are also taken here as they arrive, ahead of the queued jobs
+    threading.Thread(target=run_detail_drain, args=(services, stop), daemon=True).start()
     try:
         while not stop.wait(retry_interval):
             retry_order_details(services, older_than_s=retry_interval)

@@ -325,7 +325,8 @@ def _drain_key(services, cooperative_id: int, platform: str) -> str:
     return f"{services.settings.rate_limit_key_prefix}:order-details:{cooperative_id}:{platform}"
 
 
-def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: float = 60.0) -> dict:
+def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: float = 60.0,
+                        clear_queued: bool = True) -> dict:
     """Fetch and record every message awaiting its detail (not yet failed), in rounds, until none is
     left unclaimed or `max_s` has passed.
 
@@ -334,7 +335,7 @@ def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: 
     take (a Redis key per message), so no order is fetched twice and none is left: a message stored
     after a job's last look came with a push that queued the next job."""
     conn = jobs.redis_connection(services) if services.settings.redis_url else None
-    if conn is not None:
+    if conn is not None and clear_queued:
         conn.delete(_drain_key(services, cooperative_id, platform))
     totals = {"fetched": 0, "failed": 0, "rounds": 0}
     started = time.monotonic()
@@ -355,6 +356,34 @@ def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: 
         totals["failed"] += done["failed"]
         totals["rounds"] += 1
     return totals
+
+
+def drain_waiting_details(services, *, max_s: float = 2.0) -> int:
+    """Take, beside the queued jobs, the messages awaiting their detail in every cooperative and
+    platform (`coop platform-sync` calls this several times a second): the jobs and this loop claim
+    each message before fetching it, so whichever comes first takes it. Only with Redis, where the
+    claims are kept; without, the inline job has taken them already. How many were fetched."""
+    if not services.settings.redis_url:
+        return 0
+    with services.db.transaction() as session:
+        pairs = session.execute(select(PlatformMessage.cooperative_id, PlatformMessage.platform).where(
+            PlatformMessage.status == "needs_order_detail", PlatformMessage.kind == "paid").distinct()).all()
+    fetched = 0
+    for cooperative_id, platform in pairs:
+        if client_for(services, cooperative_id, platform) is not None:
+            fetched += drain_order_details(services, cooperative_id, platform, max_s=max_s, clear_queued=False)["fetched"]
+    return fetched
+
+
+def run_detail_drain(services, stop: threading.Event, *, interval_s: float = 0.05) -> None:
+    """`drain_waiting_details` until `stop` is set."""
+    while not stop.is_set():
+        try:
+            if drain_waiting_details(services):
+                continue
+        except Exception:   # a failed round must not end the loop; the next one tries again
+            log.exception("order details round failed")
+        stop.wait(interval_s)
 
 
 def _waiting(services, cooperative_id: int, platform: str, tried: set[int]) -> list[tuple[int, str]]:

@@ -57,3 +57,23 @@ def test_one_queued_job_serves_every_push_that_arrived_while_it_waited(queued, m
     push_douyin(client, ("q-late", "4800000000000000599"))   # after the job started: a job of its own
     with services.db.transaction() as session:
         assert len(session.execute(select(Job.id).where(Job.kind == "platform_order_details")).scalars().all()) == 2
+
+
+def test_the_sync_loop_and_the_queued_job_never_fetch_an_order_twice(queued, manager):
+    from supply import jobs
+    from supply.db.models import Job
+    from supply.services.platform_links import drain_waiting_details
+
+    client, services, dy = queued
+    stocked_farm(client, manager, 10)
+    link(client, manager, "douyin", DY_SKU)
+    for n in range(3):
+        dy.add_order(str(4800000000000000800 + n), [(DY_SKU, 2)])
+        push_douyin(client, (f"l-{n}", str(4800000000000000800 + n)))
+    assert drain_waiting_details(services) == 3          # the loop came first
+    with services.db.transaction() as session:
+        [job_id] = session.execute(select(Job.id).where(Job.kind == "platform_order_details")).scalars().all()
+    assert jobs.execute_job(services, job_id) == "finished"   # then the queued job: nothing left to take
+    assert figures(client, manager) == {"available": 4, "reserved": 6}
+    assert dy.calls_of("order.orderDetail") == 3
+    assert drain_waiting_details(services) == 0
