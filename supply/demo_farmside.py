@@ -45,7 +45,7 @@ def run_farm_side(http: requests.Session, base: str, on: date, plan: dict, out: 
         _ok(http.get(f"{base}/notices/call-list.csv", params={"date": day})).content)
     say(f"notices written for {notices['farms']} farms (slips and a call list)")
 
-    rejected, by_reason = 0, {}
+    rejected, by_reason, received = 0, {}, {}
     for route in plan["routes"]:
         for stop in route["stops"]:
             if stop["kind"] != "pickup":
@@ -63,8 +63,11 @@ def run_farm_side(http: requests.Session, base: str, on: date, plan: dict, out: 
                 if item["sku"] == "NOODLE-500" and rng.random() < 0.3:
                     line["grade"] = "A"
                 body["quantities"].append(line)
-            _ok(http.post(f"{base}/stops/{stop['id']}/collected", json=body))
+            answer = _ok(http.post(f"{base}/stops/{stop['id']}/collected", json=body)).json()
+            if not body["rejects"] and answer["orders"]:
+                received.setdefault(stop["farm_id"], (stop, answer["orders"]))
     say(f"stops collected; {rejected} units rejected at the farm gate")
+    recall = _recall_one_farm(http, base, on, received, out / "farms")
 
     period = {"date_from": day, "date_to": day}
     statements = _ok(http.get(f"{base}/statements", params=period)).json()
@@ -83,5 +86,29 @@ def run_farm_side(http: requests.Session, base: str, on: date, plan: dict, out: 
             "notices": notices["by_status"], "invalid_numbers": len(notices["invalid_numbers"]),
             "units_collected": sum(s["total_quantity"] for s in statements), "units_rejected": rejected,
             "rejected_by_reason": by_reason, "statements": len(statements), "amount_due_fen": due,
-            "amount_due_yuan": f"{due // 100}.{due % 100:02d}", "payout_rows": len(payout),
+            "amount_due_yuan": f"{due // 100}.{due % 100:02d}", "payout_rows": len(payout), "recall": recall,
             "files": sorted(str(p.relative_to(out)) for p in folder.iterdir())}
+
+
+def _recall_one_farm(http, base, on: date, received: dict, folder: Path) -> dict:
+    """Recall one farm's products of the day and check the recall names exactly the order lines that
+    the collection said received its units (the CSV for after-sales written beside)."""
+    if not received:
+        return {}
+    farm_id = min(received)
+    stop, moved = received[farm_id]
+    day = on.isoformat()
+    lines, recalls = set(), []
+    for sku in sorted({item["sku"] for item in stop["items"]}):
+        recall = _ok(http.post(f"{base}/recalls", json={"farm_id": farm_id, "sku": sku, "date_from": day,
+                                                          "date_to": day, "reason": "演示：抽检不合格"})).json()
+        recalls.append(recall["id"])
+        lines |= {(line["order_id"], line["order_line_id"], line["quantity"]) for line in recall["lines"]}
+        (folder / f"recall-{recall['id']}-orders.csv").write_bytes(
+            _ok(http.get(f"{base}/recalls/{recall['id']}/orders.csv")).content)
+    expected = {(m["order_id"], m["order_line_id"], m["quantity"]) for m in moved}
+    if lines != expected:
+        raise click.ClickException(f"the recall of farm {farm_id} does not name exactly the orders it supplied")
+    return {"farm_id": farm_id, "farm_name": stop["farm_name"], "recalls": recalls,
+            "orders": len({order for order, _, _ in lines}), "units": sum(q for _, _, q in lines),
+            "matches_collection": True}

@@ -42,6 +42,8 @@ def test_coop_demo_writes_plans_and_sheets_whose_numbers_add_up(tmp_path):
     payout = list(csv.reader((out / f"farms/payout-{summary['date']}.csv").open(encoding="utf-8")))[1:]
     assert sum(int(row[3]) for row in payout) == farm_side["amount_due_fen"] > 0
     assert (out / f"farms/statements-{summary['date']}.pdf").read_bytes().startswith(b"%PDF")
+    # A recall of one farm's products of the day names exactly the order lines its units went to.
+    assert farm_side["recall"]["matches_collection"] and farm_side["recall"]["orders"] > 0
 
 
 def test_coop_demo_counts_douyin_and_kuaishou_pushes_among_the_reserved_orders(tmp_path):
