@@ -1,4 +1,4 @@
-// The host's live figures: asks every second with the last ETag; a 304 costs a few bytes.
+// The host's live figures: asks twice a second with the last ETag; a 304 costs a few bytes.
 (function () {
   "use strict";
   var live = document.getElementById("live"), etag = null, fmt = new Intl.NumberFormat(document.documentElement.lang);
