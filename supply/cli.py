@@ -334,5 +334,10 @@ def screenshots(out_dir: str, database_url: str | None, chromium: str | None) ->
         click.echo(path)
 
 
+from supply.cli_farms import farms as _farms  # noqa: E402
+
+main.add_command(_farms)  # coop farms notify | statements | price
+
+
 if __name__ == "__main__":
     main()
