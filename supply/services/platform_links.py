@@ -212,27 +212,32 @@ def authorize_shop(services, cooperative_id: int, platform: str, code: str | Non
 
 
 def _store_token(services, cooperative_id: int, platform: str, token: Token) -> dict:
-    box = vault(services)
     with services.db.transaction() as session:
-        account = _account(session, cooperative_id, platform)
-        if account is None:
-            account = PlatformAccount(cooperative_id=cooperative_id, platform=platform,
-                                      path_token=_secrets.token_urlsafe(24))
-            session.add(account)
-        account.access_token_enc = box.seal(token.access_token)
-        account.refresh_token_enc = box.seal(token.refresh_token)
-        account.token_expires_at = token.expires_at
-        session.flush()
-        out = account_out(account)
+        out = account_out(_save_token(session, vault(services), cooperative_id, platform, token))
     services.extras.setdefault("shop_tokens", {})[(cooperative_id, platform)] = token
     return out
+
+
+def _save_token(session: Session, box: Vault, cooperative_id: int, platform: str, token: Token) -> PlatformAccount:
+    account = _account(session, cooperative_id, platform)
+    if account is None:
+        account = PlatformAccount(cooperative_id=cooperative_id, platform=platform, path_token=_secrets.token_urlsafe(24))
+        session.add(account)
+    account.access_token_enc = box.seal(token.access_token)
+    account.refresh_token_enc = box.seal(token.refresh_token)
+    account.token_expires_at = token.expires_at
+    session.flush()
+    return account
 
 
 def access_token(services, client: PlatformApiClient, cooperative_id: int, platform: str, *,
                  refused: str | None = None) -> str:
     """The shop's access token, refreshed when within REFRESH_MARGIN_S of its expiry or when the
-    platform refused `refused` (the token it was given). One refresh at a time per process; a token
-    another process refreshed meanwhile is read back rather than refreshed again."""
+    platform refused `refused` (the token it was given).
+
+    A refresh happens under the account's row lock (on SQLite, the database's write lock), after
+    reading the token again: a token another process refreshed meanwhile is used, not refreshed a
+    second time (a platform may accept each refresh token once)."""
     key = (cooperative_id, platform)
     cache = services.extras.setdefault("shop_tokens", {})
     token = cache.get(key)
@@ -240,15 +245,20 @@ def access_token(services, client: PlatformApiClient, cooperative_id: int, platf
         return token.access_token
     with _token_lock:
         token = _read_token(services, cooperative_id, platform)
-        if token is None:
+        if token is None or token.access_token == refused or _expiring(token):
+            box = vault(services)
             with services.db.transaction() as session:
-                account = _account(session, cooperative_id, platform)
-                shop_id = account.shop_id if account else client.credentials.get("shop_id")
-            token = client.create_token(None, shop_id)   # a shop's own app: no code needed
-            _store_token(services, cooperative_id, platform, token)
-        elif token.access_token == refused or _expiring(token):
-            token = client.refresh_token(token)
-            _store_token(services, cooperative_id, platform, token)
+                account = session.execute(select(PlatformAccount).where(
+                    PlatformAccount.cooperative_id == cooperative_id, PlatformAccount.platform == platform)
+                    .with_for_update()).scalar()
+                token = _token_of(box, account)
+                if token is None:   # a shop's own app needs no code
+                    shop_id = account.shop_id if account is not None and account.shop_id else client.credentials.get("shop_id")
+                    token = client.create_token(None, shop_id)
+                    _save_token(session, box, cooperative_id, platform, token)
+                elif token.access_token == refused or _expiring(token):
+                    token = client.refresh_token(token)
+                    _save_token(session, box, cooperative_id, platform, token)
         cache[key] = token
         return token.access_token
 
@@ -259,11 +269,13 @@ def _expiring(token: Token) -> bool:
 
 def _read_token(services, cooperative_id: int, platform: str) -> Token | None:
     with services.db.transaction() as session:
-        account = _account(session, cooperative_id, platform)
-        if account is None or account.access_token_enc is None:
-            return None
-        box = vault(services)
-        return Token(box.open(account.access_token_enc), box.open(account.refresh_token_enc), account.token_expires_at)
+        return _token_of(vault(services), _account(session, cooperative_id, platform))
+
+
+def _token_of(box: Vault, account: PlatformAccount | None) -> Token | None:
+    if account is None or account.access_token_enc is None:
+        return None
+    return Token(box.open(account.access_token_enc), box.open(account.refresh_token_enc), account.token_expires_at)
 
 
 def call_platform(services, client: PlatformApiClient, cooperative_id: int, platform: str,

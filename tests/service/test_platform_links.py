@@ -374,3 +374,24 @@ def test_a_waybill_the_platform_did_not_take_is_sent_again_by_the_sweep(linked, 
     shown = linked.get(f"/api/v1/orders/{order_id}/shipment", headers=manager).get_json()
     assert (shown["status"], shown["error"]) == ("confirmed", None)
     assert dy.state.shipments["4800000000000000700"] == ("shentong", "ST5500001111")
+
+
+def test_a_token_refreshed_by_another_process_is_used_not_refreshed_again(linked, manager, platforms):
+    from supply.platforms.clients import Token
+    from supply.services.platform_links import _store_token, access_token, client_for
+
+    services = linked.application.extensions["coop"]
+    authorize_kuaishou(linked, manager)
+    ks = platforms["kuaishou"]
+    client = client_for(services, 1, "kuaishou")
+    stale = access_token(services, client, 1, "kuaishou")
+    ks.expire_tokens()
+    # another process refreshes first (its token stored); this one, told the old one was refused, reads it
+    issued = ks.issue_token()
+    from datetime import datetime, timedelta, timezone
+
+    fresh = Token(issued["access_token"], issued["refresh_token"], datetime.now(timezone.utc) + timedelta(hours=2))
+    _store_token(services, 1, "kuaishou", fresh)
+    services.extras["shop_tokens"].clear()
+    assert access_token(services, client, 1, "kuaishou", refused=stale) == fresh.access_token
+    assert ks.calls_of("/oauth2/refresh_token") == 0
