@@ -154,12 +154,24 @@ def saving_bound(problem: Problem) -> int:
     trip or vehicle is left for it, serving it displaces another pickup, which the priorities
     decide.) Leaving a reload out adds no cost of its own: its distance is in the trip's arcs.
     """
-    distances = problem.distances_m
-    finite = distances[distances < UNREACHABLE]
-    max_arc = int(finite.max()) if finite.size else 0
+    max_arc = _max_finite(problem.distances_m)
     max_cpk = max(v.cost_per_km for v in problem.vehicles)
     max_fixed = max(v.fixed_cost for v in problem.vehicles)
     return 2 * max_arc * max_cpk + _MILLI * max_fixed
+
+
+def _max_finite(matrix: np.ndarray, rows_at_once: int = 256) -> int:
+    """The largest entry below UNREACHABLE (0 if none), without copying the matrix."""
+    top = int(matrix.max()) if matrix.size else 0
+    if top < UNREACHABLE:
+        return top
+    best = 0
+    for k in range(0, len(matrix), rows_at_once):
+        rows = matrix[k:k + rows_at_once]
+        finite = rows[rows < UNREACHABLE]
+        if finite.size:
+            best = max(best, int(finite.max()))
+    return best
 
 
 def _penalties(problem: Problem, stops: list[Stop], num_pieces: int,
@@ -542,14 +554,14 @@ def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
     ix = np.asarray(index)
     dist = problem.distances_m[np.ix_(ix, ix)]
     dur = problem.durations_s[np.ix_(ix, ix)]
-    blocked = (dist >= UNREACHABLE) | (dur >= UNREACHABLE)
     horizon = max(problem.return_deadline_s(v) for v in vehicles)
-    finite = dist[~blocked]
-    far_m = 4 * (int(finite.max()) if finite.size else 1) + 1
+    far_m = 4 * max(_max_finite(dist), 1) + 1
     far_s = 2 * horizon + 1
-    if blocked.any():
-        dist = np.where(blocked, far_m, dist)
-        dur = np.where(blocked, far_s, dur)
+    for k in range(0, len(index), 256):  # in place, a band of rows at a time: no full-size mask
+        band = slice(k, k + 256)
+        blocked = (dist[band] >= UNREACHABLE) | (dur[band] >= UNREACHABLE)
+        dist[band][blocked] = far_m
+        dur[band][blocked] = far_s
 
     use_volume = any(p.volume_l for p in pieces)
     total_volume = sum(p.volume_l for p in pieces)
@@ -557,11 +569,7 @@ def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
     def load(w, vol):
         return [w, vol] if use_volume else [w]
 
-    # Smaller cost figures suit PyVRP's penalty manager: divide out the common factor.
-    scale = 0
-    for v in vehicles:
-        scale = math.gcd(scale, v.cost_per_km, v.fixed_cost * _MILLI)
-    scale = max(scale, 1)
+    scale = _cost_scale(vehicles)
     clients = []
     for p, loc in zip(pieces, client_loc):
         s = p.stop
@@ -577,23 +585,16 @@ def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
     dry_profile = 0
     distances, durations = [dist], [dur]
     if cold and not all(v.refrigerated for v in vehicles):
-        no_cold_dist, no_cold_dur = dist.copy(), dur.copy()
-        no_cold_dist[cold, :] = far_m
-        no_cold_dist[:, cold] = far_m
+        # The same distances; only the durations prohibit (a copy less of a large matrix).
+        no_cold_dur = dur.copy()
         no_cold_dur[cold, :] = far_s
         no_cold_dur[:, cold] = far_s
-        no_cold_dist[cold, cold] = 0
         no_cold_dur[cold, cold] = 0
-        distances.append(no_cold_dist)
+        distances.append(dist)
         durations.append(no_cold_dur)
         dry_profile = 1
 
-    groups: dict[tuple, list[int]] = {}
-    for vi, v in enumerate(vehicles):
-        key = (v.capacity_weight_kg, v.capacity_volume_l, problem.departure_s(v),
-               problem.return_deadline_s(v), v.max_duration_s, v.cost_per_km, v.fixed_cost,
-               v.max_trips, v.refrigerated)
-        groups.setdefault(key, []).append(vi)
+    groups = _vehicle_groups(problem)
     types = []
     for (cap_w, cap_v, dep, deadline, max_dur, cpk, fixed, trips, cool), members in groups.items():
         kwargs = {}
@@ -615,7 +616,7 @@ def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
     data = pyvrp.ProblemData(
         locations=[pyvrp.Location(0, 0) for _ in index], clients=clients, depots=depots,
         vehicle_types=types, distance_matrices=distances, duration_matrices=durations)
-    return data, list(groups.values()), scale
+    return data, list(groups.values())
 
 
 def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, seed: int,
@@ -632,16 +633,17 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
         pieces = [_Piece(p.stop, p.weight_kg, p.volume_l, penalty[p.stop.priority]) for p in pieces]
     # Two passes. PyVRP's search adds a reload trip to make room for a required pickup, but not
     # to take in an optional one: so first every servable pickup is required; if that finds no
-    # feasible plan within half the budget (the day does not fit), the second half goes to the
-    # model where pickups are optional with their prizes, starting from the first pass's plan.
-    # Either way the second pass goes on from the first one's best plan.
-    required, members, scale = _pyvrp_data(problem, pieces, required=True)
-    optional, _, _ = _pyvrp_data(problem, pieces, required=False)
-    top_prize = max(c.prize for c in optional.clients())
+    # feasible plan within half the budget (the day does not fit), the rest goes to the model
+    # where pickups are optional with their prizes, starting from the first pass's plan. A day
+    # whose loads exceed the fleet's trips skips the first pass. Both start from a greedy plan
+    # (``_construct``), which on large days is far better than PyVRP's random start.
+    scale = _cost_scale(problem.vehicles)
+    top_prize = max(-(-p.penalty // scale) for p in pieces)
     params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max(1e5, 10.0 * top_prize)))
     started = time.perf_counter()
+    cold = [k for k, p in enumerate(pieces) if p.stop.cold_chain]
 
-    def run(data, limit, iterations, seed, initial=None):
+    def run(data, limit, iterations, seed, initial):
         criteria = []
         if limit is not None:
             # PyVRP checks the clock between iterations and may overrun slightly: keep time back.
@@ -650,34 +652,51 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
             criteria.append(MaxIterations(iterations))
         stop = criteria[0] if len(criteria) == 1 else MultipleCriteria(criteria)
         try:
-            return pyvrp.solve(data, stop=stop, seed=seed, display=False, collect_stats=False,
-                               params=params, initial_solution=initial)
+            return _pyvrp_search(data, stop, seed, params, cold, initial)
         except (ValueError, RuntimeError) as exc:
             raise SearchFailed(f"PyVRP rejects the problem or its parameters: {exc}") from exc
 
-    first_iterations = None if max_iterations is None else max(1, max_iterations // 2)
-    with warnings.catch_warnings():
-        # A day that does not fit makes the all-required pass hit its penalty bound: expected.
-        warnings.simplefilter("ignore", PenaltyBoundWarning)
-        first = run(required, None if limit_s is None else limit_s / 2, first_iterations, seed)
-    data = required if first.best.is_feasible() else optional
-    carried = pyvrp.Solution(data, [
-        pyvrp.Route(data, [pyvrp.Activity(a.type, a.idx) for a in route.schedule()[1:-1]],
-                    route.vehicle_type()) for route in first.best.routes()])
+    def as_solution(data, routes):
+        return pyvrp.Solution(data, [pyvrp.Route(data, [
+            pyvrp.Activity(pyvrp.ActivityType.CLIENT, k) if k is not None
+            else pyvrp.Activity(pyvrp.ActivityType.DEPOT, 1) for k in seq], vt)
+            for vt, seq in routes if seq])
+
+    constructed = _construct(problem, pieces)
+    first = None
+    first_iterations = 0
+    routes = constructed
+    optional_model = True
+    if not _cannot_all_fit(problem, pieces):
+        data, members = _pyvrp_data(problem, pieces, required=True)
+        first_iterations = None if max_iterations is None else max(1, max_iterations // 2)
+        with warnings.catch_warnings():
+            # A day that does not fit makes the all-required pass hit its penalty bound: expected.
+            warnings.simplefilter("ignore", PenaltyBoundWarning)
+            first = run(data, None if limit_s is None else limit_s / 2, first_iterations, seed,
+                        as_solution(data, constructed))
+        routes = [(r.vehicle_type(), [a.idx if a.is_client() else None
+                                      for a in r.schedule()[1:-1]]) for r in first.best.routes()]
+        optional_model = not first.best.is_feasible()
+        first = (int(first.num_iterations), first.runtime)
+        if optional_model:
+            del data  # free its matrices before the next model is built
+    if optional_model:
+        data, members = _pyvrp_data(problem, pieces, required=False)
     rest_s = None if limit_s is None else max(0.01, limit_s - (time.perf_counter() - started))
     rest_iterations = None if max_iterations is None else max(1, max_iterations - first_iterations)
-    result = run(data, rest_s, rest_iterations, seed + 1, carried)
-    best = result.best if result.best.is_feasible() or not first.best.is_feasible() else first.best
-    iterations = int(first.num_iterations + result.num_iterations)
-    search.update(iterations=iterations, search_time_s=round(first.runtime + result.runtime, 3),
-                  all_required=data is required,
+    result = run(data, rest_s, rest_iterations, seed + 1, as_solution(data, routes))
+    iterations = int(result.num_iterations) + (first[0] if first else 0)
+    search.update(iterations=iterations, all_required=not optional_model,
+                  search_time_s=round(result.runtime + (first[1] if first else 0), 3),
                   stopped_by="iterations" if max_iterations is not None
                   and iterations >= max_iterations else "time_limit")
+    best = result.best
     if not best.is_feasible():
         raise SearchFailed(
             f"PyVRP found no feasible plan in {iterations} iterations "
             f"({len(pieces)} pickups, {len(problem.vehicles)} vehicles)")
-    left_out = best.uncollected_prizes() if data is optional else 0
+    left_out = best.uncollected_prizes() if optional_model else 0
     search["objective"] = int(best.distance_cost() + best.fixed_vehicle_cost() + left_out) * scale
 
     sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
@@ -686,6 +705,141 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
         vi = free[route.vehicle_type()].pop(0)
         sequences[vi] = [a.idx if a.is_client() else None for a in route.schedule()[1:-1]]
     return sequences
+
+
+def _cost_scale(vehicles) -> int:
+    """Smaller cost figures suit PyVRP's penalty manager: the common factor of all costs."""
+    scale = 0
+    for v in vehicles:
+        scale = math.gcd(scale, v.cost_per_km, v.fixed_cost * _MILLI)
+    return max(scale, 1)
+
+
+def _vehicle_groups(problem: Problem) -> dict[tuple, list[int]]:
+    """Vehicles alike in everything PyVRP knows of them form one vehicle type."""
+    groups: dict[tuple, list[int]] = {}
+    for vi, v in enumerate(problem.vehicles):
+        key = (v.capacity_weight_kg, v.capacity_volume_l, problem.departure_s(v),
+               problem.return_deadline_s(v), v.max_duration_s, v.cost_per_km, v.fixed_cost,
+               v.max_trips, v.refrigerated)
+        groups.setdefault(key, []).append(vi)
+    return groups
+
+
+def _construct(problem: Problem, pieces: list[_Piece]) -> list[tuple[int, list[int | None]]]:
+    """A greedy plan to start the search from: each vehicle in turn (refrigerated ones first,
+    taking the cold pickups) goes to the pickup it can start soonest that fits its load, window
+    and return in time, and back to the hub to unload when nothing more fits, while it has trips
+    left. Returns (vehicle type, visits with None for a reload) per route; pickups it cannot
+    place stay out for the search."""
+    dur = problem.durations_s
+    hub = problem.hub_location
+    locs = np.array([p.stop.location for p in pieces], dtype=np.int64)
+    early = np.array([p.stop.window_start_s for p in pieces], dtype=np.int64)
+    late = np.array([p.stop.window_end_s if p.stop.window_end_s is not None else 1 << 50
+                     for p in pieces], dtype=np.int64)
+    service = np.array([p.stop.service_duration_s for p in pieces], dtype=np.int64)
+    weight = np.array([p.weight_kg for p in pieces], dtype=np.int64)
+    volume = np.array([p.volume_l for p in pieces], dtype=np.int64)
+    cold = np.array([p.stop.cold_chain for p in pieces], dtype=bool)
+    back = dur[locs, hub]
+    out = dur[hub, locs]
+    left = np.ones(len(pieces), dtype=bool)
+    type_of = {}
+    for t, members in enumerate(_vehicle_groups(problem).values()):
+        for vi in members:
+            type_of[vi] = t
+    order = sorted(range(len(problem.vehicles)), key=lambda vi: not problem.vehicles[vi].refrigerated)
+    routes = []
+    for vi in order:
+        v = problem.vehicles[vi]
+        allowed = left & (cold if v.refrigerated else ~cold)
+        if not allowed.any():
+            continue
+        deadline = problem.return_deadline_s(v)
+        start = problem.departure_s(v)
+        if v.max_duration_s is not None:
+            deadline = min(deadline, start + v.max_duration_s)
+        cap_w = v.capacity_weight_kg
+        cap_v = v.capacity_volume_l if v.capacity_volume_l is not None else 1 << 50
+        t, here, load_w, load_v, trips, seq = start, None, 0, 0, 1, []
+        while True:
+            cand = np.flatnonzero(allowed & left)
+            if not len(cand):
+                break
+            arrive = t + (out[cand] if here is None else dur[here, locs[cand]])
+            begin = np.maximum(arrive, early[cand])
+            ok = ((begin <= late[cand]) & (begin + service[cand] + back[cand] <= deadline)
+                  & (load_w + weight[cand] <= cap_w) & (load_v + volume[cand] <= cap_v))
+            if ok.any():
+                k = cand[np.flatnonzero(ok)[np.argmin((begin - t)[ok])]]
+                seq.append(int(k))
+                left[k] = False
+                t = int(max(t + (out[k] if here is None else dur[here, locs[k]]), early[k])
+                        + service[k])
+                here, load_w, load_v = locs[k], load_w + weight[k], load_v + volume[k]
+                continue
+            if here is None or trips >= v.max_trips:
+                break
+            t += int(dur[here, hub]) + problem.reload_duration_s
+            here, load_w, load_v, trips = None, 0, 0, trips + 1
+            seq.append(None)
+        while seq and seq[-1] is None:
+            seq.pop()
+        if seq:
+            routes.append((type_of[vi], seq))
+    return routes
+
+
+def _cannot_all_fit(problem: Problem, pieces: list[_Piece]) -> bool:
+    """Whether the day's loads exceed what the fleet can carry in all its trips (cold-chain loads
+    against the refrigerated vehicles alone): then requiring every pickup is known to fail."""
+    def room(vehicles, attr):
+        return sum((getattr(v, attr) if getattr(v, attr) is not None else 1 << 62) * v.max_trips
+                   for v in vehicles)
+
+    cool = [v for v in problem.vehicles if v.refrigerated]
+    cold = [p for p in pieces if p.stop.cold_chain]
+    return (sum(p.weight_kg for p in pieces) > room(problem.vehicles, "capacity_weight_kg")
+            or sum(p.volume_l for p in pieces) > room(problem.vehicles, "capacity_volume_l")
+            or sum(p.weight_kg for p in cold) > room(cool, "capacity_weight_kg")
+            or sum(p.volume_l for p in cold) > room(cool, "capacity_volume_l"))
+
+
+def _pyvrp_search(data, stop, seed: int, params, cold: list[int], initial=None):
+    """``pyvrp.solve``, with the granular neighbourhood widened for cold-chain pickups.
+
+    Only the refrigerated vehicles may take cold pickups, so the moves that matter for them are
+    between cold pickups; their nearest neighbours by distance are mostly dry farms. Each cold
+    pickup gets the other cold pickups, nearest first, as its neighbours, ahead of the rest.
+    """
+    from pyvrp import IteratedLocalSearch, RandomNumberGenerator, Solution
+    from pyvrp.PenaltyManager import PenaltyManager
+    from pyvrp._pyvrp import Activity, ActivityType
+    from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
+
+    rng = RandomNumberGenerator(seed=seed)
+    neighbours = compute_neighbours(data, params.neighbourhood)
+    if len(cold) > 1:
+        size = params.neighbourhood.num_neighbours
+        dist = data.distance_matrix(0)
+        locs = np.array([data.client(k).location for k in cold])
+        for k, loc in zip(cold, locs):
+            order = [cold[j] for j in np.argsort(dist[loc, locs] + dist[locs, loc], kind="stable")
+                     if cold[j] != k][:size]
+            key = Activity(ActivityType.CLIENT, k)
+            mine = [Activity(ActivityType.CLIENT, j) for j in order]
+            rest = [a for a in neighbours[key] if not (a.is_client() and a.idx in set(order))]
+            neighbours[key] = (mine + rest)[:max(size, len(mine))]
+    ls = LocalSearch(data, rng, neighbours, PerturbationManager(params.perturbation))
+    for op in params.operators:
+        if op.supports(data):
+            ls.add_operator(op(data))
+    pm = PenaltyManager(params.penalty.midpoint_penalties(data), params.penalty)
+    if initial is None:
+        initial = ls(Solution.make_random(data, rng), pm.max_cost_evaluator(), exhaustive=True)
+    algo = IteratedLocalSearch(data, pm, ls, initial, params.ils)
+    return algo.run(stop, False, False, params.display_interval)
 
 
 # ---------------------------------------------------------------------------------------------

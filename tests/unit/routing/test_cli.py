@@ -57,3 +57,13 @@ def test_network_prints_the_statistics_of_a_road_extract():
     assert out.returncode == 0, out.stderr
     stats = json.loads(out.stdout)
     assert stats["nodes"] > 0 and stats["road_km"] > 0
+
+
+def test_the_cooperative_workload_benchmark_smoke_run_checks_every_plan_and_the_best_known():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "coop_routing.py"), "--smoke"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.startswith("demo-300-cut60"))
+    # km, routes, unplanned and the gap to the best known, for both engines
+    assert row.count(" km ") == 3 and row.count("%") == 2
+    assert "INFEASIBLE" not in out.stdout and "NO PLAN" not in out.stdout
