@@ -224,6 +224,7 @@ class TracedOut(Schema):
     sku = fields.String()
     day = fields.Date()
     quantity = fields.Integer(metadata={"description": "units of this pickup the order line received"})
+    waiting_at_farm = fields.Integer(metadata={"description": "units allocated from this pickup, not collected yet"})
     shipped = fields.Boolean(metadata={"description": "the order left the hub with a waybill"})
 
 
@@ -274,6 +275,8 @@ class RecallOut(Schema):
     orders = fields.Integer()
     units = fields.Integer()
     held_at_hub = fields.Integer(metadata={"description": "units still at the hub, held from dispatch"})
+    waiting_at_farm = fields.Integer(metadata={"description": "units of the farm, product and days allocated "
+                                                              "but not collected yet (confirm the pickup short)"})
     lines = fields.List(fields.Nested(RecallLineOut))
 
 

@@ -14,7 +14,7 @@ import csv
 import io
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supply import i18n
@@ -55,8 +55,19 @@ def trace_forward(session: Session, cooperative_id: int, *, farm_id: int, sku: s
     return [{"order_id": order.id, "platform": order.platform, "platform_order_id": order.external_id,
              "order_line_id": line.id, "pickup_id": pickup.id, "farm_id": farm.id, "farm_name": farm.name,
              "sku": product.sku, "day": pickup.date, "quantity": allocation.collected,
-             "shipped": order.id in shipped}
+             "waiting_at_farm": allocation.quantity - allocation.collected, "shipped": order.id in shipped}
             for allocation, pickup, line, order in rows]
+
+
+def _waiting_at_farm(session: Session, recall: Recall) -> int:
+    """Units of the recalled farm, product and days allocated to orders but not yet collected: the
+    manager decides about them (confirm the pickup short, so they are re-allocated to other farms)."""
+    return int(session.execute(
+        select(func.coalesce(func.sum(LineAllocation.quantity - LineAllocation.collected), 0))
+        .join(Pickup, Pickup.id == LineAllocation.pickup_id)
+        .where(Pickup.farm_id == recall.farm_id, Pickup.product_id == recall.product_id,
+               Pickup.date >= recall.date_from, Pickup.date <= recall.date_to,
+               Pickup.status.in_(("proposed", "confirmed", "short")))).scalar_one())
 
 
 def trace_back(session: Session, cooperative_id: int, order_id: int) -> dict:
@@ -106,6 +117,7 @@ def get_recall(session: Session, cooperative_id: int, recall_id: int) -> dict:
             "date_from": recall.date_from, "date_to": recall.date_to, "reason": recall.reason, "actor": recall.actor,
             "created_at": recall.created_at, "orders": len({r["order_id"] for r in rows}),
             "units": sum(r["quantity"] for r in rows), "held_at_hub": sum(r["held_at_hub"] for r in rows),
+            "waiting_at_farm": _waiting_at_farm(session, recall),
             "lines": [{k: v for k, v in r.items() if k != "buyer"} for r in rows]}
 
 

@@ -4,6 +4,10 @@ Product code knows only a gateway's base URL and credentials from configuration 
 run the adapters against local servers (tests/fakes/sms_*.py) that check the signatures as the
 gateways document them. Messages are sent through approved templates: the gateway fills a template
 registered under an id with our parameters and puts the cooperative's signature (签名) in front.
+
+The templates to register (one per kind of notice) take these parameters: `day`, `eta`, `window`,
+`items` for a notice and a correction, `day` for a cancellation; by name on Alibaba Cloud
+(`${day}约${eta}来收货（您的时段${window}），请备好${items}。`), in that order on Tencent Cloud ({1} to {4}).
 """
 from __future__ import annotations
 

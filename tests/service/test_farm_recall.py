@@ -107,3 +107,13 @@ def test_a_recall_of_an_unknown_farm_or_a_reversed_range_is_refused_and_records_
     assert reversed_.status_code == 422 and reversed_.get_json()["error"]["fields"] == {
         "date_to": ["must not be before date_from"]}
     assert client.get("/api/v1/recalls/1", headers=manager).status_code == 404
+
+
+def test_a_recall_before_collection_names_no_order_and_counts_the_units_still_at_the_farm(client, manager, db,
+                                                                                          tokens):
+    world = build(client, manager, db, tokens)
+    farm = world["farms"][2]
+    recall = post(client, "/api/v1/recalls", manager, {"farm_id": farm, "sku": SKU, "date_from": DAY.isoformat(),
+                                                       "date_to": DAY.isoformat(), "reason": "suspected"})
+    assert (recall["orders"], recall["units"], recall["held_at_hub"]) == (0, 0, 0)
+    assert recall["waiting_at_farm"] == world["quantities"][farm]

@@ -149,3 +149,23 @@ def test_a_period_that_ends_before_it_starts_is_refused(client, manager, db, tok
     response = client.get("/api/v1/statements", query_string={"date_from": "2025-01-01", "date_to": "2026-11-01"},
                           headers=manager)
     assert response.status_code == 422 and "date_to" in response.get_json()["error"]["fields"]
+
+
+def test_each_line_is_the_exact_amount_rounded_half_up_and_totals_are_sums_of_lines():
+    from fractions import Fraction
+
+    from hypothesis import given, settings, strategies as st
+
+    from supply.services.prices import Price
+    from supply.services.statements import line_amount_fen
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(quantity=st.integers(0, 100_000), fen=st.integers(0, 100_000), basis=st.sampled_from(["unit", "kg"]),
+           weight=st.decimals(min_value="0.001", max_value="50", places=3))
+    def check(quantity, fen, basis, weight):
+        exact = Fraction(quantity * fen) * (Fraction(str(weight)) if basis == "kg" else 1)
+        floor = exact.numerator // exact.denominator
+        expected = floor + (1 if exact - floor >= Fraction(1, 2) else 0)
+        assert line_amount_fen(quantity, Price(fen, basis, DAY, ""), float(weight)) == expected
+
+    check()
