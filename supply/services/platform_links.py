@@ -646,6 +646,9 @@ def record_shipments(session: Session, cooperative_id: int, entries: list[dict])
         order = _order_of(session, cooperative_id, entry, index)
         shipment = session.execute(select(PlatformShipment).where(PlatformShipment.order_id == order.id)).scalar()
         if shipment is None:
+            from supply.services.recall import refuse_if_held
+
+            refuse_if_held(session, order.id)  # recalled units stay at the hub: 409 recalled
             shipment = PlatformShipment(cooperative_id=cooperative_id, order_id=order.id, status="pending", attempts=0,
                                         carrier_code=entry["carrier_code"], waybill=entry["waybill"])
             session.add(shipment)

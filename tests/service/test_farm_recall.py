@@ -117,3 +117,21 @@ def test_a_recall_before_collection_names_no_order_and_counts_the_units_still_at
                                                        "date_to": DAY.isoformat(), "reason": "suspected"})
     assert (recall["orders"], recall["units"], recall["held_at_hub"]) == (0, 0, 0)
     assert recall["waiting_at_farm"] == world["quantities"][farm]
+
+
+def test_a_waybill_for_an_order_holding_recalled_units_is_refused_and_other_orders_ship(client, manager, db, tokens):
+    world = build(client, manager, db, tokens)
+    moved = collect_everything(client, tokens, world)
+    farm = world["farms"][0]
+    recall = post(client, "/api/v1/recalls", manager, {"farm_id": farm, "sku": SKU, "date_from": DAY.isoformat(),
+                                                       "date_to": DAY.isoformat(), "reason": "mould"})
+    held = recall["lines"][0]["order_id"]
+    refused = client.put(f"/api/v1/orders/{held}/shipment", headers=manager,
+                         json={"carrier_code": "zto", "waybill": "ZT100"})
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "recalled"
+    assert client.get(f"/api/v1/orders/{held}/shipment", headers=manager).status_code == 404
+    free = sorted({m["order_id"] for f, ms in moved.items() if f != farm for m in ms}
+                  - {line["order_id"] for line in recall["lines"]})[0]
+    shipped = client.put(f"/api/v1/orders/{free}/shipment", headers=manager,
+                         json={"carrier_code": "zto", "waybill": "ZT101"})
+    assert shipped.status_code == 200, shipped.get_json()
