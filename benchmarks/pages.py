@@ -182,7 +182,7 @@ def driver_weight(browser, base: str, ids: dict) -> dict:
 
     page.on("response", count)
     page.goto(f"{base}/s/{ids['driver_link']}")
-    page.wait_for_function("document.documentElement.dataset.offlineReady === '1'", timeout=30000)
+    page.locator("html[data-offline-ready='1']").wait_for(state="attached", timeout=30000)
     page.wait_for_load_state("networkidle")
     context.close()
     stops = sum(1 for s in ids["route"]["stops"] if s["kind"] == "pickup")

@@ -30,8 +30,6 @@ def test_the_host_watches_availability_fall_while_orders_arrive(client, tokens, 
         body = order(external_id=f"spike-{n}", lines=(("NOODLE-500", 20),), stream_id=stream["id"])
         assert requests.post(f"{served}/api/v1/orders", json=body, headers=manager, timeout=10).status_code == 201
         expected = 500 - 20 * (n + 1)
-        page.wait_for_function(
-            f"document.querySelector('tr[data-sku=\"NOODLE-500\"] .available').textContent.replace(/,/g, '') === '{expected}'",
-            timeout=5000)
+        page.locator(f'tr[data-sku="NOODLE-500"] .available:text-is("{expected}")').wait_for(timeout=5000)
         assert page.locator('tr[data-sku="NOODLE-500"] .sold').inner_text() == str(20 * (n + 1))
     context.close()

@@ -125,3 +125,11 @@ def test_english_is_a_switch_away_and_stays_chosen(client):
     english = client.get("/signin?lang=en")
     assert "Sign in" in english.get_data(as_text=True) and "登录" not in english.get_data(as_text=True)
     assert "Sign in" in client.get("/signin").get_data(as_text=True)
+
+
+def test_pages_allow_scripts_only_from_the_site_and_refuse_framing(client, tokens):
+    page = client.get("/signin")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Referrer-Policy"] == "same-origin"
+    assert "<script>" not in page.get_data(as_text=True)  # no inline script for the policy to refuse
