@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from routing.matrix import NoRoute, shortest_path, travel_matrix
+from routing.matrix import NoRoute, shortest_path, shortest_paths, travel_matrix
 from routing.model import Problem, Stop as RoutingStop, Vehicle as RoutingVehicle
 from routing.network import Network, SnapError
 from routing.solver import solve
@@ -167,9 +167,10 @@ def _store_plan(session: Session, prepared: _Prepared, result, cooperative_id: i
     session.flush()
     vehicles_by_id = {v.id: v for v in prepared.vehicles}
     carried = _collected_stops_of_published(session, hub.id, on)
+    paths = _road_paths(prepared, result.routes)
     for route in result.routes:
         _store_route(session, prepared.network, plan, route, vehicles_by_id[route.vehicle_id], prepared.nodes,
-                     prepared.by_key, prepared.day0, carried.pop(route.vehicle_id, []))
+                     prepared.by_key, prepared.day0, carried.pop(route.vehicle_id, []), paths)
     for vehicle_id, done in carried.items():  # a vehicle with collected stops and nothing more to do
         _store_collected_only(session, plan, session.get(Vehicle, vehicle_id), done)
     session.flush()
@@ -232,9 +233,9 @@ def _unplanned(group: _StopGroup, reason: str, detail: str) -> list[dict]:
 
 
 def _store_route(session: Session, network: Network, plan: DispatchPlan, route, vehicle: Vehicle, nodes: list[int],
-                 by_key: dict[str, _StopGroup], day0: datetime, carried: list[Stop]) -> None:
+                 by_key: dict[str, _StopGroup], day0: datetime, carried: list[Stop], paths: dict | None = None) -> None:
     path_nodes = [nodes[0]] + [nodes[v.location] for v in route.visits] + [nodes[0]]
-    hops = [_road_path(network, a, b) for a, b in zip(path_nodes, path_nodes[1:])]
+    hops = [(paths or {}).get((a, b)) or _road_path(network, a, b) for a, b in zip(path_nodes, path_nodes[1:])]
     row = Route(plan=plan, vehicle_id=vehicle.id, driver_id=vehicle.driver_id,
                 departure_at=day0 + timedelta(seconds=route.start_s), return_at=day0 + timedelta(seconds=route.end_s),
                 distance_m=route.distance_m, duration_s=route.end_s - route.start_s,
@@ -280,6 +281,26 @@ def _split_items(group: _StopGroup, remaining: dict[int, int], weight_kg: int, *
         budget -= take * product.unit_weight_kg
         out.append((pickup, product, take))
     return out
+
+
+def _road_paths(prepared: _Prepared, routes) -> dict:
+    """The road path of every hop of the plan, found together (one search per hop's origin, each
+    stopping past the hop's travel time): thousands of hops take seconds."""
+    hops = {}
+    for route in routes:
+        locs = route.locations
+        for a, b in zip(locs, locs[1:]):
+            if a != b:
+                hops[(prepared.nodes[a], prepared.nodes[b])] = int(prepared.problem.durations_s[a, b])
+    pairs = list(hops)
+    found = shortest_paths(prepared.network, pairs, [hops[p] for p in pairs])
+    return {pair: _legs_and_coords(path) for pair, path in zip(pairs, found) if path is not None}
+
+
+def _legs_and_coords(path) -> tuple[list[dict], list[tuple[float, float]]]:
+    legs = [{"road": leg.road, "distance_m": int(round(leg.distance_m)), "duration_s": int(round(leg.travel_time_s))}
+            for leg in path.legs]
+    return legs, [(float(x), float(y)) for x, y in path.coords]
 
 
 def _road_path(network: Network, a: int, b: int) -> tuple[list[dict], list[tuple[float, float]]]:

@@ -125,3 +125,20 @@ def test_andorra_matrix_is_mostly_asymmetric_with_plausible_times(andorra):
     lon, lat = andorra.node_lon[nodes], andorra.node_lat[nodes]
     straight = haversine_m(lon[:, None], lat[:, None], lon[None, :], lat[None, :])
     assert np.all(m.distance_m[off] >= straight[off] - 1)
+
+
+def test_many_paths_found_together_are_the_paths_found_one_by_one(county):
+    from routing.matrix import shortest_paths
+
+    rng = np.random.default_rng(4)
+    nodes = rng.choice(county.n_nodes, size=40, replace=False)
+    pairs = [(int(a), int(b)) for a, b in zip(nodes[:-1], nodes[1:])] + [(int(nodes[0]), int(nodes[0]))]
+    times = travel_matrix(county, nodes).travel_time_s
+    hop_times = [int(times[i, i + 1]) for i in range(len(nodes) - 1)] + [0]
+    for found in (shortest_paths(county, pairs), shortest_paths(county, pairs, hop_times)):
+        for (a, b), path in zip(pairs, found):
+            one = shortest_path(county, a, b)
+            assert (path.distance_m, path.travel_time_s, path.legs) == \
+                (one.distance_m, one.travel_time_s, one.legs)
+    closed = county.close_edges(range(county.n_edges))  # every road closed: no path anywhere
+    assert shortest_paths(closed, pairs[:3]) == [None, None, None]
