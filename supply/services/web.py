@@ -386,3 +386,34 @@ def ledger_rows(session: Session, cooperative_id: int, limit: int = 100_000) -> 
         .where(StockLedgerEntry.cooperative_id == cooperative_id).order_by(StockLedgerEntry.id).limit(limit)).all()
     return [{"id": e.id, "at": e.created_at, "farm": farm, "sku": sku, "kind": e.kind, "delta": e.delta,
              "reason": e.reason, "actor": e.actor, "ref": e.ref} for e, farm, sku in rows]
+
+
+def update_farm(session: Session, cooperative_id: int, farm_id: int, farm, snapper) -> dict:
+    """Edit a farm (a `supply.services.catalog.FarmInput`): a new position is placed on the road network
+    again, as when it was registered; plans made before keep theirs until the next planning."""
+    from supply.db.models import Farm
+    from supply.services.catalog import serialize_farm
+
+    row = session.execute(select(Farm).where(Farm.id == farm_id, Farm.cooperative_id == cooperative_id)
+                          .with_for_update()).scalar()
+    if row is None:
+        raise NotFound(f"farm {farm_id} does not exist")
+    if (farm.lat, farm.lon) != (row.lat, row.lon) and snapper is not None:
+        try:
+            row.node_id, row.snap_distance_m = snapper(farm.lat, farm.lon)
+        except ValueError as exc:
+            raise InvalidInput(f"the farm cannot be placed on the road network: {exc}",
+                               fields={"lat": [str(exc)], "lon": [str(exc)]}, code="unreachable_point") from exc
+    row.name, row.lat, row.lon, row.phone = farm.name, farm.lat, farm.lon, farm.phone
+    row.window_start, row.window_end = farm.window_start, farm.window_end
+    session.flush()
+    return serialize_farm(row)
+
+
+def update_driver(session: Session, cooperative_id: int, driver_id: int, *, name: str, phone: str | None) -> dict:
+    driver = session.get(Driver, driver_id)
+    if driver is None or driver.cooperative_id != cooperative_id:
+        raise NotFound(f"driver {driver_id} does not exist")
+    driver.name, driver.phone = name, phone
+    session.flush()
+    return {"id": driver.id, "name": driver.name, "phone": driver.phone}

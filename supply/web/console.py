@@ -242,6 +242,27 @@ def revoke(link_id: int):
     return redirect(url_for("console.drivers"))
 
 
+@bp.route("/drivers/<int:driver_id>", methods=["GET", "POST"])
+@signed_in("manager")
+def edit_driver(driver_id: int):
+    from supply.api.dispatch import DriverIn
+    from supply.services.web import list_drivers, update_driver
+
+    if request.method == "POST":
+        data = load_form(DriverIn(), request.form)
+        with services().db.transaction() as db:
+            update_driver(db, _coop(), driver_id, **data)
+        flash(_("Saved."), "ok")
+        return redirect(url_for("console.drivers"))
+    with services().db.transaction() as db:
+        driver = next((d for d in list_drivers(db, _coop()) if d["id"] == driver_id), None)
+    if driver is None:
+        from supply.domain.errors import NotFound
+
+        raise NotFound(f"driver {driver_id} does not exist")
+    return render_template("console_edit_driver.html", driver=driver)
+
+
 # --- farms, products, vehicles ---------------------------------------------------------------------
 
 
@@ -261,6 +282,25 @@ def farms():
     with ctx.db.transaction() as db:
         rows = list_farms(db, _coop())
     return render_template("console_farms.html", farms=rows)
+
+
+@bp.route("/farms/<int:farm_id>", methods=["GET", "POST"])
+@signed_in("manager")
+def edit_farm(farm_id: int):
+    from supply.api.farms import FarmIn
+    from supply.services.catalog import FarmInput, get_farm
+    from supply.services.web import update_farm
+
+    ctx = services()
+    if request.method == "POST":
+        data = load_form(FarmIn(), request.form)
+        with ctx.db.transaction() as db:
+            update_farm(db, _coop(), farm_id, FarmInput(**data), ctx.snapper)
+        flash(_("Saved."), "ok")
+        return redirect(url_for("console.farms"))
+    with ctx.db.transaction() as db:
+        farm = get_farm(db, _coop(), farm_id)
+    return render_template("console_edit_farm.html", farm=farm)
 
 
 @bp.route("/products", methods=["GET", "POST"])

@@ -140,3 +140,50 @@ def test_the_dashboard_shows_todays_figures(client, tokens):
     sign_in(client, tokens["manager"])
     page = client.get("/m/").get_data(as_text=True)
     assert re.search(r'<b class="reserved">6</b>', page) and re.search(r'<b class="refused">0</b>', page)
+
+
+def test_a_farm_and_a_driver_are_edited_with_the_apis_validation(client, tokens):
+    from tests.conftest import auth
+
+    farm = client.post("/api/v1/farms", headers=auth(tokens["manager"]),
+                       json={"name": "旧名", "lat": 42.5562, "lon": 1.5331}).get_json()
+    sign_in(client, tokens["manager"])
+    form = client.get(f"/m/farms/{farm['id']}").get_data(as_text=True)
+    assert 'value="旧名"' in form
+    bad = _form(client, f"/m/farms/{farm['id']}", {"name": "新名", "lat": "42.5562", "lon": "1.5331",
+                                                   "phone": "not a phone"})
+    assert bad.status_code == 422 and "phone" in bad.get_data(as_text=True)
+    moved = _form(client, f"/m/farms/{farm['id']}", {"name": "新名 <b>", "lat": "42.5676", "lon": "1.5976",
+                                                     "window_start": "08:00", "window_end": "11:00"})
+    assert moved.status_code == 302
+    after = client.get(f"/api/v1/farms/{farm['id']}", headers=auth(tokens["manager"])).get_json()
+    assert after["name"] == "新名 <b>" and after["lat"] == 42.5676 and after["node_id"] != farm["node_id"]
+    assert "新名 &lt;b&gt;" in client.get("/m/farms").get_data(as_text=True)
+    assert _form(client, f"/m/drivers/{tokens['driver_id']}", {"name": "马师傅", "phone": "+86 138 0000 0009"},
+                 page="/m/drivers").status_code == 302
+    assert "+86 138 0000 0009" in client.get("/m/drivers").get_data(as_text=True)
+    assert client.get("/m/farms/999999").status_code == 404
+
+
+def test_a_platform_message_waiting_for_its_lines_is_completed_from_the_dashboard(client, db, tokens):
+    from supply.db.models import Order, PlatformMessage
+    from tests.conftest import auth
+    from tests.helpers import make_farm, make_product, stock
+
+    manager = auth(tokens["manager"])
+    farm = make_farm(client, manager)
+    make_product(client, manager)
+    stock(client, manager, farm["id"], "NOODLE-500", 10)
+    with db.transaction() as session:
+        session.add(PlatformMessage(cooperative_id=1, platform="douyin", message_id="m-1", kind="paid",
+                                    external_order_id="dy-777", status="needs_order_detail", payload={}))
+    sign_in(client, tokens["manager"])
+    page = client.get("/m/").get_data(as_text=True)
+    assert '<b class="waiting">1</b>' in page and "平台未发送订单明细" in page
+    message_id = re.search(r'action="/m/messages/(\d+)/order"', page).group(1)
+    assert _form(client, f"/m/messages/{message_id}/order", {"sku": "NOODLE-500", "quantity": "0"}).status_code == 422
+    assert _form(client, f"/m/messages/{message_id}/order", {"sku": "NOODLE-500", "quantity": "3"}).status_code == 302
+    with db.transaction() as session:
+        order = session.query(Order).filter_by(external_id="dy-777").one()
+        assert order.status == "reserved" and sum(line.quantity for line in order.lines) == 3
+    assert '<b class="waiting">0</b>' in client.get("/m/").get_data(as_text=True)
