@@ -50,6 +50,7 @@ class SandboxState:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256   # the default 5 drops connections under a spike, as no platform gateway does
 
 
 class SandboxPlatform:
@@ -65,6 +66,7 @@ class SandboxPlatform:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"   # keep-alive, as the platforms' gateways
             def log_message(self, *args):   # quiet
                 pass
 

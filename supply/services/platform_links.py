@@ -330,7 +330,7 @@ def request_order_details(services, cooperative_id: int, platform: str, results:
 # A queued job's key lapses after this long, so a job lost with its key does not stop new ones for good.
 DRAIN_KEY_TTL_S = 30
 # Messages fetched and recorded together by a draining job, per round.
-DRAIN_ROUND = 200
+DRAIN_ROUND = 100
 
 
 def _drain_key(services, cooperative_id: int, platform: str) -> str:
