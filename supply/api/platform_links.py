@@ -104,7 +104,9 @@ class PlatformAccounts(MethodView):
         """Connect (or update) the cooperative's shop on a platform; the answer names its webhook address."""
         svc = services()
         with svc.db.transaction() as session:
-            return links.connect_account(session, links.vault(svc), coop_id(), **data)
+            account = links.connect_account(session, links.vault(svc), coop_id(), **data)
+        svc.extras.pop("platform_credentials", None)
+        return account
 
 
 @blp.route("/platform-accounts/<string:platform>/authorization")

@@ -60,6 +60,8 @@ RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0)
 # Order-detail calls of one push made side by side.
 DETAIL_CONCURRENCY = 16
 LISTING_MIN_INTERVAL_S = 1.0
+# A cooperative's credentials are read again after this long (a change reaches every process within it).
+CREDENTIALS_TTL_S = 5.0
 ORDER_DETAILS_JOB = "platform_order_details"
 SHIPMENTS_JOB = "platform_shipments"
 
@@ -176,8 +178,15 @@ def client_for(services, cooperative_id: int, platform: str) -> PlatformApiClien
     base_url = services.settings.platform_api_urls.get(platform)
     if not base_url:
         return None
-    with services.db.transaction() as session:
-        credentials = credentials_for(services, session, cooperative_id, platform)
+    # Read at most every CREDENTIALS_TTL_S per process: every push without lines asks for a client.
+    cache = services.extras.setdefault("platform_credentials", {})
+    cached = cache.get((cooperative_id, platform))
+    if cached is not None and cached[0] > time.monotonic():
+        credentials = cached[1]
+    else:
+        with services.db.transaction() as session:
+            credentials = credentials_for(services, session, cooperative_id, platform)
+        cache[(cooperative_id, platform)] = (time.monotonic() + CREDENTIALS_TTL_S, credentials)
     if credentials is None:
         return None
     http = services.extras.get("platform_http")
