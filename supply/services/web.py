@@ -374,7 +374,27 @@ def plan_map(session: Session, network, cooperative_id: int, plan_id: int) -> di
     background = [line.coords for line in network.edge_polylines(bbox=bbox, tolerance_m=25.0)] if network else []
     return {"plan_id": plan.id, "version": plan.version, "hub": {"lon": hub.lon, "lat": hub.lat, "name": hub.name},
             "routes": routes, "unplanned": unplanned, "bbox": bbox, "background": background,
-            "attribution": getattr(network, "attribution", None)}
+            "attribution": getattr(network, "attribution", None),
+            "closures": [c for c in list_closures(session, cooperative_id) if c["lat"] is not None]}
+
+
+def county_map(session: Session, network, cooperative_id: int) -> dict | None:
+    """The county's roads around the cooperative's hubs and farms, with the closures placed on them:
+    the map a manager clicks to close a road. None before any hub or farm exists."""
+    from supply.db.models import Farm, Hub
+
+    points = [(h.lon, h.lat) for h in session.execute(select(Hub).where(Hub.cooperative_id == cooperative_id)).scalars()]
+    points += [(f.lon, f.lat) for f in session.execute(select(Farm).where(Farm.cooperative_id == cooperative_id))
+               .scalars()]
+    if not points:
+        return None
+    margin = 0.01
+    bbox = (min(p[0] for p in points) - margin, min(p[1] for p in points) - margin,
+            max(p[0] for p in points) + margin, max(p[1] for p in points) + margin)
+    background = [line.coords for line in network.edge_polylines(bbox=bbox, tolerance_m=25.0)] if network else []
+    return {"plan_id": 0, "hub": None, "routes": [], "unplanned": [], "bbox": bbox, "background": background,
+            "attribution": getattr(network, "attribution", None),
+            "closures": [c for c in list_closures(session, cooperative_id) if c["lat"] is not None]}
 
 
 def ledger_rows(session: Session, cooperative_id: int, limit: int = 100_000) -> list[dict]:

@@ -368,9 +368,14 @@ def closures():
         flash(_("Road closed: %(road)s. Published plans to re-plan: %(plans)s.")
               % {"road": result["road"] or "—", "plans": len(result["flagged_plans"])}, "ok")
         return redirect(url_for("console.closures"))
+    from supply.services.web import county_map
+    from supply.web.mapsvg import plan_svg
+
     with ctx.db.transaction() as db:
         rows = list_closures(db, _coop())
-    return render_template("console_closures.html", closures=rows)
+        scene = county_map(db, ctx.network, _coop())
+    return render_template("console_closures.html", closures=rows,
+                           map_svg=Markup(plan_svg(scene)) if scene else None)
 
 
 from supply.web import exports  # noqa: E402,F401  (its routes are on this blueprint)

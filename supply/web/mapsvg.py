@@ -30,8 +30,10 @@ def _polyline(points, at) -> str:
 
 def plan_svg(scene: dict) -> str:
     at, height = _projector(scene["bbox"], WIDTH)
+    west, south, east, north = scene["bbox"]
     out = [f'<svg class="plan-map" viewBox="0 0 {WIDTH} {height}" xmlns="http://www.w3.org/2000/svg" '
-           f'role="img" aria-label="plan {int(scene["plan_id"])}">',
+           f'role="img" aria-label="plan {int(scene["plan_id"])}" data-west="{west}" data-south="{south}" '
+           f'data-east="{east}" data-north="{north}">',
            '<g class="roads" fill="none" stroke="#c8c8c8" stroke-width="1">']
     out += [f'<polyline points="{_polyline(line, at)}"/>' for line in scene["background"] if len(line) > 1]
     out.append("</g>")
@@ -52,10 +54,15 @@ def plan_svg(scene: dict) -> str:
         out.append(f'<g class="unplanned"><title>{escape(item["name"])}: {escape(item["reason"])} '
                    f'{escape(item["detail"])}</title><path d="M{x - 7},{y - 7}L{x + 7},{y + 7}M{x - 7},{y + 7}'
                    f'L{x + 7},{y - 7}" stroke="#c62828" stroke-width="4"/></g>')
-    hx, hy = at(scene["hub"]["lon"], scene["hub"]["lat"])
-    out.append(f'<g class="hub"><title>{escape(scene["hub"]["name"])}</title><rect x="{hx - 10}" y="{hy - 10}" '
-               f'width="20" height="20" fill="#111"/><text x="{hx}" y="{hy + 5}" text-anchor="middle" '
-               f'font-size="13" fill="#fff">H</text></g>')
+    for closure in scene.get("closures", []):
+        x, y = at(closure["lon"], closure["lat"])
+        out.append(f'<g class="closure"><title>{escape(closure["reason"])}</title><rect x="{x - 7}" y="{y - 7}" '
+                   f'width="14" height="14" fill="#c62828" stroke="#fff" stroke-width="2"/></g>')
+    if scene.get("hub"):
+        hx, hy = at(scene["hub"]["lon"], scene["hub"]["lat"])
+        out.append(f'<g class="hub"><title>{escape(scene["hub"]["name"])}</title><rect x="{hx - 10}" '
+                   f'y="{hy - 10}" width="20" height="20" fill="#111"/><text x="{hx}" y="{hy + 5}" '
+                   f'text-anchor="middle" font-size="13" fill="#fff">H</text></g>')
     if scene.get("attribution"):
         out.append(f'<text x="{WIDTH - 6}" y="{height - 6}" text-anchor="end" font-size="12" fill="#555">'
                    f'{escape(scene["attribution"])}</text>')

@@ -36,3 +36,26 @@ def test_a_manager_confirms_pickups_plans_compares_and_publishes(client, tokens,
     page.goto(f"{served}/m/plans/{first}")
     assert page.locator("svg.plan-map g.route").count() >= 1
     context.close()
+
+
+def test_a_manager_closes_a_road_by_clicking_the_map(client, tokens, served, browser):
+    build_day(client, tokens, publish=False)
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    page.goto(f"{served}/signin")
+    page.fill("input[name=token]", tokens["manager"])
+    page.click("button[type=submit]")
+    page.goto(f"{served}/m/closures")
+    svg = page.locator("figure.pick svg")
+    svg.click(position={"x": 200, "y": 150})
+    lat, lon = float(page.input_value("input[name=lat]")), float(page.input_value("input[name=lon]"))
+    west, east = float(svg.get_attribute("data-west")), float(svg.get_attribute("data-east"))
+    south, north = float(svg.get_attribute("data-south")), float(svg.get_attribute("data-north"))
+    assert west < lon < east and south < lat < north
+    page.fill("input[name=starts_at]", "2026-11-30T06:00")
+    page.fill("input[name=reason]", "塌方")
+    page.locator("form.card button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "道路已封闭" in page.locator(".flash").inner_text()
+    assert page.locator("figure.pick svg g.closure").count() == 1
+    context.close()
