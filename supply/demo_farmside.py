@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,10 +20,20 @@ REASONS = ("damaged", "underweight", "spoiled", "wrong_product")
 
 
 def _ok(response: requests.Response) -> requests.Response:
-    if response.status_code not in (200, 201):
+    if response.status_code not in (200, 201, 202):
         raise click.ClickException(f"{response.request.method} {response.url}: {response.status_code} "
                                    f"{response.text[:300]}")
     return response
+
+
+def _finished(http: requests.Session, base: str, job: dict, timeout_s: float = 600) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while job["status"] not in ("finished", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = _ok(http.get(f"{base}/jobs/{job['id']}")).json()
+    if job["status"] != "finished":
+        raise click.ClickException(f"job {job['id']} ({job['kind']}): {job['status']} {job.get('error') or ''}")
+    return job["result"]
 
 
 def run_farm_side(http: requests.Session, base: str, on: date, plan: dict, out: Path, rng: random.Random,
@@ -39,7 +50,7 @@ def run_farm_side(http: requests.Session, base: str, on: date, plan: dict, out: 
                 _ok(http.post(f"{base}/farm-gate-prices", json={"sku": sku, "grade": "A", "valid_from": valid_from,
                                                                "price_fen": grade_a, "basis": basis}))
     day = on.isoformat()
-    notices = _ok(http.post(f"{base}/notices", json={"date": day})).json()
+    notices = _finished(http, base, _ok(http.post(f"{base}/notices", json={"date": day})).json())
     (folder / f"notices-{day}.pdf").write_bytes(_ok(http.get(f"{base}/notices/slips.pdf", params={"date": day})).content)
     (folder / f"call-list-{day}.csv").write_bytes(
         _ok(http.get(f"{base}/notices/call-list.csv", params={"date": day})).content)

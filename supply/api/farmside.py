@@ -2,16 +2,18 @@
 notices to farms. Managers only: hosts and drivers never see any of it."""
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from supply.api.auth import requires
 from supply.api.context import services
+from supply.api.jobs import JobOut
 from supply.api.schemas import Int, QueryId, Text
 from supply.api.util import actor, coop_id
 from supply.i18n import LOCALES
+from supply.services import notices as _notices  # noqa: F401 (registers the notify_farms job)
 from supply.services import prices, statements
 
 blp = Blueprint("farmside", __name__, url_prefix="/api/v1", description="The farms' side: prices, statements, "
@@ -393,26 +395,6 @@ class DayQuery(Schema):
     lang = fields.String(load_default="zh", validate=validate.OneOf(LOCALES))
 
 
-class InvalidNumberOut(Schema):
-    farm_id = fields.Integer()
-    farm_name = fields.String()
-    phone = fields.String(allow_none=True)
-
-
-class NoticeRunOut(Schema):
-    date = fields.Date()
-    channel = fields.String(metadata={"description": "sms (a gateway is configured) or slip"})
-    notice = fields.Integer(metadata={"description": "first notices recorded now"})
-    correction = fields.Integer(metadata={"description": "corrections to farms whose notice changed"})
-    cancellation = fields.Integer(metadata={"description": "farms that no longer have a pickup"})
-    unchanged = fields.Integer(metadata={"description": "farms told already, nothing changed: no message"})
-    retried = fields.Integer()
-    farms = fields.Integer()
-    by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
-    invalid_numbers = fields.List(fields.Nested(InvalidNumberOut),
-                                  metadata={"description": "not mainland mobile numbers: reported, not sent"})
-
-
 class NoticeOut(Schema):
     id = fields.Integer()
     farm_id = fields.Integer()
@@ -436,18 +418,21 @@ class NoticeOut(Schema):
 class Notices(MethodView):
     @requires("manager")
     @blp.arguments(NoticesIn)
-    @blp.response(200, NoticeRunOut)
+    @blp.response(202, JobOut)
     def post(self, data):
-        """Tell every farm with a pickup in the day's published plan what to have ready and when: by
-        SMS when a gateway is configured (COOP_SMS), else as slips and a call list. Run again after a
-        re-plan: only farms whose notice changed hear again (a correction or a cancellation)."""
-        from supply.services.notices import notify_farms
-        from supply.sms import SmsConfig, gateway_for
+        """Tell every farm with a pickup in the day's published plan what to have ready and when: by SMS
+        when a gateway is configured (COOP_SMS), else as slips and a call list. A job; its result counts
+        `notice`, `correction`, `cancellation`, `unchanged`, gives `by_status` of the farms' latest
+        notices and lists `invalid_numbers` (reported, not sent). Run again after a re-plan: only farms
+        whose notice changed hear again (a correction or a cancellation)."""
+        from supply.jobs import get_job, submit_job
 
         ctx = services()
-        config = SmsConfig.from_dict(ctx.settings.sms)
-        return notify_farms(ctx.db, coop_id(), data["date"], gateway=gateway_for(config), config=config,
-                            locale=data["lang"])
+        job_id = submit_job(ctx, coop_id(), "notify_farms", {"cooperative_id": coop_id(),
+                                                             "date": data["date"].isoformat(), "lang": data["lang"]})
+        with ctx.db.transaction() as session:
+            body = get_job(session, coop_id(), job_id)
+        return body, 202, {"Location": url_for("jobs.JobById", job_id=job_id)}
 
     @requires("manager")
     @blp.arguments(NoticeQuery, location="query")

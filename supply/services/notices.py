@@ -321,3 +321,25 @@ def slips_pdf(session: Session, cooperative_id: int, day: date, locale: str = "z
         pdf.set_font("farms", size=9)
         pdf.multi_cell(180, 4.8, notice.body)
     return bytes(pdf.output())
+
+
+def run_notice_job(services, job_id: str, params: dict, progress) -> dict:
+    """Job `notify_farms`: params {cooperative_id, date, lang?}. Running it twice sends nothing twice:
+    the second run finds every notice unchanged (or claims only what is still pending)."""
+    from supply.sms import gateway_for
+
+    config = SmsConfig.from_dict(services.settings.sms)
+    progress(10, "preparing the day's notices")
+    result = notify_farms(services.db, params["cooperative_id"], date.fromisoformat(params["date"]),
+                          gateway=gateway_for(config), config=config, locale=params.get("lang") or "zh")
+    progress(100, f"{result['farms']} farms told ({result['channel']})")
+    return {**result, "date": result["date"].isoformat()}
+
+
+def _register() -> None:
+    from supply.jobs import register_handler
+
+    register_handler("notify_farms", run_notice_job)
+
+
+_register()
