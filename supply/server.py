@@ -4,10 +4,25 @@ granian (the default) reads and writes HTTP in Rust and hands each request to a 
 threads, so more of the interpreter is left to the application: on the 2-core benchmark machine it
 answered single orders about half again as fast as gunicorn's threaded workers
 (`python benchmarks/ingest.py --server gunicorn` to compare). gunicorn stays available.
+
+Slow clients. granian's WSGI interface hands a request to a Python thread as soon as its headers are
+in, and the thread then waits on the body: a few dozen clients sending a body a byte a second held
+every thread. So granian serves the app through `BodyGuard` (ASGI): the body is read on the event loop
+(coroutines, not threads) with a deadline and a minimum rate, requests still reading are bounded per
+address and in total, and only a complete body is handed to a thread of the WSGI app. The headers
+themselves are bounded by granian (`HEADER_READ_TIMEOUT_MS`). gunicorn has no such guard: run it
+behind a buffering proxy (README, deployment).
 """
 from __future__ import annotations
 
+import asyncio
 import gc
+import io
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
 
 SERVERS = ("granian", "gunicorn")
 
@@ -37,14 +52,219 @@ def run(server: str, *, bind: str, workers: int, threads: int, log_level: str = 
         raise ValueError(f"unknown server {server!r}: one of {', '.join(SERVERS)}")
 
 
+# Bodies: read whole within BODY_DEADLINE_S, and after BODY_GRACE_S at no less than BODY_MIN_RATE bytes
+# a second on average. Requests still sending their body: at most READING_PER_ADDRESS from one address
+# (not counted behind trusted proxies, where every request has the proxy's) and READING_TOTAL in all.
+BODY_DEADLINE_S = 30.0
+BODY_GRACE_S = 2.0
+BODY_MIN_RATE = 1024
+READING_PER_ADDRESS = 32
+READING_TOTAL = 2048
+# granian: headers in within this, and this many requests of a worker handed to Python at once.
+HEADER_READ_TIMEOUT_MS = 10_000
+BACKPRESSURE = 4096
+THREADS_ENV = "COOP_SERVE_THREADS"
+GUARD_ENV = "COOP_BODY_GUARD"   # "0": granian's WSGI without the guard (behind a buffering proxy only)
+
+
+def guarded_app():
+    """The app as a granian worker serves it: the WSGI app behind `BodyGuard`."""
+    app = served_app()
+    settings = app.extensions["coop"].settings
+    return BodyGuard(app, threads=int(os.environ.get(THREADS_ENV, "16")), max_body=settings.max_body_bytes,
+                     per_address=None if settings.trusted_proxies else READING_PER_ADDRESS)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class _Gone(Exception):
+    """The client hung up."""
+
+
+class BodyGuard:
+    """An ASGI app that reads each request's body on the event loop, bounded, then runs a WSGI app on a
+    pool of threads with the body complete (PEP 3333 environ from the ASGI scope).
+
+    Refused before any thread is used, in the error shape: a declared length beyond `max_body` (413),
+    a body not complete within `deadline_s` or slower than `min_rate` bytes/s after `grace_s` (408),
+    an address with `per_address` requests still sending (429), `total` requests still sending (503).
+    """
+
+    def __init__(self, wsgi_app, *, threads: int, max_body: int, deadline_s: float = BODY_DEADLINE_S,
+                 grace_s: float = BODY_GRACE_S, min_rate: float = BODY_MIN_RATE,
+                 per_address: int | None = READING_PER_ADDRESS, total: int = READING_TOTAL):
+        self.app = wsgi_app
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wsgi")
+        self.max_body, self.deadline_s, self.grace_s, self.min_rate = max_body, deadline_s, grace_s, min_rate
+        self.per_address, self.total = per_address, total
+        self.reading: dict[str, int] = {}
+        self.reading_total = 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.pool.shutdown(wait=False)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope, receive, send) -> None:
+        address = (scope.get("client") or ("unknown", 0))[0]
+        try:
+            body = await self._body(scope, receive, address)
+        except _Refused as refusal:
+            await _answer(send, refusal.status, refusal.code, refusal.message,
+                          [(b"retry-after", b"2")] if refusal.status in (429, 503) else [])
+            return
+        except _Gone:
+            return
+        environ = _environ(scope, body)
+        status, headers, content = await asyncio.get_running_loop().run_in_executor(
+            self.pool, _run_wsgi, self.app, environ)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    async def _body(self, scope, receive, address: str) -> bytes:
+        length = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    raise _Refused(400, "bad_request", "Content-Length is not a number") from None
+            elif name == b"transfer-encoding":
+                chunked = True
+        if length is not None and length > self.max_body:
+            raise _Refused(413, "body_too_large", f"the body is larger than {self.max_body} bytes")
+        if not length and not chunked:
+            return b""
+        if self.reading_total >= self.total:
+            raise _Refused(503, "service_unavailable", "too many requests are sending their body; retry shortly")
+        if self.per_address is not None and self.reading.get(address, 0) >= self.per_address:
+            raise _Refused(429, "rate_limited", "too many requests from this address are sending their body")
+        self.reading_total += 1
+        self.reading[address] = self.reading.get(address, 0) + 1
+        try:
+            return await self._read(receive)
+        finally:
+            self.reading_total -= 1
+            if self.reading[address] <= 1:
+                del self.reading[address]
+            else:
+                self.reading[address] -= 1
+
+    async def _read(self, receive) -> bytes:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.deadline_s
+        chunks, received = [], 0
+        while True:
+            # the moment the average rate would fall below the minimum, unless more arrives before it
+            slow_at = started + self.grace_s + received / self.min_rate
+            wait = min(deadline, slow_at) - loop.time()
+            if wait <= 0:
+                raise _Refused(408, "body_too_slow", "the body was not sent in time")
+            try:
+                message = await asyncio.wait_for(receive(), wait)
+            except asyncio.TimeoutError:
+                raise _Refused(408, "body_too_slow", "the body was not sent in time") from None
+            if message["type"] == "http.disconnect":
+                raise _Gone()
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body:
+                raise _Refused(413, "body_too_large", f"the body is larger than {self.max_body} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _environ(scope, body: bytes) -> dict:
+    server = scope.get("server") or ("localhost", 80)
+    client = scope.get("client") or ("", 0)
+    environ = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": scope.get("root_path", "").encode("utf-8").decode("latin-1"),
+        "PATH_INFO": scope["path"].encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server[0]), "SERVER_PORT": str(server[1] if server[1] is not None else 80),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": client[0], "REMOTE_PORT": str(client[1]),
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0), "wsgi.url_scheme": scope.get("scheme", "http"), "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+    }
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1").upper().replace("-", "_")
+        if key == "CONTENT_LENGTH":
+            continue   # the body's own length, set above
+        if key != "CONTENT_TYPE":
+            key = "HTTP_" + key
+        text = value.decode("latin-1")
+        environ[key] = f"{environ[key]},{text}" if key in environ else text
+    return environ
+
+
+def _run_wsgi(app, environ) -> tuple[int, list, bytes]:
+    started: list = []
+
+    def start_response(status, headers, exc_info=None):
+        started[:] = [status, headers]
+        return lambda data: chunks.append(data)
+
+    chunks: list[bytes] = []
+    result = app(environ, start_response)
+    try:
+        for chunk in result:
+            chunks.append(chunk)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    status, headers = started
+    return (int(status.split(" ", 1)[0]),
+            [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers], b"".join(chunks))
+
+
+async def _answer(send, status: int, code: str, message: str, extra: list) -> None:
+    body = orjson.dumps({"error": {"code": code, "message": message}}) + b"\n"
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"), *extra]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def run_granian(*, bind: str, workers: int, threads: int, log_level: str = "warning") -> None:
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
 
     host, _, port = bind.rpartition(":")
-    Server("supply.server:served_app", factory=True, interface=Interfaces.WSGI, address=host or "127.0.0.1",
-           port=int(port), workers=workers, blocking_threads=threads, respawn_failed_workers=True,
+    if os.environ.get(GUARD_ENV, "1") == "0":
+        # granian's own WSGI: a little faster per request, but a slow body holds a thread until it is
+        # in; only behind a proxy that buffers whole bodies (README, deployment).
+        Server("supply.server:served_app", factory=True, interface=Interfaces.WSGI, address=host or "127.0.0.1",
+               port=int(port), workers=workers, blocking_threads=threads, respawn_failed_workers=True,
+               http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
+               log_level=LogLevels(log_level.lower()), log_access=False).serve()
+        return
+    os.environ[THREADS_ENV] = str(threads)   # read by each worker's `guarded_app`
+    Server("supply.server:guarded_app", factory=True, interface=Interfaces.ASGI, address=host or "127.0.0.1",
+           port=int(port), workers=workers, respawn_failed_workers=True, backpressure=BACKPRESSURE,
+           http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
            log_level=LogLevels(log_level.lower()), log_access=False).serve()
 
 

@@ -48,3 +48,8 @@ def test_matrix_smoke_reports_its_time():
 def test_platform_links_smoke_reports_push_to_reserved_and_listing_lag():
     out = run("benchmarks/platform_links.py", "--smoke")
     assert "paid push -> order recorded: p50" in out and "listing stock lag" in out and "oversell 0" in out
+
+
+def test_slow_clients_smoke_reports_latency_beside_the_target():
+    out = run("benchmarks/slow_clients.py", "--smoke")
+    assert "p99" in out and "target p99 < 100 ms" in out and "408" in out
