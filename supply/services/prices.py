@@ -10,7 +10,7 @@ import bisect
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supply.db.farmside import FarmGatePrice
@@ -45,11 +45,37 @@ def set_price(session: Session, cooperative_id: int, *, sku: str, valid_from: da
         raise Conflict(f"a price of {sku}{' grade ' + grade if grade else ''} from {valid_from} is already set; "
                        "prices are never edited: set a new one from another date",
                        code="price_exists", fields={"valid_from": ["a price already starts on this date"]})
+    _refuse_rewriting_history(session, cooperative_id, product, grade, valid_from)
     price = FarmGatePrice(cooperative_id=cooperative_id, product_id=product.id, grade=grade,
                           valid_from=valid_from, price_fen=price_fen, basis=basis, actor=actor, note=note)
     session.add(price)
     session.flush()
     return serialize_price(price, product)
+
+
+def _refuse_rewriting_history(session: Session, cooperative_id: int, product: Product, grade: str,
+                              valid_from: date) -> None:
+    """A new price may not change what a statement already said: it is refused for days that have
+    units taken at the farm gate and were priced already. (A first price for days never priced is fine.)"""
+    from supply.db.farmside import FarmGateRecord
+
+    later = session.execute(select(func.min(FarmGatePrice.valid_from)).where(
+        FarmGatePrice.product_id == product.id, FarmGatePrice.grade == grade,
+        FarmGatePrice.valid_from > valid_from)).scalar()
+    query = (select(FarmGateRecord.day, FarmGateRecord.grade).where(
+        FarmGateRecord.product_id == product.id, FarmGateRecord.outcome == "accepted",
+        FarmGateRecord.day >= valid_from).distinct())
+    if later is not None:
+        query = query.where(FarmGateRecord.day < later)
+    if grade:
+        query = query.where(FarmGateRecord.grade == grade)
+    book = PriceBook(session, cooperative_id)
+    for day, taken_grade in session.execute(query).all():
+        current = book.price_on(product.id, taken_grade, day)
+        if current is not None and not (grade == "" and current.grade):  # a grade's own price governs it
+            raise Conflict(f"units of {product.sku} taken on {day} were priced already; a price from "
+                           f"{valid_from} would change their statement", code="price_in_the_past",
+                           fields={"valid_from": [f"after {day}, the last day priced and collected"]})
 
 
 def serialize_price(price: FarmGatePrice, product: Product) -> dict:

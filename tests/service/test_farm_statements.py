@@ -169,3 +169,21 @@ def test_each_line_is_the_exact_amount_rounded_half_up_and_totals_are_sums_of_li
         assert line_amount_fen(quantity, Price(fen, basis, DAY, ""), float(weight)) == expected
 
     check()
+
+
+def test_a_new_price_cannot_rewrite_a_day_already_collected_and_priced_but_may_price_a_day_never_priced(
+        client, manager, db, tokens):
+    world = build(client, manager, db, tokens)
+    collect_all(client, tokens, world)
+    # Collected before any price: a first price may still be set for that day.
+    post(client, "/api/v1/farm-gate-prices", manager, {"sku": SKU, "valid_from": "2026-11-01", "price_fen": 300})
+    before = client.get("/api/v1/statements", query_string=PERIOD, headers=manager).get_json()
+    assert sum(s["total_fen"] for s in before) == 12 * 300
+    for valid_from in ("2026-11-15", DAY.isoformat()):
+        again = client.post("/api/v1/farm-gate-prices", headers=manager,
+                            json={"sku": SKU, "valid_from": valid_from, "price_fen": 100})
+        assert again.status_code == 409 and again.get_json()["error"]["code"] == "price_in_the_past"
+    post(client, "/api/v1/farm-gate-prices", manager, {"sku": SKU, "valid_from": (DAY + timedelta(days=1)).isoformat(),
+                                                         "price_fen": 100})
+    after = client.get("/api/v1/statements", query_string=PERIOD, headers=manager).get_json()
+    assert after == before
