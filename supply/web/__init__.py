@@ -33,10 +33,23 @@ class _SessionInterface(SecureCookieSessionInterface):
                 return None
         return super().get_signing_serializer(app)
 
+    def open_session(self, app: Flask, request):
+        # The API, health and metrics never use the session: they neither read the key nor a cookie.
+        if not _is_page(request.path):
+            return self.session_class()
+        return super().open_session(app, request)
+
     def get_cookie_secure(self, app: Flask) -> bool:
         from flask import request
 
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+_NOT_PAGES = ("/api/", "/healthz", "/readyz", "/metrics")
+
+
+def _is_page(path: str) -> bool:
+    return not path.startswith(_NOT_PAGES)
 
 
 def init_web(app: Flask) -> None:

@@ -133,3 +133,11 @@ def test_pages_allow_scripts_only_from_the_site_and_refuse_framing(client, token
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert page.headers["X-Frame-Options"] == "DENY" and page.headers["Referrer-Policy"] == "same-origin"
     assert "<script>" not in page.get_data(as_text=True)  # no inline script for the policy to refuse
+
+
+def test_the_api_neither_reads_nor_sets_the_pages_session_cookie(client, tokens):
+    sign_in(client, tokens["manager"])
+    response = client.get("/api/v1/pickups", headers=auth(tokens["manager"]))
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    assert "Set-Cookie" not in client.get("/healthz").headers
