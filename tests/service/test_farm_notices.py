@@ -8,7 +8,6 @@ import io
 import re
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import select
 
 from tests.farmside import DAY, FARMS, build
