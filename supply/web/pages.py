@@ -106,6 +106,34 @@ def refusal_text(exc: DomainError) -> str:
     return _(text) if text else _("The request was refused.")
 
 
+FIELD_LABELS = {
+    "name": N_("Name"), "phone": N_("Phone"), "lat": N_("Latitude"), "lon": N_("Longitude"),
+    "window_start": N_("Window from"), "window_end": N_("Window to"), "sku": "SKU", "quantity": N_("Quantity"),
+    "quantity_ready": N_("Ready at the farm"), "unit": N_("Unit"), "unit_weight_kg": N_("Weight per unit (kg)"),
+    "unit_volume_l": N_("Volume per unit (L)"), "capacity_kg": N_("Capacity (kg)"), "capacity_l": N_("Capacity (L)"),
+    "shift_start": N_("Shift from"), "shift_end": N_("Shift to"), "hub_id": N_("Hub"), "date": N_("Date"),
+    "starts_at": N_("From"), "ends_at": N_("Until"), "reason": N_("Reason"), "driver_id": N_("Driver"),
+    "time_limit_s": N_("Solver time (s)"),
+}
+# marshmallow's and the services' usual reasons; any other is shown as it came
+REASONS = {
+    "Missing data for required field.": N_("required"), "Not a valid number.": N_("not a number"),
+    "Not a valid integer.": N_("not a whole number"), "Not a valid time.": N_("not a time (HH:MM)"),
+    "Not a valid date.": N_("not a date"), "Not a valid datetime.": N_("not a date and time"),
+    "not a phone number": N_("not a phone number"), "unknown sku": N_("no product has this SKU"),
+    "a whole number, 0 or more": N_("a whole number, 0 or more"),
+}
+
+
+def _fields_for_people(fields: dict) -> dict[str, list[str]]:
+    shown = {}
+    for name, reasons in fields.items():
+        head, _dot, rest = name.partition(".")
+        label = _(FIELD_LABELS[head]) + (f" {rest}" if rest else "") if head in FIELD_LABELS else name
+        shown[label] = [_(REASONS[r]) if r in REASONS else r for r in reasons]
+    return shown
+
+
 def render_refusal(exc: DomainError):
     from supply.api.errors import status_for
 
@@ -114,7 +142,8 @@ def render_refusal(exc: DomainError):
         return {"error": {"code": exc.code, "message": refusal_text(exc), "fields": exc.fields or {}}}, status
     if status == 401:
         return redirect(url_for("pages.signin", next=request.full_path.rstrip("?")))
-    return render_template("refused.html", message=refusal_text(exc), fields=exc.fields or {}), status
+    return render_template("refused.html", message=refusal_text(exc),
+                           fields=_fields_for_people(exc.fields or {})), status
 
 
 protect_forms(bp)

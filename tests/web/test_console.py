@@ -18,9 +18,11 @@ def _form(client, path, data, page="/m/"):
 def test_farms_are_created_with_the_apis_validation_and_names_shown_as_text(client, tokens):
     sign_in(client, tokens["manager"])
     bad = _form(client, "/m/farms", {"name": "坏农户", "lat": "95", "lon": "1.5"})
-    assert bad.status_code == 422 and "lat" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "<b>纬度</b>" in bad.get_data(as_text=True)
+    not_a_number = _form(client, "/m/farms", {"name": "坏农户", "lat": "北纬", "lon": "1.5"})
+    assert not_a_number.status_code == 422 and "<b>纬度</b>: 不是数字" in not_a_number.get_data(as_text=True)
     window = _form(client, "/m/farms", {"name": "半个时间窗", "lat": "42.55", "lon": "1.53", "window_start": "08:00"})
-    assert window.status_code == 422 and "window_end" in window.get_data(as_text=True)
+    assert window.status_code == 422 and "<b>时间窗结束</b>" in window.get_data(as_text=True)
     good = _form(client, "/m/farms", {"name": EVIL, "lat": "42.5562", "lon": "1.5331", "phone": "+86 139 0000 1000",
                                       "window_start": "07:00", "window_end": "16:00"})
     assert good.status_code == 302
@@ -152,7 +154,7 @@ def test_a_farm_and_a_driver_are_edited_with_the_apis_validation(client, tokens)
     assert 'value="旧名"' in form
     bad = _form(client, f"/m/farms/{farm['id']}", {"name": "新名", "lat": "42.5562", "lon": "1.5331",
                                                    "phone": "not a phone"})
-    assert bad.status_code == 422 and "phone" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "<b>电话</b>: 不是电话号码" in bad.get_data(as_text=True)
     moved = _form(client, f"/m/farms/{farm['id']}", {"name": "新名 <b>", "lat": "42.5676", "lon": "1.5976",
                                                      "window_start": "08:00", "window_end": "11:00"})
     assert moved.status_code == 302
