@@ -100,7 +100,8 @@ def _farm_day(rng: random.Random, n_farms: int):
     return [(w, {sku: int(round(q * fill[sku])) for sku, q in h.items()}) for w, h in stock]
 
 
-def build(name: str, networks) -> Problem:
+def build(name: str, networks, *, with_nodes: bool = False):
+    """The instance's Problem (with its network and the network node of each location, if asked)."""
     spec = SPECS[name]
     network = networks(spec["roads"])
     if spec.get("close_pass"):
@@ -143,9 +144,10 @@ def build(name: str, networks) -> Problem:
                 refrigerated=cold, shift_start_s=_s("06:00"), shift_end_s=_s("18:30"),
                 cost_per_km=int(round(per_km * 100)), fixed_cost=int(round(per_use * 100)),
                 max_trips=MAX_TRIPS))
-    return Problem(durations_s=matrix.travel_time_s, distances_m=matrix.distance_m, stops=stops,
-                   vehicles=vehicles, hub_location=0, hub_open_s=_s("06:00"),
-                   hub_cutoff_s=_s("18:30"), reload_duration_s=RELOAD_DURATION_S, name=name)
+    problem = Problem(durations_s=matrix.travel_time_s, distances_m=matrix.distance_m, stops=stops,
+                      vehicles=vehicles, hub_location=0, hub_open_s=_s("06:00"),
+                      hub_cutoff_s=_s("18:30"), reload_duration_s=RELOAD_DURATION_S, name=name)
+    return (problem, network, nodes) if with_nodes else problem
 
 
 def encode(problem: Problem) -> bytes:

@@ -238,7 +238,8 @@ def _blocked_between(problem: Problem, locations: list[int], rows_at_once: int =
 
 
 def solve(problem: Problem, time_limit_s: float | None = 5.0, seed: int = 0,
-          engine: str = "auto", max_iterations: int | None = None) -> Plan:
+          engine: str = "auto", max_iterations: int | None = None,
+          initial_routes=None) -> Plan:
     """Plan routes for ``problem`` within ``time_limit_s`` seconds (wall clock).
 
     ``engine`` is ``"auto"`` (see ``choose_engine``), ``"ortools"`` or ``"pyvrp"``.
@@ -247,6 +248,9 @@ def solve(problem: Problem, time_limit_s: float | None = 5.0, seed: int = 0,
     With ``time_limit_s=None`` and an iteration budget the same input and seed give the same
     plan on any machine. The seed drives PyVRP's random numbers and OR-Tools' order of the
     pickups (seed 0 keeps the input order).
+    ``initial_routes`` (``[(vehicle_id, [stop_id or None for a reload, ...]), ...]``, e.g. the
+    published plan's) is where the search starts (a warm start); stops no longer in the problem
+    are dropped from it, new ones are left for the search to insert.
     Pickups that cannot be planned come back in ``Plan.unassigned`` with a reason;
     ``Plan.search`` holds the engine's figures. Raises ``SearchFailed`` when the engine finds
     no plan or rejects its parameters.
@@ -295,15 +299,45 @@ def solve(problem: Problem, time_limit_s: float | None = 5.0, seed: int = 0,
         remaining = max(time_limit_s - (time.perf_counter() - started) - _MARGIN_S, 0.01)
     search = {"engine_reason": why, "seed": seed, "time_limit_s": time_limit_s,
               "max_iterations": max_iterations}
+    start = None if initial_routes is None else _start_sequences(problem, pieces, initial_routes)
+    search["warm_start"] = start is not None
     if not pieces:
         sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
         search.update(iterations=0, stopped_by="nothing to plan")
     elif chosen == "pyvrp":
-        sequences = _solve_pyvrp(problem, pieces, remaining, seed, max_iterations, search)
+        sequences = _solve_pyvrp(problem, pieces, remaining, seed, max_iterations, search, start)
     else:
-        sequences = _solve_ortools(problem, pieces, remaining, seed, max_iterations, search)
+        sequences = _solve_ortools(problem, pieces, remaining, seed, max_iterations, search, start)
 
     return _build_plan(problem, pieces, sequences, unassigned, chosen, started, search)
+
+
+def _start_sequences(problem: Problem, pieces: list[_Piece], routes) -> list[list[int | None]]:
+    """Given routes as piece sequences per vehicle index (None: a reload), within each vehicle's
+    trips; unknown vehicles and stops, and repeated stops, are dropped."""
+    by_stop: dict = {}
+    for k, p in enumerate(pieces):
+        by_stop.setdefault(p.stop.id, []).append(k)
+    index = {v.id: i for i, v in enumerate(problem.vehicles)}
+    sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
+    used = set()
+    for vehicle_id, stop_ids in routes:
+        vi = index.get(vehicle_id)
+        if vi is None:
+            continue
+        seq = sequences[vi]
+        reloads = problem.vehicles[vi].max_trips - 1
+        for sid in stop_ids:
+            if sid is None:
+                if seq and seq[-1] is not None and reloads > 0:
+                    seq.append(None)
+                    reloads -= 1
+            elif sid in by_stop and sid not in used:
+                used.add(sid)
+                seq.extend(by_stop[sid])
+        while seq and seq[-1] is None:
+            seq.pop()
+    return sequences
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,7 +353,7 @@ def _node_arrays(problem: Problem, pieces: list[_Piece], reload_owner: list[int]
 
 
 def _solve_ortools(problem: Problem, pieces: list[_Piece], limit_s: float | None, seed: int,
-                   max_iterations: int | None, search: dict):
+                   max_iterations: int | None, search: dict, start=None):
     """Visit sequences by OR-Tools. The seed shuffles the order in which pickups enter the model
     (seed 0 keeps the input order): OR-Tools' routing search has no random seed of its own, but
     its first solution and its neighbourhoods follow node order, so another order is another,
@@ -327,8 +361,11 @@ def _solve_ortools(problem: Problem, pieces: list[_Piece], limit_s: float | None
     order = list(range(len(pieces)))
     if seed:
         order = np.random.default_rng(seed).permutation(len(pieces)).tolist()
+    if start is not None:
+        position = {k: i for i, k in enumerate(order)}
+        start = [[None if k is None else position[k] for k in seq] for seq in start]
     sequences = _solve_ortools_ordered(problem, [pieces[i] for i in order], limit_s,
-                                       max_iterations, search)
+                                       max_iterations, search, start)
     return [[None if k is None else order[k] for k in seq] for seq in sequences]
 
 
@@ -342,7 +379,7 @@ _ORTOOLS_FAILED = {
 
 
 def _solve_ortools_ordered(problem: Problem, pieces: list[_Piece], limit_s: float | None,
-                           max_iterations: int | None, search: dict):
+                           max_iterations: int | None, search: dict, initial=None):
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     vehicles = problem.vehicles
@@ -435,7 +472,17 @@ def _solve_ortools_ordered(problem: Problem, pieces: list[_Piece], limit_s: floa
     if error:
         raise SearchFailed(f"OR-Tools rejects the search parameters: {error}")
 
-    solution = routing.SolveWithParameters(params)
+    solution = None
+    if initial is not None:
+        routing.CloseModelWithParameters(params)
+        assignment = routing.ReadAssignmentFromRoutes(
+            _ortools_routes(initial, pieces, reload_owner, n_pieces,
+                            {vi for vi, v in enumerate(vehicles) if v.refrigerated}), True)
+        if assignment is not None:
+            solution = routing.SolveFromAssignmentWithParameters(assignment, params)
+        search["warm_start_accepted"] = assignment is not None
+    if solution is None:
+        solution = routing.SolveWithParameters(params)
     status = routing.status()
     solver = routing.solver()
     search.update(iterations=int(solver.Solutions()), branches=int(solver.Branches()),
@@ -459,6 +506,25 @@ def _solve_ortools_ordered(problem: Problem, pieces: list[_Piece], limit_s: floa
             index = solution.Value(routing.NextVar(index))
         sequences.append(seq)
     return sequences
+
+
+def _ortools_routes(start, pieces, reload_owner, n_pieces, cooled) -> list[list[int]]:
+    """Start sequences as OR-Tools node indices: each vehicle's reloads take its own reload
+    nodes; a cold piece on a vehicle without cooling is left out of the start."""
+    free: dict[int, list[int]] = {}
+    for k, vi in enumerate(reload_owner):
+        free.setdefault(vi, []).append(n_pieces + 1 + k)
+    routes = []
+    for vi, seq in enumerate(start):
+        nodes = []
+        for item in seq:
+            if item is None:
+                if free.get(vi) and nodes:
+                    nodes.append(free[vi].pop(0))
+            elif vi in cooled or not pieces[item].stop.cold_chain:
+                nodes.append(item + 1)
+        routes.append(nodes)
+    return routes
 
 
 def _allow_only(routing, index, allowed):
@@ -620,7 +686,7 @@ def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
 
 
 def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, seed: int,
-                 max_iterations: int | None, search: dict):
+                 max_iterations: int | None, search: dict, start=None):
     import pyvrp
     from pyvrp.exceptions import PenaltyBoundWarning
     from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
@@ -662,7 +728,12 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
             else pyvrp.Activity(pyvrp.ActivityType.DEPOT, 1) for k in seq], vt)
             for vt, seq in routes if seq])
 
-    constructed = _construct(problem, pieces)
+    if start is None:
+        constructed = _construct(problem, pieces)
+    else:
+        type_of = {vi: t for t, members in enumerate(_vehicle_groups(problem).values())
+                   for vi in members}
+        constructed = [(type_of[vi], seq) for vi, seq in enumerate(start) if seq]
     first = None
     first_iterations = 0
     routes = constructed
