@@ -16,7 +16,7 @@ from supply.db.models import (
     WebLink, WebSecret, WebSession,
 )
 from supply.db.session import insert_ignore
-from supply.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
+from supply.domain.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from supply.domain.rules import available_to_promise
 from supply.services.auth import Principal, authenticate, hash_token
 from supply.services.stock import get_product
@@ -258,9 +258,6 @@ def messages_waiting(session: Session, cooperative_id: int, limit: int = 50) -> 
         PlatformMessage.status.in_(("unmapped", "needs_order_detail"))).order_by(PlatformMessage.id).limit(limit))
     return [{"id": m.id, "platform": m.platform, "external_order_id": m.external_order_id, "status": m.status,
              "kind": m.kind} for m in rows.scalars()]
-
-
-__all__ = ["DomainError", "Forbidden"]
 
 
 # --- the driver's day -----------------------------------------------------------------------------
