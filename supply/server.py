@@ -214,7 +214,9 @@ def _environ(scope, body: bytes) -> dict:
         if key != "CONTENT_TYPE":
             key = "HTTP_" + key
         text = value.decode("latin-1")
-        environ[key] = f"{environ[key]},{text}" if key in environ else text
+        if key in environ:   # a header sent twice: one value, as HTTP folds it (cookies with "; ")
+            text = f"{environ[key]}{'; ' if key == 'HTTP_COOKIE' else ','}{text}"
+        environ[key] = text
     return environ
 
 

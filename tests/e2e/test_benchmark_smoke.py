@@ -53,3 +53,10 @@ def test_platform_links_smoke_reports_push_to_reserved_and_listing_lag():
 def test_slow_clients_smoke_reports_latency_beside_the_target():
     out = run("benchmarks/slow_clients.py", "--smoke")
     assert "p99" in out and "target p99 < 100 ms" in out and "408" in out
+
+
+def test_soak_smoke_reports_memory_errors_latency_and_planning_versions():
+    args = ["benchmarks/soak.py", "--smoke"]
+    args += ["--redis-url", REDIS_URL] if PG_URL and REDIS_URL else ["--sqlite"]
+    out = run(*args)
+    assert "RSS MB" in out and "p99 ms" in out and "consecutive True" in out and "errors 0;" in out
