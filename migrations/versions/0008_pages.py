@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.CheckConstraint("role in ('manager', 'host', 'driver')", name='ck_web_link_role'),
         sa.CheckConstraint("(role = 'driver') = (driver_id IS NOT NULL)", name='ck_web_link_driver'),
     )
-    op.create_index('ix_web_links_cooperative', 'web_links', ['cooperative_id'])
+    op.create_index('ix_web_links_cooperative_id', 'web_links', ['cooperative_id'])
     op.create_table(
         'web_sessions',
         sa.Column('id', sa.Integer(), primary_key=True),
@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     )
-    op.create_index('ix_web_sessions_link', 'web_sessions', ['link_id'])
+    op.create_index('ix_web_sessions_link_id', 'web_sessions', ['link_id'])
     op.create_table(
         'stop_marks',
         sa.Column('id', sa.Integer(), primary_key=True),
@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint('cooperative_id', 'idempotency_key', name='uq_stop_marks_key'),
     )
-    op.create_index('ix_stop_marks_stop', 'stop_marks', ['stop_id'])
+    op.create_index('ix_stop_marks_stop_id', 'stop_marks', ['stop_id'])
     op.create_table(
         'web_secrets',
         sa.Column('name', sa.String(40), primary_key=True),
@@ -74,9 +74,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('web_secrets')
-    op.drop_index('ix_stop_marks_stop', table_name='stop_marks')
+    op.drop_index('ix_stop_marks_stop_id', table_name='stop_marks')
     op.drop_table('stop_marks')
-    op.drop_index('ix_web_sessions_link', table_name='web_sessions')
+    op.drop_index('ix_web_sessions_link_id', table_name='web_sessions')
     op.drop_table('web_sessions')
-    op.drop_index('ix_web_links_cooperative', table_name='web_links')
+    op.drop_index('ix_web_links_cooperative_id', table_name='web_links')
     op.drop_table('web_links')
