@@ -104,6 +104,8 @@ class MessageOut(Schema):
     version = fields.Integer(allow_none=True)
     status = fields.String()
     result = fields.Dict(allow_none=True)
+    raw = fields.Raw(allow_none=True, metadata={"description": "a refused event as it came (personal data "
+                                                               "included: managers only)"})
     created_at = fields.DateTime()
 
 

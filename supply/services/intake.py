@@ -533,7 +533,9 @@ def complete_platform_message(session: Session, cooperative_id: int, message_pk:
 def _message_out(m: PlatformMessage) -> dict:
     return {"id": m.id, "platform": m.platform, "message_id": m.message_id, "kind": m.kind,
             "external_order_id": m.external_order_id, "version": m.version, "status": m.status,
-            "result": m.result, "created_at": m.created_at}
+            "result": m.result, "created_at": m.created_at,
+            # a refused event could not be read: the manager sees it as it came
+            "raw": m.payload if m.status == "refused" else None}
 
 
 def _jsonable(value):

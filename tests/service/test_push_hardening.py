@@ -273,5 +273,6 @@ def test_a_refused_event_is_listed_for_the_manager_with_its_reason_and_raw_event
     assert len(listed) == 1
     assert listed[0]["result"]["error"]["fields"] == {
         "events[0].external_order_id": ["must be at most 128 characters"]}
+    assert listed[0]["raw"]["order"]["external_id"] == "x" * 129   # the raw event, as it came
     again = client.post("/api/v1/webhooks/testshop", data=raw, headers=headers)   # the platform's retry
     assert [r["status"] for r in again.get_json()["results"]] == ["duplicate_message", "duplicate_message"]
