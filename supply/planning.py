@@ -69,8 +69,10 @@ def plan_dispatch(db, network: Network, cooperative_id: int, hub_id: int, on: da
         if job_id is not None and (existing := _plan_of_job(session, job_id)) is not None:
             return plan_summary(existing)
         prepared = _prepare(session, network, cooperative_id, hub_id, on, vehicle_ids, max_snap_m)
+        start = _published_start(session, hub_id, on)
     progress(25, f"{len(prepared.by_key)} farm stops, travel matrix {len(prepared.nodes)}x{len(prepared.nodes)}")
-    result = solve(prepared.problem, time_limit_s=time_limit_s, seed=seed, max_iterations=max_iterations)
+    result = solve(prepared.problem, time_limit_s=time_limit_s, seed=seed, max_iterations=max_iterations,
+                   initial_routes=start)
     progress(75, f"solved by {result.engine}: {len(result.routes)} routes")
     try:
         with db.transaction() as session:
@@ -313,6 +315,28 @@ def _road_path(network: Network, a: int, b: int) -> tuple[list[dict], list[tuple
     legs = [{"road": leg.road, "distance_m": int(round(leg.distance_m)), "duration_s": int(round(leg.travel_time_s))}
             for leg in path.legs]
     return legs, [(float(x), float(y)) for x, y in path.coords]
+
+
+def _published_start(session: Session, hub_id: int, on: date) -> list | None:
+    """The published plan's routes still to drive, as the routing library's stop keys: a new version
+    starts its search from them (a warm start), and what changed is fitted in."""
+    published = session.execute(select(DispatchPlan).where(
+        DispatchPlan.hub_id == hub_id, DispatchPlan.date == on, DispatchPlan.status == "published")).scalar()
+    if published is None:
+        return None
+    items = [i for r in published.routes for s in r.stops for i in s.items]
+    cold = dict(session.execute(select(Pickup.id, Product.cold_chain).join(Product, Product.id == Pickup.product_id)
+                                .where(Pickup.id.in_({i.pickup_id for i in items}))).all()) if items else {}
+    routes = []
+    for route in published.routes:
+        keys = []
+        for stop in route.stops:
+            if stop.kind == "reload":
+                keys.append(None)
+            elif stop.status != "collected" and stop.farm_id is not None and stop.items:
+                keys.append(f"farm{stop.farm_id}-{'cold' if cold.get(stop.items[0].pickup_id) else 'dry'}")
+        routes.append((route.vehicle_id, keys))
+    return routes
 
 
 def _collected_stops_of_published(session: Session, hub_id: int, on: date) -> dict[int, list[Stop]]:

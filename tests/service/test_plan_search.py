@@ -37,3 +37,19 @@ def test_plan_search_arguments_out_of_range_are_refused(client, tokens):
                                json={"hub_id": 1, "date": DAY, **body})
         assert response.status_code == 422, response.get_json()
         assert set(response.get_json()["error"]["fields"]) == set(body)
+
+
+def test_a_new_version_starts_from_the_published_plan(client, tokens):
+    manager = auth(tokens["manager"])
+    day = build_day(client, tokens, publish=False)
+    for p in day["pickups"]:
+        assert client.post(f"/api/v1/pickups/{p['id']}/confirm", json={"quantity_ready": p["quantity"]},
+                           headers=manager).status_code == 200
+    first = plan(client, manager, day["hub"]["id"], max_iterations=50)
+    assert first["search"]["warm_start"] is False
+    assert client.post(f"/api/v1/dispatch-plans/{first['id']}/publish", headers=manager).status_code == 200
+    second = plan(client, manager, day["hub"]["id"], max_iterations=20)
+    assert second["search"]["warm_start"] is True
+    # From a plan that was already good, a short search keeps it as good.
+    assert second["cost"] <= first["cost"]
+    assert len(second["unplanned"]) <= len(first["unplanned"])
