@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from supply import i18n
 from supply.db.farmside import FarmNotice
 from supply.db.models import Cooperative, DispatchPlan, Farm, Pickup, Product, Route, Stop, StopItem
-from supply.services.statements import unit_name
+from supply.services.statements import table_row, unit_name
 from supply.sms import SmsConfig, SmsGateway, mainland_mobile, sms_parts
 
 DELIVERED = ("sent", "written")
@@ -265,7 +265,6 @@ def call_list_csv(session: Session, cooperative_id: int, day: date, locale: str 
 def slips_pdf(session: Session, cooperative_id: int, day: date, locale: str = "zh") -> bytes:
     """A slip per farm to print and hand over (three to an A4 page, cut along the dashes)."""
     from fpdf import FPDF
-    from fpdf.fonts import FontFace
 
     from supply.sheets.typeface import font_path
 
@@ -279,7 +278,6 @@ def slips_pdf(session: Session, cooperative_id: int, day: date, locale: str = "z
     pdf.add_font("farms", fname=str(font_path()))
     pdf.set_lang("zh-Hans" if i18n.normalize_locale(locale) == "zh" else "en")
     pdf.set_title(_("Pickup notice"))
-    heading = FontFace(emphasis="", fill_color=(235, 235, 235))
     slot_h = 91.0
     day_text = format_date(day, "long", locale=i18n.babel_locale(locale))
     titles = {"notice": _("Pickup notice"), "correction": _("Pickup notice (correction)"),
@@ -310,10 +308,10 @@ def slips_pdf(session: Session, cooperative_id: int, day: date, locale: str = "z
                              f"{_('Your window')}: {window}", new_x="LMARGIN", new_y="NEXT")
             pdf.ln(1)
             pdf.set_font("farms", size=10)
-            with pdf.table(headings_style=heading, col_widths=(100, 40, 40), width=180) as table:
-                table.row([_("Have ready"), _("Quantity"), _("Unit")])
-                for _sku, name, quantity, unit in draft.items[:6]:
-                    table.row([name, str(quantity), unit_name(unit, locale)])
+            widths, aligns = (100, 40, 40), ("L", "R", "L")
+            table_row(pdf, widths, aligns, [_("Have ready"), _("Quantity"), _("Unit")], fill=True, height=6)
+            for _sku, name, quantity, unit in draft.items[:6]:
+                table_row(pdf, widths, aligns, [name, str(quantity), unit_name(unit, locale)], height=6)
             if len(draft.items) > 6:
                 pdf.cell(0, 5, _("and %(n)s more products: see the message below") % {"n": len(draft.items) - 6},
                          new_x="LMARGIN", new_y="NEXT")

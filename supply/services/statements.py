@@ -256,10 +256,10 @@ def statements_pdf(statements: list[dict], locale: str = i18n.DEFAULT_LOCALE) ->
         pdf.ln(3)
         pdf.set_font("farms", size=9)
         widths, aligns = (30, 50, 14, 24, 32, 30), ("L", "L", "C", "R", "R", "R")
-        _row(pdf, widths, aligns, [_("Day"), _("Product"), _("Grade"), _("Collected"), _("Price"), _("Amount")],
+        table_row(pdf, widths, aligns, [_("Day"), _("Product"), _("Grade"), _("Collected"), _("Price"), _("Amount")],
              fill=True)
         for line in s["lines"]:
-            _row(pdf, widths, aligns, [_day(line["day"], locale), line["product_name"], line["grade"] or "-",
+            table_row(pdf, widths, aligns, [_day(line["day"], locale), line["product_name"], line["grade"] or "-",
                                        f"{line['quantity']} {unit_name(line['unit'], locale)}",
                                        _price_text(line, locale), _money(line["amount_fen"], locale)])
         pdf.ln(2)
@@ -271,9 +271,9 @@ def statements_pdf(statements: list[dict], locale: str = i18n.DEFAULT_LOCALE) ->
             pdf.cell(0, 7, _("Rejected at the farm gate (not paid)"), new_x="LMARGIN", new_y="NEXT")
             pdf.set_font("farms", size=9)
             widths, aligns = (30, 60, 20, 30, 40), ("L", "L", "C", "R", "L")
-            _row(pdf, widths, aligns, [_("Day"), _("Product"), _("Grade"), _("Rejected"), _("Reason")], fill=True)
+            table_row(pdf, widths, aligns, [_("Day"), _("Product"), _("Grade"), _("Rejected"), _("Reason")], fill=True)
             for r in s["rejects"]:
-                _row(pdf, widths, aligns, [_day(r["day"], locale), r["product_name"], r["grade"] or "-",
+                table_row(pdf, widths, aligns, [_day(r["day"], locale), r["product_name"], r["grade"] or "-",
                                            f"{r['quantity']} {unit_name(r['unit'], locale)}",
                                            _reason(r["reason"], locale)])
         pdf.ln(3)
@@ -282,7 +282,7 @@ def statements_pdf(statements: list[dict], locale: str = i18n.DEFAULT_LOCALE) ->
     return bytes(pdf.output())
 
 
-def _row(pdf, widths, aligns, values, *, fill: bool = False, height: float = 6.5) -> None:
+def table_row(pdf, widths, aligns, values, *, fill: bool = False, height: float = 6.5) -> None:
     """One table row of plain cells (fpdf2's table() is several times slower for hundreds of farms);
     text too wide for its cell is cut with an ellipsis."""
     if fill:
