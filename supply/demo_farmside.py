@@ -51,7 +51,8 @@ def run_farm_side(http: requests.Session, base: str, on: date, plan: dict, out: 
                                                                "price_fen": grade_a, "basis": basis}))
     day = on.isoformat()
     notices = _finished(http, base, _ok(http.post(f"{base}/notices", json={"date": day})).json())
-    (folder / f"notices-{day}.pdf").write_bytes(_ok(http.get(f"{base}/notices/slips.pdf", params={"date": day})).content)
+    (folder / f"notices-{day}.pdf").write_bytes(
+        _ok(http.get(f"{base}/notices/slips.pdf", params={"date": day})).content)
     (folder / f"call-list-{day}.csv").write_bytes(
         _ok(http.get(f"{base}/notices/call-list.csv", params={"date": day})).content)
     say(f"notices written for {notices['farms']} farms (slips and a call list)")

@@ -257,7 +257,8 @@ def call_list_csv(session: Session, cooperative_id: int, day: date, locale: str 
     writer.writerow([_("Farm ID"), _("Farm"), _("Phone"), _("Mobile"), _("Notice"), _("Message"), _("Status")])
     kinds = {"notice": _("notice"), "correction": _("correction"), "cancellation": _("cancellation")}
     for n in _current(session, cooperative_id, day):
-        writer.writerow([n.farm_id, farms[n.farm_id].name, n.phone or "", _("yes") if mainland_mobile(n.phone) else _("no"),
+        mobile = _("yes") if mainland_mobile(n.phone) else _("no")
+        writer.writerow([n.farm_id, farms[n.farm_id].name, n.phone or "", mobile,
                          kinds[n.kind], n.body, n.status])
     return out.getvalue()
 

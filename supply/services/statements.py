@@ -70,7 +70,8 @@ def build_statements(session: Session, cooperative_id: int, date_from: date, dat
     records = session.execute(query).scalars().all()
     coop = session.get(Cooperative, cooperative_id)
     book = PriceBook(session, cooperative_id)
-    products = {p.id: p for p in session.execute(select(Product).where(Product.cooperative_id == cooperative_id)).scalars()}
+    products = {p.id: p for p in session.execute(
+        select(Product).where(Product.cooperative_id == cooperative_id)).scalars()}
     by_farm: dict[int, list[FarmGateRecord]] = {}
     for record in records:
         by_farm.setdefault(record.farm_id, []).append(record)

@@ -90,4 +90,5 @@ class TencentSms(SmsGateway):
         if code == "Ok":
             return SmsResult(ok=True, provider_ref=status.get("SerialNo"), code=code)
         return SmsResult(ok=False, code=code, message=status.get("Message"),
-                         rate_limited=str(code).startswith("LimitExceeded"), invalid_number=code in INVALID_NUMBER_CODES)
+                         rate_limited=str(code).startswith("LimitExceeded"),
+                         invalid_number=code in INVALID_NUMBER_CODES)

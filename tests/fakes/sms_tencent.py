@@ -46,7 +46,8 @@ class TencentSmsFake(FakeGateway):
         canonical = f"POST\n/\n\ncontent-type:{content_type}\nhost:{host}\n\ncontent-type;host\n" \
                     f"{hashlib.sha256(body).hexdigest()}"
         day = datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d")
-        to_sign = f"TC3-HMAC-SHA256\n{timestamp}\n{day}/sms/tc3_request\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        hashed = hashlib.sha256(canonical.encode()).hexdigest()
+        to_sign = f"TC3-HMAC-SHA256\n{timestamp}\n{day}/sms/tc3_request\n{hashed}"
 
         def mac(key, msg):
             return hmac.new(key, msg.encode(), hashlib.sha256).digest()

@@ -37,7 +37,8 @@ def test_rejected_units_are_a_shortfall_re_allocated_to_another_farm_and_the_led
         assert all(e.delta == -2 and e.actor == f"driver:{tokens['driver_id']}" for e in ledger)
         assert all("damaged" in e.reason and "grade B" in e.reason for e in ledger)
         records = {r.outcome: r for r in s.execute(select(FarmGateRecord)).scalars()}
-        assert (records["rejected"].quantity, records["rejected"].reason, records["rejected"].grade) == (2, "damaged", "B")
+        refused = records["rejected"]
+        assert (refused.quantity, refused.reason, refused.grade) == (2, "damaged", "B")
         assert (records["accepted"].quantity, records["accepted"].grade) == (asked - 2, "A")
         assert records["rejected"].actor == f"driver:{tokens['driver_id']}"
 

@@ -37,7 +37,8 @@ def test_a_recall_of_one_farm_for_one_day_lists_exactly_the_orders_that_received
         back = client.get(f"/api/v1/trace/orders/{order_id}", headers=manager).get_json()
         assert recall["id"] in back["recalls"]
         assert farm in {source["farm_id"] for source in back["sources"] if source["collected"]}
-    untouched = {m["order_id"] for f, ms in moved.items() if f != farm for m in ms} - {m["order_id"] for m in moved[farm]}
+    recalled = {m["order_id"] for m in moved[farm]}
+    untouched = {m["order_id"] for f, ms in moved.items() if f != farm for m in ms} - recalled
     for order_id in untouched:
         assert client.get(f"/api/v1/trace/orders/{order_id}", headers=manager).get_json()["recalls"] == []
     # The day before had nothing from this farm.
@@ -57,8 +58,8 @@ def test_units_still_at_the_hub_are_held_from_dispatch_and_shipped_ones_are_not(
     orders = sorted({m["order_id"] for m in moved[farm]})
     shipped, waiting = orders[0], orders[1:]
     with db.transaction() as s:
-        s.add(PlatformShipment(cooperative_id=1, order_id=shipped, carrier_code="zto", waybill="ZT1", status="confirmed",
-                               attempts=1))
+        s.add(PlatformShipment(cooperative_id=1, order_id=shipped, carrier_code="zto", waybill="ZT1",
+                               status="confirmed", attempts=1))
     recall = post(client, "/api/v1/recalls", manager, {"farm_id": farm, "sku": SKU, "date_from": DAY.isoformat(),
                                                        "date_to": DAY.isoformat(), "reason": "spoiled"})
     by_order = {}
