@@ -17,7 +17,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="file format (guessed from the suffix when omitted)")
-    p.add_argument("--time-limit", type=float, default=5.0, help="seconds (default 5)")
+    p.add_argument("--time-limit", type=float, default=5.0,
+                   help="seconds (default 5; 0 with --max-iterations: no clock, a repeatable plan)")
+    p.add_argument("--max-iterations", type=int, default=None,
+                   help="bound the search by its iterations (PyVRP) or solutions (OR-Tools)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--engine", choices=ENGINES, default="auto")
     p.add_argument("--details", action="store_true",
@@ -29,8 +32,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _solve(args) -> dict:
     instance = read(args.file, args.format)
-    plan = solve(instance.problem, time_limit_s=args.time_limit, seed=args.seed,
-                 engine=args.engine)
+    plan = solve(instance.problem, time_limit_s=args.time_limit or None, seed=args.seed,
+                 engine=args.engine, max_iterations=args.max_iterations)
     if (args.format or guess_format(args.file)) == "json":
         cost = plan.cost
     else:
@@ -46,6 +49,7 @@ def _solve(args) -> dict:
         "distance_m": plan.distance_m,
         "engine": plan.engine,
         "solve_time_s": round(plan.solve_time_s, 3),
+        "search": plan.search,
     }
     if args.details:
         out["plan"] = plan.to_dict()
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         out = _solve(args) if args.command == "solve" else _network(args)
-    except (OSError, ValueError, ImportError) as exc:
+    except (OSError, ValueError, ImportError, RuntimeError) as exc:
         print(json.dumps({"error": str(exc)}), file=sys.stderr)
         return 2
     print(json.dumps(out, ensure_ascii=False, indent=None, default=str))

@@ -67,3 +67,14 @@ def test_the_cooperative_workload_benchmark_smoke_run_checks_every_plan_and_the_
     # km, routes, unplanned and the gap to the best known, for both engines
     assert row.count(" km ") == 3 and row.count("%") == 2
     assert "INFEASIBLE" not in out.stdout and "NO PLAN" not in out.stdout
+
+
+def test_solve_with_an_iteration_budget_and_no_clock_prints_the_same_plan_twice():
+    args = ("solve", str(DATA / "C101_25.txt"), "--time-limit", "0", "--max-iterations", "50",
+            "--seed", "3")
+    first, again = run(*args), run(*args)
+    assert first.returncode == 0, first.stderr
+    plans = [json.loads(out.stdout) for out in (first, again)]
+    assert plans[0]["routes"] == plans[1]["routes"]
+    assert plans[0]["search"]["stopped_by"] == "iterations"
+    assert plans[0]["search"]["seed"] == 3
