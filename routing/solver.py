@@ -309,6 +309,12 @@ def solve(problem: Problem, time_limit_s: float | None = 5.0, seed: int = 0,
     else:
         sequences = _solve_ortools(problem, pieces, remaining, seed, max_iterations, search, start)
 
+    if pieces and not any(k is not None for seq in sequences for k in seq):
+        # Every pickup here can be served alone by some vehicle, and its penalty outweighs the
+        # cost: a plan that serves none is a search stopped before it built anything.
+        raise SearchFailed(
+            f"{chosen}: the search served no pickup within its limit ({len(pieces)} pickups, "
+            f"{len(problem.vehicles)} vehicles; {search.get('iterations')} iterations)")
     return _build_plan(problem, pieces, sequences, unassigned, chosen, started, search)
 
 
