@@ -434,3 +434,35 @@ def update_driver(session: Session, cooperative_id: int, driver_id: int, *, name
     driver.name, driver.phone = name, phone
     session.flush()
     return {"id": driver.id, "name": driver.name, "phone": driver.phone}
+
+
+def update_product(session: Session, cooperative_id: int, sku: str, **fields) -> dict:
+    """Edit a product's description (its SKU stays: orders and platforms name it)."""
+    from supply.services.catalog import serialize_product
+
+    product = get_product(session, cooperative_id, sku)
+    for name in ("name", "unit", "unit_weight_kg", "unit_volume_l", "cold_chain", "shelf_life_days"):
+        if name in fields:
+            setattr(product, name, fields[name])
+    session.flush()
+    return serialize_product(product)
+
+
+def update_vehicle(session: Session, cooperative_id: int, vehicle_id: int, **fields) -> dict:
+    """Edit a vehicle; plans made before keep what it was until the next planning."""
+    from supply.db.models import Vehicle
+    from supply.services.fleet import get_hub, serialize_vehicle
+
+    vehicle = session.get(Vehicle, vehicle_id)
+    if vehicle is None or vehicle.cooperative_id != cooperative_id:
+        raise NotFound(f"vehicle {vehicle_id} does not exist")
+    get_hub(session, cooperative_id, fields["hub_id"])
+    driver_id = fields.get("driver_id")
+    if driver_id is not None:
+        driver = session.get(Driver, driver_id)
+        if driver is None or driver.cooperative_id != cooperative_id:
+            raise NotFound(f"driver {driver_id} does not exist", fields={"driver_id": ["unknown driver"]})
+    for name, value in fields.items():
+        setattr(vehicle, name, value)
+    session.flush()
+    return serialize_vehicle(vehicle)

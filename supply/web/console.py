@@ -322,6 +322,57 @@ def products():
     return render_template("console_products.html", products=rows)
 
 
+@bp.route("/products/<sku>", methods=["GET", "POST"])
+@signed_in("manager")
+def edit_product(sku: str):
+    from supply.api.products import ProductIn
+    from supply.services.catalog import list_products
+    from supply.services.web import update_product
+
+    if request.method == "POST":
+        form = request.form.to_dict()
+        form["sku"] = sku
+        form["cold_chain"] = "true" if request.form.get("cold_chain") else "false"
+        data = load_form(ProductIn(), form)
+        data.pop("sku")
+        with services().db.transaction() as db:
+            update_product(db, _coop(), sku, **data)
+        flash(_("Saved."), "ok")
+        return redirect(url_for("console.products"))
+    with services().db.transaction() as db:
+        product = next((p for p in list_products(db, _coop()) if p["sku"] == sku), None)
+    if product is None:
+        from supply.domain.errors import NotFound
+
+        raise NotFound(f"no product with sku {sku!r}")
+    return render_template("console_edit_product.html", product=product)
+
+
+@bp.route("/vehicles/<int:vehicle_id>", methods=["GET", "POST"])
+@signed_in("manager")
+def edit_vehicle(vehicle_id: int):
+    from supply.api.dispatch import VehicleIn
+    from supply.services.fleet import list_hubs, list_vehicles
+    from supply.services.web import list_drivers, update_vehicle
+
+    if request.method == "POST":
+        form = request.form.to_dict()
+        form["refrigerated"] = "true" if request.form.get("refrigerated") else "false"
+        data = load_form(VehicleIn(), form)
+        with services().db.transaction() as db:
+            update_vehicle(db, _coop(), vehicle_id, **data)
+        flash(_("Saved."), "ok")
+        return redirect(url_for("console.vehicles"))
+    with services().db.transaction() as db:
+        vehicle = next((v for v in list_vehicles(db, _coop()) if v["id"] == vehicle_id), None)
+        hubs, people = list_hubs(db, _coop()), list_drivers(db, _coop())
+    if vehicle is None:
+        from supply.domain.errors import NotFound
+
+        raise NotFound(f"vehicle {vehicle_id} does not exist")
+    return render_template("console_edit_vehicle.html", vehicle=vehicle, hubs=hubs, drivers=people)
+
+
 @bp.route("/vehicles", methods=["GET", "POST"])
 @signed_in("manager")
 def vehicles():

@@ -189,3 +189,33 @@ def test_a_platform_message_waiting_for_its_lines_is_completed_from_the_dashboar
         order = session.query(Order).filter_by(external_id="dy-777").one()
         assert order.status == "reserved" and sum(line.quantity for line in order.lines) == 3
     assert '<b class="waiting">0</b>' in client.get("/m/").get_data(as_text=True)
+
+
+def test_a_product_and_a_vehicle_are_edited_keeping_what_the_form_does_not_show(client, tokens):
+    from tests.conftest import auth
+    from tests.web.conftest import HUB
+
+    manager = auth(tokens["manager"])
+    hub = client.post("/api/v1/hubs", json=HUB, headers=manager).get_json()
+    client.post("/api/v1/products", headers=manager, json={"sku": "TEA-1", "name": "茶", "unit": "盒",
+                                                           "unit_weight_kg": 0.3, "unit_volume_l": 0.5,
+                                                           "shelf_life_days": 300})
+    vehicle = client.post("/api/v1/vehicles", headers=manager, json={
+        "hub_id": hub["id"], "name": "面包车", "capacity_kg": 800, "capacity_l": 3000, "shift_start": "06:00",
+        "shift_end": "18:00", "cost_per_km": 2.5, "max_duration_s": 30000}).get_json()
+    sign_in(client, tokens["manager"])
+    page = client.get("/m/products/TEA-1").get_data(as_text=True)
+    form = {"name": "高山茶", "unit": "盒", "unit_weight_kg": "0.35", "unit_volume_l": "0.5",
+            "shelf_life_days": re.search(r'name="shelf_life_days"[^>]*value="(\d+)"', page).group(1)}
+    assert _form(client, "/m/products/TEA-1", form).status_code == 302
+    assert _form(client, "/m/products/TEA-1", {**form, "unit_weight_kg": "0"}).status_code == 422
+    product = next(p for p in client.get("/api/v1/products", headers=manager).get_json() if p["sku"] == "TEA-1")
+    assert (product["name"], product["unit_weight_kg"], product["shelf_life_days"]) == ("高山茶", 0.35, 300)
+    page = client.get(f"/m/vehicles/{vehicle['id']}").get_data(as_text=True)
+    fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', page))
+    fields.pop("csrf_token")
+    fields.update(name="大面包车", capacity_kg="900", hub_id=str(hub["id"]))  # a select, not an input
+    assert _form(client, f"/m/vehicles/{vehicle['id']}", fields).status_code == 302
+    after = next(v for v in client.get("/api/v1/vehicles", headers=manager).get_json() if v["id"] == vehicle["id"])
+    assert (after["name"], after["capacity_kg"], after["cost_per_km"], after["max_duration_s"]) == \
+        ("大面包车", 900, 2.5, 30000)
