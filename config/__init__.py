@@ -62,9 +62,10 @@ class Settings:
     # One JSON line per request on stderr (time, request id, method, route, status, duration, role,
     # cooperative). Never a path, query string, header or body.
     access_log: bool = True
-    # Platform open APIs (order detail, listing stock, shipping): platform name -> base URL. The
-    # platforms' public gateways by default; a test or the demo points them at local stand-ins.
-    platform_api_urls: dict[str, str] = field(default_factory=lambda: dict(PLATFORM_API_URLS))
+    # Platform open APIs (order detail, listing stock, shipping): platform name -> base URL (the
+    # public gateways are in PLATFORM_API_URLS; a test or the demo points them at local stand-ins).
+    # None configured: no platform is called, and pushes without lines wait for a manager.
+    platform_api_urls: dict[str, str] = field(default_factory=dict)
     # Fernet key (32 url-safe base64 bytes) that encrypts stored platform credentials and shop tokens.
     credentials_key: str | None = None
     # Seconds to wait for a platform's answer before the call counts as failed (and is retried).
@@ -116,7 +117,7 @@ class Settings:
             urls = json.loads(env["COOP_PLATFORM_API_URLS"])
             if not isinstance(urls, dict) or not all(isinstance(v, str) for v in urls.values()):
                 raise ValueError("COOP_PLATFORM_API_URLS must be a JSON object of platform name to base URL")
-            kwargs["platform_api_urls"] = {**PLATFORM_API_URLS, **urls}
+            kwargs["platform_api_urls"] = urls
         if env.get("COOP_CREDENTIALS_KEY"):
             kwargs["credentials_key"] = env["COOP_CREDENTIALS_KEY"].strip()
         if env.get("COOP_PLATFORM_API_TIMEOUT_S"):

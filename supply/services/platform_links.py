@@ -4,9 +4,12 @@ platforms, and waybills told back. No Flask; the web layer and the jobs are thin
 
 Order details
     A push whose paid events carry no lines (Douyin's and Kuaishou's never do) is stored as usual
-    (`needs_order_detail`); once it is committed, `request_order_details` submits one job for the
-    push. The job asks the platform for each order's detail (the three order-detail APIs take one id
-    each, so the calls of one push run side by side rather than batched in one request), with retries
+    (`needs_order_detail`); once it is committed, `request_order_details` submits a job: without
+    Redis at once for the push; with Redis one queued job per cooperative and platform takes every
+    push that arrived while it waited, and `coop platform-sync` takes them too as they arrive (each
+    message claimed first, so none is fetched twice). The platform is asked for each order's detail
+    (the three order-detail APIs take one id each, so the calls run side by side rather than batched
+    in one request; the orders are recorded together), with retries
     and backoff on timeouts, rate limits and server errors, and a refreshed token when the platform
     refuses the one it was given; then it records every order fetched in one `record_orders` call
     (reserved or refused, all or nothing per order) and settles the messages. A message whose detail

@@ -78,9 +78,20 @@ TABLE = [
     ("get", "/api/v1/notices", None, {"manager"}),
     ("get", "/api/v1/notices/slips.pdf", None, {"manager"}),
     ("get", "/api/v1/notices/call-list.csv", None, {"manager"}),
+    # Platform shops: credentials, listings and waybills are the managers'.
+    ("get", "/api/v1/platform-accounts", None, {"manager"}),
+    ("post", "/api/v1/platform-accounts", {"platform": "youzan", "credentials": {"client_id": "c",
+                                                                                 "client_secret": "s"}}, {"manager"}),
+    ("post", "/api/v1/platform-accounts/{platform}/authorization", {"code": "c"}, {"manager"}),
+    ("get", "/api/v1/platform-listings", None, {"manager"}),
+    ("post", "/api/v1/platform-listings", {"platform": "douyin", "product_ref": "l1", "sku": SKU}, {"manager"}),
+    ("get", "/api/v1/orders/{order_id}/shipment", None, {"manager"}),
+    ("put", "/api/v1/orders/{order_id}/shipment", {"carrier_code": "zto", "waybill": "ZT123456"}, {"manager"}),
+    ("post", "/api/v1/shipments", {"csv": "platform,external_order_id,carrier_code,waybill\n"}, {"manager"}),
 ]
 # Not behind a token: the document itself, and the signed webhook (checked in test_webhooks).
-PUBLIC = {("post", "/api/v1/webhooks/{platform}")}
+PUBLIC = {("post", "/api/v1/webhooks/{platform}"),
+          ("post", "/api/v1/webhooks/{platform}/{path_token}")}   # a cooperative's own address
 
 
 @pytest.fixture
@@ -126,6 +137,7 @@ def world(client, manager, tokens, db):
         ids = {"farm_id": farm["id"], "sku": SKU, "stream_id": stream["id"], "order_id": created.get_json()["id"],
                "hub_id": hub.id, "pickup_id": pickup.id, "plan_id": plan.id, "route_id": route.id,
                "stop_id": stop.id, "job_id": job.id, "message_pk": message.id,
+               "platform": "youzan",
                "recall_id": 1}  # no recall yet: a manager gets 404, everyone else 401 or 403
     return ids
 
