@@ -101,3 +101,28 @@ def test_a_signed_out_visitor_and_another_driver_are_refused(db, tokens, day, se
     assert "无权" in page.locator(".error").inner_text()
     assert page.locator("form.mark").count() == 0
     context.close()
+
+
+def test_a_mark_queued_when_the_session_ended_is_sent_after_signing_in_again(db, tokens, day, served, browser):
+    from supply.services.web import revoke_link
+
+    stop = next(s for s in day["route"]["stops"] if s["kind"] == "pickup")
+    with db.transaction() as session:
+        first = create_link(session, 1, role="driver", driver_id=tokens["driver_id"])
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"{served}/s/{first['token']}")
+    page.locator("html[data-offline-ready='1']").wait_for(state="attached", timeout=15000)
+    context.set_offline(True)
+    page.locator(f"form.mark[data-stop-id='{stop['id']}'] button[type=submit]").click()
+    with db.transaction() as session:
+        revoke_link(session, 1, first["id"])  # the manager revokes the link: the session ends
+    before = _figures(db)
+    context.set_offline(False)
+    page.wait_for_timeout(1500)
+    assert _figures(db) == before  # refused for the session, still queued on the phone
+    assert page.locator(f"form.mark[data-stop-id='{stop['id']}'] .state.queued").count() == 1
+    page.goto(f"{served}/s/{_link(db, tokens['driver_id'])}")  # a new link from the manager
+    page.locator(f"form.mark[data-stop-id='{stop['id']}'] .state.done").wait_for(timeout=15000)
+    assert _figures(db)["marks"] == before["marks"] + 1
+    context.close()

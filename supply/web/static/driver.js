@@ -40,7 +40,7 @@
     var mark = q[0];
     fetch(mark.url, {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": mark.csrf || csrf },
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
       body: JSON.stringify(mark.body)
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (body) { return { status: r.status, body: body }; });
@@ -48,11 +48,13 @@
       var rest = load().filter(function (m) { return m.body.idempotency_key !== mark.body.idempotency_key; });
       if (res.status === 200 || (res.body.error && res.body.error.code === "already_collected")) {
         save(rest); show(mark.stop, "done");
-      } else if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 408 && res.status !== 429) {
+      } else if (res.status > 400 && res.status < 500 && res.status !== 401 && res.status !== 408 && res.status !== 429) {
+        // Refused for what it says (403, 404, 409, 422): it will never be applied. 400 (the page's CSRF
+        // token is stale after signing in again) and 401 keep it queued for the next page.
         save(rest); show(mark.stop, "error", (res.body.error && res.body.error.message) || "");
       }
       sending = false;
-      if (res.status < 500 && res.status !== 401) flush(); else status();
+      if (res.status < 500 && res.status !== 400 && res.status !== 401) flush(); else status();
     }).catch(function () { sending = false; status(); });
   }
   document.querySelectorAll("form.mark").forEach(function (form) {
@@ -66,7 +68,7 @@
         if (n > 0) rejects[sku] = { quantity: n, reason: form.querySelector('select[name="rr:' + sku + '"]').value };
       });
       var q = load();
-      q.push({ url: form.action, stop: form.dataset.stopId, csrf: csrf,
+      q.push({ url: form.action, stop: form.dataset.stopId,
                body: { idempotency_key: key(), quantities: quantities, rejects: rejects, reason: reason } });
       save(q); show(form.dataset.stopId, "queued"); flush();
     });
