@@ -81,6 +81,10 @@ def test_marks_made_offline_are_sent_once_back_online(app, db, tokens, day, serv
     page.reload()
     assert page.locator(f"#stop-{stops[0]['id']} .state.done").count() == 1
     assert refused_by_policy == []  # the page's own scripts and styles pass its security policy
+    assert page.evaluate("() => caches.has('coop-driver-v1')") is True
+    page.locator("form.signout button").click()
+    page.wait_for_url("**/signin")
+    assert page.evaluate("() => caches.has('coop-driver-v1')") is False  # no copy of the route stays
     context.close()
 
 

@@ -74,6 +74,11 @@
     });
   });
   load().forEach(function (m) { show(m.stop, "queued"); });
+  // Signing out leaves no copy of the route on the phone (unless marks still wait to be sent).
+  var signout = document.querySelector("form.signout");
+  if (signout && window.caches) signout.addEventListener("submit", function () {
+    if (!load().length) caches.delete("coop-driver-v1");
+  });
   window.addEventListener("online", flush);
   window.addEventListener("offline", status);
   setInterval(flush, 5000);
