@@ -315,7 +315,28 @@ def solve(problem: Problem, time_limit_s: float | None = 5.0, seed: int = 0,
         raise SearchFailed(
             f"{chosen}: the search served no pickup within its limit ({len(pieces)} pickups, "
             f"{len(problem.vehicles)} vehicles; {search.get('iterations')} iterations)")
+    _check_finished(problem, pieces, sequences, chosen, search)
     return _build_plan(problem, pieces, sequences, unassigned, chosen, started, search)
+
+
+def _check_finished(problem: Problem, pieces: list[_Piece], sequences, engine: str, search: dict):
+    """Raise SearchFailed when a vehicle stands idle that could take a left-out pickup on a trip
+    of its own: the pickup's penalty outweighs that trip's cost, so such a plan is a search cut
+    short (OR-Tools stopped while still building its first plan), never a lack of capacity."""
+    served = {k for seq in sequences for k in seq if k is not None}
+    idle = [v for v, seq in zip(problem.vehicles, sequences) if not seq]
+    if not idle or len(served) == len(pieces):
+        return
+    left = {pieces[k].stop.id: pieces[k].stop for k in range(len(pieces)) if k not in served}
+    could = [sid for sid, stop in left.items()
+             if len(_split(problem, stop)) == 1 and any(
+                 v in _suitable_vehicles(problem, stop) and _fits_in_time(problem, stop, v)
+                 for v in idle)]
+    if could:
+        raise SearchFailed(
+            f"{engine}: the search stopped before its plan was complete: {len(could)} pickups "
+            f"left out (e.g. {could[0]!r}) that idle vehicles could collect; give it more time "
+            f"({search.get('iterations')} iterations)")
 
 
 def _start_sequences(problem: Problem, pieces: list[_Piece], routes) -> list[list[int | None]]:

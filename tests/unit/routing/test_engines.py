@@ -175,3 +175,17 @@ def test_a_warm_start_from_the_published_plan_is_never_worse_and_takes_in_new_pi
     # OR-Tools' local search from the given routes may keep a new cold pickup out on this budget
     # (the refrigerated van's route must be rearranged to take it); PyVRP takes all three in.
     assert len(left) <= (1 if engine == "ortools" else 0)
+
+
+def test_a_plan_that_leaves_out_what_an_idle_vehicle_could_collect_is_a_search_cut_short():
+    from routing.solver import _check_finished, _Piece
+
+    problem = county_day(7, 6, closed_farms=0)
+    pieces = [_Piece(s, s.weight_kg, s.volume_l, 1) for s in problem.stops]
+    dry = next(k for k, p in enumerate(pieces) if not p.stop.cold_chain)
+    order = [k for k in range(len(pieces)) if k != dry] + [dry]
+    cut_short = [order[:-1]] + [[] for _ in problem.vehicles[1:]]  # a dry pickup out, trucks idle
+    with pytest.raises(SearchFailed, match="idle vehicles could collect"):
+        _check_finished(problem, pieces, cut_short, "ortools", {})
+    everything = [list(range(len(pieces)))] + [[] for _ in problem.vehicles[1:]]
+    _check_finished(problem, pieces, everything, "ortools", {})  # complete: nothing to say
