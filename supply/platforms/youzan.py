@@ -250,6 +250,9 @@ class YouzanAdapter(PlatformAdapter):
         if event.kind != "other" and (not isinstance(status, str) or KIND_BY_STATUS.get(status) != event.kind):
             raise InvalidPayload("type", f"is not covered by the legacy signature, and the signed order status "
                                          f"({status!r}) does not confirm a {event.kind!r} event: not applied")
+        signed_tid = order_info.get("tid") or msg.get("tid")
+        if event.kind != "other" and (signed_tid is None or str(signed_tid).strip() != event.external_order_id):
+            raise InvalidPayload("id", "is not covered by the legacy signature, and the signed msg names no order")
         updated = from_china_local(order_info.get("update_time") or msg.get("update_time"), "msg.update_time")
         digest = hashlib.sha256(str(body.get("msg")).encode("utf-8", "surrogatepass")).hexdigest()[:40]
         return dataclasses.replace(event, message_id=f"msg:{digest}",

@@ -119,6 +119,11 @@ def test_a_legacy_push_retyped_as_a_close_or_with_a_new_version_changes_nothing_
     # the version and the message id come from the signed msg: the replay is the same message
     assert (revisioned.version, revisioned.message_id) == (genuine.version, genuine.message_id)
     assert genuine.version == UPDATE_TIME
+    untold = {"full_order_info": {"order_info": {"status": "TRADE_CLOSED"}}}   # a signed msg naming no order
+    msg, sign = legacy_sign(untold)
+    body = json.dumps({"type": "trade_TradeClose", "id": "E-someone-else", "version": 1, "msg": msg, "sign": sign})
+    (renamed,) = legacy_adapter.parse(body.encode())
+    assert renamed.kind == "refused" and renamed.refusal["field"] == "id"
 
 
 def test_parses_a_paid_trade_with_lines_amount_and_version(adapter):
