@@ -41,7 +41,8 @@ def update(domain: str) -> Path:
     if path.exists():
         with path.open("rb") as f:
             old = read_po(f, locale="zh_Hans_CN", domain=domain)
-    new = Catalog(locale="zh_Hans_CN", domain=domain, project="coop-dispatch", charset="utf-8")
+    new = Catalog(locale="zh_Hans_CN", domain=domain, project="coop-dispatch", charset="utf-8",
+                  creation_date=old.creation_date)  # no churn in the header when nothing changed
     for message_id, where in sorted(extract(domain).items(), key=lambda kv: str(kv[0])):
         key = message_id[0] if isinstance(message_id, tuple) else message_id
         previous = old.get(key)
