@@ -18,7 +18,7 @@ from supply.api.util import coop_id, json_response
 from supply.domain.errors import InvalidInput, NotFound, Unauthorized
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
 from supply.services import platform_links as links
-from supply.services.intake import apply_platform_events
+from supply.services.intake import apply_push
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,7 @@ class CooperativeWebhook(MethodView):
             events = adapter.parse(raw)
         except InvalidPayload as exc:
             raise InvalidInput(exc.message, fields=exc.fields, code="invalid_payload") from exc
-        results = svc.db.run(lambda session: apply_platform_events(
-            session, cooperative_id, events, refs_are_skus=isinstance(adapter, GenericAdapter)))
+        results = apply_push(svc.db, cooperative_id, events, refs_are_skus=isinstance(adapter, GenericAdapter))
         after_push(svc, cooperative_id, platform, results)
         body, status = adapter.acknowledge(results)
         return json_response(body, status)
