@@ -88,3 +88,16 @@ def commit_meanwhile(monkeypatch, action) -> None:
         return inserted
 
     monkeypatch.setattr(service, "_insert_orders_pg", insert_then_let_another_commit)
+
+
+def refused_field(adapter, raw):
+    """The field a malformed push is refused for: a body unreadable as a whole raises; one bad event
+    is returned refused, with its reason, among the others."""
+    from supply.platforms import InvalidPayload
+
+    try:
+        events = adapter.parse(raw)
+    except InvalidPayload as exc:
+        return exc.field
+    (event,) = [e for e in events if e.kind == "refused"]
+    return event.refusal["field"]

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from supply.platforms import InvalidPayload, InvalidSignature, get_adapter
+from supply.platforms import InvalidSignature, get_adapter
+from tests.helpers import refused_field
 
 APP_KEY = "7012345678901234567"
 APP_SECRET = "dy-app-secret-5f2c"
@@ -144,13 +145,3 @@ def test_malformed_bodies_name_the_field(adapter, raw, field):
 def test_acknowledges_as_the_sdk_example_does(adapter):
     assert adapter.acknowledge([]) == ({"code": 0, "msg": "success"}, 200)
 
-
-def refused_field(adapter, raw):
-    """The field a malformed push is refused for: a body unreadable as a whole raises; one bad event
-    is returned refused, with its reason, among the others."""
-    try:
-        events = adapter.parse(raw)
-    except InvalidPayload as exc:
-        return exc.field
-    (event,) = [e for e in events if e.kind == "refused"]
-    return event.refusal["field"]

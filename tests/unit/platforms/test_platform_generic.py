@@ -5,6 +5,7 @@ import json
 import pytest
 
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature, get_adapter
+from tests.helpers import refused_field
 
 SECRET = "县合作社-webhook-secret"
 
@@ -185,13 +186,3 @@ def test_a_plainly_valid_event_is_read_plainly_and_as_the_checked_reading(item):
     assert plain.raw == checked.raw and plain.buyer == checked.buyer
     assert "buyer" not in plain.raw["order"]
 
-
-def refused_field(adapter, raw):
-    """The field a malformed push is refused for: a body unreadable as a whole raises; one bad event
-    is returned refused, with its reason, among the others."""
-    try:
-        events = adapter.parse(raw)
-    except InvalidPayload as exc:
-        return exc.field
-    (event,) = [e for e in events if e.kind == "refused"]
-    return event.refusal["field"]

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from supply.platforms import InvalidPayload, InvalidSignature, get_adapter
+from tests.helpers import refused_field
 
 APP_KEY = "ks699183844582124027"
 RAW_KEY = bytes(range(32, 48))
@@ -142,16 +143,6 @@ def test_an_undecryptable_body_is_an_invalid_payload_for_parse(adapter):
 def test_acknowledges_with_result_one(adapter):
     assert adapter.acknowledge() == ({"result": 1}, 200)
 
-
-def refused_field(adapter, raw):
-    """The field a malformed push is refused for: a body unreadable as a whole raises; one bad event
-    is returned refused, with its reason, among the others."""
-    try:
-        events = adapter.parse(raw)
-    except InvalidPayload as exc:
-        return exc.field
-    (event,) = [e for e in events if e.kind == "refused"]
-    return event.refusal["field"]
 
 
 def test_every_failure_after_decryption_is_answered_alike_so_no_padding_oracle_is_offered(adapter):

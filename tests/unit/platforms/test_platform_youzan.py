@@ -6,7 +6,8 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from supply.platforms import InvalidPayload, InvalidSignature, get_adapter
+from supply.platforms import InvalidSignature, get_adapter
+from tests.helpers import refused_field
 
 CLIENT_ID = "b1f5c0a0e7d3a9c2f1"
 CLIENT_SECRET = "yz-secret-93ac"
@@ -216,13 +217,3 @@ def test_malformed_bodies_name_the_field(adapter, raw, field):
 def test_acknowledges_with_code_zero(adapter):
     assert adapter.acknowledge() == ({"code": 0, "msg": "success"}, 200)
 
-
-def refused_field(adapter, raw):
-    """The field a malformed push is refused for: a body unreadable as a whole raises; one bad event
-    is returned refused, with its reason, among the others."""
-    try:
-        events = adapter.parse(raw)
-    except InvalidPayload as exc:
-        return exc.field
-    (event,) = [e for e in events if e.kind == "refused"]
-    return event.refusal["field"]
