@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -14,27 +12,15 @@ from marshmallow import Schema, fields, validate
 from supply.api.auth import requires
 from supply.api.context import services
 from supply.api.schemas import Text
-from supply.api.util import coop_id, json_response
-from supply.domain.errors import InvalidInput, NotFound, Unauthorized
-from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
+from supply.api.util import coop_id
+from supply.domain.errors import InvalidInput, NotFound
+from supply.api.webhooks import receive_push
 from supply.services import platform_links as links
-from supply.services.intake import apply_push
-
-log = logging.getLogger(__name__)
 
 blp = Blueprint("platform_links", __name__, url_prefix="/api/v1",
                 description="Cooperatives' platform shops: accounts, webhook addresses, listing stock, shipments")
 
 PLATFORM = validate.OneOf(sorted(("douyin", "kuaishou", "youzan")))
-
-
-def after_push(svc, cooperative_id: int, platform: str, results: list[dict]) -> None:
-    """Once a push is committed: fetch the details of its paid events that carry no lines. The push is
-    stored whatever happens here; a failure leaves its messages to the manager's list and the sweep."""
-    try:
-        links.request_order_details(svc, cooperative_id, platform, results)
-    except Exception:
-        log.exception("order details of a %s push could not be requested; its messages await the sweep", platform)
 
 
 @blp.route("/webhooks/<string:platform>/<string:path_token>")
@@ -51,19 +37,7 @@ class CooperativeWebhook(MethodView):
             cooperative_id = account.cooperative_id if account is not None else None
         if adapter is None:
             raise NotFound("no such webhook address")
-        raw = request.get_data(cache=True)
-        try:
-            adapter.verify(request.headers, raw)
-        except InvalidSignature as exc:
-            raise Unauthorized(f"the signature does not match: {exc.message}", code="bad_signature") from exc
-        try:
-            events = adapter.parse(raw)
-        except InvalidPayload as exc:
-            raise InvalidInput(exc.message, fields=exc.fields, code="invalid_payload") from exc
-        results = apply_push(svc.db, cooperative_id, events, refs_are_skus=isinstance(adapter, GenericAdapter))
-        after_push(svc, cooperative_id, platform, results)
-        body, status = adapter.acknowledge(results)
-        return json_response(body, status)
+        return receive_push(svc, adapter, cooperative_id, platform)
 
 
 class AccountIn(Schema):

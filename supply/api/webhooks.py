@@ -1,6 +1,8 @@
 """Signed pushes from livestream platforms. Verified on the raw body before anything is parsed or stored."""
 from __future__ import annotations
 
+import logging
+
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -14,13 +16,14 @@ from supply.api.util import coop_id, json_response
 from supply.domain.errors import InvalidInput, NotFound, Unauthorized
 from supply.domain.rules import MAX_LINES_PER_ORDER
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
-from supply.api.platform_links import after_push
 from supply.services.intake import (
     apply_push,
     complete_platform_message,
     list_platform_messages,
     map_platform_product,
 )
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Platform pushes and product mappings")
 
@@ -54,20 +57,36 @@ class Webhook(MethodView):
         adapter = services().adapters.get(platform)
         if adapter is None:
             raise NotFound(f"no platform {platform!r} is configured")
-        raw = request.get_data(cache=True)
-        try:
-            adapter.verify(request.headers, raw)
-        except InvalidSignature as exc:
-            raise Unauthorized(f"the signature does not match: {exc.message}", code="bad_signature") from exc
-        try:
-            events = adapter.parse(raw)
-        except InvalidPayload as exc:
-            raise InvalidInput(exc.message, fields=exc.fields, code="invalid_payload") from exc
-        results = apply_push(services().db, WEBHOOK_COOPERATIVE_ID, events,
-                             refs_are_skus=isinstance(adapter, GenericAdapter))
-        after_push(services(), WEBHOOK_COOPERATIVE_ID, platform, results)
-        body, status = adapter.acknowledge(results)
-        return json_response(body, status)
+        return receive_push(services(), adapter, WEBHOOK_COOPERATIVE_ID, platform)
+
+
+def after_push(svc, cooperative_id: int, platform: str, results: list[dict]) -> None:
+    """Once a push is committed: fetch the details of its paid events that carry no lines. The push is
+    stored whatever happens here; a failure leaves its messages to the manager's list and the sweep."""
+    from supply.services import platform_links
+
+    try:
+        platform_links.request_order_details(svc, cooperative_id, platform, results)
+    except Exception:
+        log.exception("order details of a %s push could not be requested; its messages await the sweep", platform)
+
+
+def receive_push(svc, adapter, cooperative_id: int, platform: str):
+    """Verify the push on its raw body, read its events, record them in the cooperative, and answer as
+    the platform expects: the one way in for every webhook address."""
+    raw = request.get_data(cache=True)
+    try:
+        adapter.verify(request.headers, raw)
+    except InvalidSignature as exc:
+        raise Unauthorized(f"the signature does not match: {exc.message}", code="bad_signature") from exc
+    try:
+        events = adapter.parse(raw)
+    except InvalidPayload as exc:
+        raise InvalidInput(exc.message, fields=exc.fields, code="invalid_payload") from exc
+    results = apply_push(svc.db, cooperative_id, events, refs_are_skus=isinstance(adapter, GenericAdapter))
+    after_push(svc, cooperative_id, platform, results)
+    body, status = adapter.acknowledge(results)
+    return json_response(body, status)
 
 
 class MappingIn(Schema):
