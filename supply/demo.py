@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -60,7 +60,7 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
     from supply.demo_platforms import DemoPlatforms
 
     platforms = None if redis_url else DemoPlatforms()
-    settings = Settings.from_env(database_url=database_url, redis_url=redis_url, log_level="WARNING",
+    settings = Settings.from_env(database_url=database_url, redis_url=redis_url, log_level="WARNING", access_log=False,
                                  **(platforms.settings({"douyin-live": secret}) if platforms
                                     else {"platform_secrets": {"douyin-live": secret}}))
 
@@ -89,8 +89,11 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
         county = _seed(http, base, network, rng, n_farms, say)
         if platforms:
             platforms.link(http, base, [p[0] for p in PRODUCTS])
-        sent, reserved, rejected, refused_reasons = _spike(http, base, rng, n_orders, secret, say, platforms)
+        stream = _stream(http, base, n_orders, say)
+        sent, reserved, rejected, refused_reasons = _spike(http, base, rng, n_orders, secret, say, platforms,
+                                                           stream_id=stream["id"])
         last_order_at = time.monotonic()
+        stream = _stream_figures(http, base, stream)
         say(f"spike done: {reserved} orders reserved, {rejected} refused")
         job = _job(http, base, http.post(f"{base}/allocations", json={"date": on.isoformat()}))
         say(f"allocated: {job['result']['pickups_touched']} farm pickups")
@@ -117,6 +120,7 @@ def run_demo(*, out_dir: str, n_orders: int, seed: int, n_farms: int = 300, data
             "orders_sent": sent, "orders_reserved": reserved, "orders_rejected": rejected,
             "rejection_reasons": refused_reasons,
             "platform_pushes": platforms.summary if platforms else None,
+            "stream": stream,
             "pickups": len(pickups),
             "pickups_ready": sum(1 for p in pickups if p["status"] in ("confirmed", "short") and p["quantity_ready"]),
             "pickup_shortfalls": shortfalls,
@@ -234,10 +238,33 @@ def _farm_points(network, rng: random.Random, n: int) -> list[tuple[str, float, 
     return points[:n]
 
 
-def _spike(http, base, rng: random.Random, n_orders: int, secret: str, say, platforms=None):
+STREAM_SKU = "NOODLE-500"
+
+
+def _stream(http, base, n_orders: int, say) -> dict:
+    """The host's stream, with a hold of noodles set aside for it before it starts selling."""
+    stream = _ok(http.post(f"{base}/streams", json={
+        "platform": "douyin-live", "host": "县长直播间", "title": "苦荞挂面 助农专场",
+        "starts_at": datetime.now(timezone.utc).isoformat()}), (201,))
+    hold = max(1, n_orders // 50)
+    _ok(http.post(f"{base}/streams/{stream['id']}/holds", json={"sku": STREAM_SKU, "quantity": hold}), (201,))
+    say(f"stream {stream['id']}: {hold} of {STREAM_SKU} held for it")
+    return {"id": stream["id"], "held": hold}
+
+
+def _stream_figures(http, base, stream: dict) -> dict:
+    """What the host's page shows once the spike is in: held for her stream, and still left of it."""
+    figures = _ok(http.get(f"{base}/products/{STREAM_SKU}/availability", params={"stream_id": stream["id"]}))
+    hold = next((h for h in figures["holds"] if h["stream_id"] == stream["id"]), None)
+    return {"id": stream["id"], "sku": STREAM_SKU, "held": hold["quantity"] if hold else stream["held"],
+            "left_in_hold": hold["remaining"] if hold else 0}
+
+
+def _spike(http, base, rng: random.Random, n_orders: int, secret: str, say, platforms=None, stream_id=None):
     """The livestream: a burst of orders, most through the batch endpoint, a share as signed webhooks
     (each pushed twice, as platforms retry), and (with `platforms`) a share of one-line orders as
-    Douyin's and Kuaishou's own pushes, whose lines come from the platforms' order-detail APIs."""
+    Douyin's and Kuaishou's own pushes, whose lines come from the platforms' order-detail APIs. The
+    first batched orders name the host's stream, so they draw on its hold first."""
     skus = [p[0] for p in PRODUCTS]
     weights = [p[8] for p in PRODUCTS]
     orders = []
@@ -250,6 +277,9 @@ def _spike(http, base, rng: random.Random, n_orders: int, secret: str, say, plat
                        "lines": [{"sku": s, "quantity": q} for s, q in lines.items()]})
     webhook_share = orders[: n_orders // 10]
     batched = orders[n_orders // 10:]
+    if stream_id is not None:
+        for o in batched[-(n_orders // 20):]:
+            o["stream_id"] = stream_id
     platform_share = [o for o in batched[: n_orders // 10] if len(o["lines"]) == 1] if platforms else []
     batched = [o for o in batched if o not in platform_share] if platform_share else batched
     results: list[dict] = []

@@ -26,6 +26,9 @@ def test_coop_demo_writes_plans_and_sheets_whose_numbers_add_up(tmp_path):
     assert all(u["reason"] for u in summary["unplanned_pickups"])
     assert summary["routes"], "a published plan with routes"
     assert "OpenStreetMap" in summary["attribution"]
+    # The host's stream had noodles held for it before the spike, and its own orders drew on the hold.
+    assert summary["stream"]["held"] == 600 // 50
+    assert 0 <= summary["stream"]["left_in_hold"] < summary["stream"]["held"]
     for route in summary["routes"]:
         html = (out / route["sheet_html"]).read_text(encoding="utf-8")
         assert "OpenStreetMap" in html and "<script" not in html
