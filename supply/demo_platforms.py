@@ -82,8 +82,7 @@ class DemoPlatforms:
         wanted = {f"demo-{'dy' if p == 'douyin' else 'ks'}-{oid}" for p, oid, _, _ in items}
         deadline = time.monotonic() + timeout_s
         while True:
-            stored = [m for m in http.get(f"{base}/platform-messages", params={"limit": 1000}).json()
-                      if m["message_id"] in wanted]
+            stored = [m for m in _messages(http, base) if m["message_id"] in wanted]
             if (len(stored) == len(wanted) and all(m["status"] != "needs_order_detail" for m in stored)) \
                     or time.monotonic() > deadline:
                 break
@@ -97,6 +96,20 @@ class DemoPlatforms:
         return [{"status": 201 if m["status"] == "applied" else 409,
                  "error": (m.get("result") or {}).get("error") or {"code": m["status"]}} for m in stored] + \
             [{"status": 409, "error": {"code": "not_settled"}}] * (len(wanted) - len(stored))
+
+
+def _messages(http, base: str) -> list[dict]:
+    """Every stored platform message, newest first, read a page of 1,000 at a time."""
+    messages, before = [], None
+    while True:
+        params = {"limit": 1000} | ({"before_id": before} if before else {})
+        response = http.get(f"{base}/platform-messages", params=params)
+        response.raise_for_status()
+        page = response.json()
+        messages += page
+        if len(page) < 1000:
+            return messages
+        before = page[-1]["id"]
 
 
 def _douyin_sku(n: int) -> str:

@@ -104,6 +104,7 @@ class MappingOut(Schema):
 class MessagesQuery(Schema):
     status = fields.String(load_default=None, validate=validate.Length(max=24))
     limit = QueryInt(1, 1000, load_default=100)
+    before_id = QueryInt(1, load_default=None, metadata={"description": "the next page: messages older than this id"})
 
 
 class LinesIn(Schema):

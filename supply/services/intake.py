@@ -483,10 +483,13 @@ def map_platform_product(session: Session, cooperative_id: int, *, platform: str
 
 
 def list_platform_messages(session: Session, cooperative_id: int, *, status: str | None = None,
-                           limit: int = 100) -> list[dict]:
+                           limit: int = 100, before_id: int | None = None) -> list[dict]:
+    """The newest messages first, `limit` at a time; `before_id` (the last id of a page) gives the next."""
     query = select(PlatformMessage).where(PlatformMessage.cooperative_id == cooperative_id)
     if status:
         query = query.where(PlatformMessage.status == status)
+    if before_id is not None:
+        query = query.where(PlatformMessage.id < before_id)
     rows = session.execute(query.order_by(PlatformMessage.id.desc()).limit(limit)).scalars()
     return [_message_out(m) for m in rows]
 

@@ -89,3 +89,21 @@ def test_an_unknown_platform_is_not_found(client):
     raw, headers = signed({"events": []})
     response = client.post("/api/v1/webhooks/nosuchshop", data=raw, headers=headers)
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+
+
+def test_platform_messages_are_read_page_by_page_newest_first(client, manager):
+    setup(client, manager, quantity=100)
+    raw, headers = signed({"events": [paid(f"p-{i}", 1) for i in range(7)]})
+    assert client.post("/api/v1/webhooks/testshop", data=raw, headers=headers).status_code == 200
+    seen, before = [], None
+    while True:
+        query = "?limit=3" + (f"&before_id={before}" if before else "")
+        page = client.get("/api/v1/platform-messages" + query, headers=manager).get_json()
+        seen += page
+        if len(page) < 3:
+            break
+        before = page[-1]["id"]
+    ids = [m["id"] for m in seen]
+    assert len(ids) == 7 and ids == sorted(ids, reverse=True) and len(set(ids)) == 7
+    refused = client.get("/api/v1/platform-messages?before_id=0", headers=manager)
+    assert refused.status_code == 422 and "before_id" in refused.get_json()["error"]["fields"]
