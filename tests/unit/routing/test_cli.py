@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SHARED
+
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data"
 
@@ -48,7 +50,7 @@ def test_the_gap_benchmark_smoke_run_checks_every_plan():
     assert "C101.25" in out.stdout and "INFEASIBLE" not in out.stdout
 
 
-ROADS = ROOT.parent / "shared" / "data" / "roads" / "beatty-nv-2017.osm.pbf"
+ROADS = SHARED / "data" / "roads" / "beatty-nv-2017.osm.pbf"
 
 
 @pytest.mark.skipif(not ROADS.exists(), reason="shared road extracts not present")
