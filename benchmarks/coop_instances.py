@@ -1,7 +1,7 @@
 """The cooperative's own routing problems, written in the routing JSON format (``problem_to_dict``).
 
 Each instance is one day of one hub, built the way the planning job builds it
-(``supply.planning``: a farm's dry goods and its cold goods are two stops, service time by weight,
+(``supply.services.planning``: a farm's dry goods and its cold goods are two stops, service time by weight,
 reloads of ``RELOAD_DURATION_S`` at the hub, ``MAX_TRIPS`` trips, the hub's cut-off, shifts, a mixed
 fleet with one refrigerated van per 20 vehicles) on a real road extract:
 
@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from routing import Problem, Stop, Vehicle, load_network, problem_to_dict, travel_matrix  # noqa: E402
 from supply.demo import FLEET, PRODUCTS, _farm_points  # noqa: E402
-from supply.planning import MAX_TRIPS, RELOAD_DURATION_S, SERVICE_BASE_S, SERVICE_PER_100_KG_S  # noqa: E402
+from supply.services.planning import MAX_TRIPS, RELOAD_DURATION_S, SERVICE_BASE_S, SERVICE_PER_100_KG_S  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "coop"
 ANDORRA = ROOT / "supply" / "data" / "roads" / "andorra-2021-10-28.osm.pbf"

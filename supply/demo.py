@@ -340,7 +340,7 @@ def _confirm(http, base, on: date, rng: random.Random, say) -> list[dict]:
 
 
 def _sheets(http, base, plan: dict, out: Path, services, say) -> list[dict]:
-    from supply.planning import get_route_for
+    from supply.services.plans import get_route_for
     from supply.services.auth import Principal
     from supply.services.sheets import build_route_sheet
     from supply.sheets import render_map_png, render_map_svg

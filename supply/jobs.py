@@ -64,7 +64,7 @@ JOB_TIMEOUT_S = 2 * 3600
 # Modules (comma-separated) imported by `load_handlers` besides the project's own, e.g. for handlers
 # that exist only in a test suite: COOP_EXTRA_JOB_MODULES=tests.integration.job_handlers
 EXTRA_MODULES_ENV = "COOP_EXTRA_JOB_MODULES"
-_HANDLER_MODULES = ("supply.services.allocation", "supply.planning", "supply.services.platform_links",
+_HANDLER_MODULES = ("supply.services.allocation", "supply.services.planning", "supply.services.platform_links",
                     "supply.services.notices")
 
 _handlers: dict[str, Handler] = {}

@@ -13,17 +13,8 @@ from supply.api.schemas import Bool, Id, Int, Number, QueryId, QueryInt, Text
 from supply.api.util import actor, coop_id
 from supply.domain.allocation import POLICIES
 from supply.jobs import get_job, submit_job
-from supply.planning import (
-    check_plan_request,
-    close_road,
-    collect_stop,
-    get_plan,
-    get_route_for,
-    publish_plan,
-    serialize_plan,
-    serialize_route,
-)
 from supply.services.auth import create_driver
+from supply.services.collection import close_road, collect_stop
 from supply.services.fleet import (
     HubInput,
     list_hubs,
@@ -32,6 +23,8 @@ from supply.services.fleet import (
     register_vehicle,
 )
 from supply.services.pickups import confirm_pickup, list_pickups
+from supply.services.planning import check_plan_request
+from supply.services.plans import get_plan, get_route_for, publish_plan, serialize_plan, serialize_route
 from supply.services.quality import REJECT_REASONS
 
 blp = Blueprint("dispatch", __name__, url_prefix="/api/v1", description="From pickups to routes")

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from routing.network import Network
 from supply.db.models import Cooperative, Driver, Farm, Hub, Route, Vehicle
-from supply.planning import serialize_route
+from supply.services.plans import serialize_route
 from supply.sheets import RouteSheet, SheetItem, SheetLeg, SheetStop
 
 # The map shows the county roads around the route, simplified so the sheet stays light offline.

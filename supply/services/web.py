@@ -148,7 +148,7 @@ def mark_stop(session: Session, principal: Principal, stop_id: int, *, key: str,
               reason: str | None = None, rejects: dict[str, list[dict]] | None = None) -> tuple[dict, bool]:
     """Mark a stop collected once per idempotency key: `(answer, replayed)`. A mark sent again with the
     same key (a phone that lost the first answer) gets the first answer and changes nothing."""
-    from supply.planning import collect_stop
+    from supply.services.collection import collect_stop
 
     key = (key or "").strip()
     if not 8 <= len(key) <= 80:
@@ -278,7 +278,7 @@ def driver_routes(session: Session, principal: Principal, *, since) -> list[dict
 def route_for_page(session: Session, principal: Principal, route_id: int) -> dict:
     """A route as its driver (or a manager) reads it, with each farm's coordinates and the marks made."""
     from supply.db.models import Farm, Hub
-    from supply.planning import get_route_for, serialize_route
+    from supply.services.plans import get_route_for, serialize_route
 
     route = get_route_for(session, principal, route_id)
     data = serialize_route(session, route)
@@ -299,7 +299,7 @@ def route_for_page(session: Session, principal: Principal, route_id: int) -> dic
 
 def stop_route_id(session: Session, principal: Principal, stop_id: int) -> int:
     from supply.db.models import Stop
-    from supply.planning import get_route_for
+    from supply.services.plans import get_route_for
 
     stop = session.get(Stop, stop_id)
     if stop is None:
@@ -345,7 +345,7 @@ def plan_map(session: Session, network, cooperative_id: int, plan_id: int) -> di
     """What the plan's map draws (WGS-84 lon/lat): each route's roads and stops, the unplanned
     pickups at their farms with the reason, closures, and the county's roads around them."""
     from supply.db.models import Farm, Hub
-    from supply.planning import get_plan
+    from supply.services.plans import get_plan
 
     plan = get_plan(session, cooperative_id, plan_id)
     hub = session.get(Hub, plan.hub_id)

@@ -168,7 +168,7 @@ def plan():
 @bp.get("/plans/<int:plan_id>")
 @signed_in("manager")
 def plan_detail(plan_id: int):
-    from supply.planning import get_plan, serialize_plan
+    from supply.services.plans import get_plan, serialize_plan
     from supply.services.web import plan_map
     from supply.web.mapsvg import plan_svg
 
@@ -182,7 +182,7 @@ def plan_detail(plan_id: int):
 @bp.post("/plans/<int:plan_id>/publish")
 @signed_in("manager")
 def publish(plan_id: int):
-    from supply.planning import publish_plan
+    from supply.services.plans import publish_plan
 
     with services().db.transaction() as db:
         published = publish_plan(db, _coop(), plan_id)
@@ -400,7 +400,7 @@ def vehicles():
 @signed_in("manager")
 def closures():
     from supply.api.dispatch import ClosureIn
-    from supply.planning import close_road
+    from supply.services.collection import close_road
     from supply.services.web import list_closures
 
     ctx = services()

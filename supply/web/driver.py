@@ -149,7 +149,7 @@ def service_worker():
 
 
 def _route_sheet(route_id: int):
-    from supply.planning import get_route_for
+    from supply.services.plans import get_route_for
     from supply.services.sheets import build_route_sheet
 
     ctx = services()

@@ -75,7 +75,7 @@ def export_pickups(fmt: str):
 @bp.get("/exports/plans/<int:plan_id>.<fmt>")
 @signed_in("manager")
 def export_plan(plan_id: int, fmt: str):
-    from supply.planning import get_plan, serialize_plan
+    from supply.services.plans import get_plan, serialize_plan
 
     with services().db.transaction() as db:
         plan = serialize_plan(db, get_plan(db, g.principal.cooperative_id, plan_id))

@@ -144,7 +144,7 @@ def test_a_spike_becomes_published_routes_sheets_and_collected_stock(flow, token
     # first run stored it) answers with the first run's plan instead of failing on the job's unique plan.
     from datetime import date
 
-    from supply import planning
+    from supply.services import planning
 
     services = client.application.extensions["coop"]
     looked_up = []

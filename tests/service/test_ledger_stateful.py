@@ -24,7 +24,7 @@ from supply.db.models import (
 )
 from supply.domain.errors import DomainError
 from supply.domain.rules import OrderLineRequest, OrderRequest
-from supply.planning import collect_item
+from supply.services.collection import collect_item
 from supply.services import allocation, orders, pickups, stock, streams
 from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
 from tests.conftest import _clean

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from supply import planning
+from supply.services import planning
 from supply.db.models import DispatchPlan
 from tests.conftest import auth
 from tests.web.conftest import DAY, build_day

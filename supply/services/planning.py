@@ -1,7 +1,10 @@
 """Dispatch planning: a hub's confirmed pickups for a day and its vehicles -> a routing problem -> a
 stored, versioned plan with routes, stops, loads, road legs and the pickups that could not fit.
+A re-plan starts from the published plan and keeps the stops already collected.
 
 The routing library knows nothing of the database; this module is the translation both ways.
+Reading and publishing plans: supply.services.plans; collecting stops, road closures:
+supply.services.collection.
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -23,10 +26,10 @@ from routing.solver import solve
 from supply.db.models import (
     Cooperative, DispatchPlan, Farm, Hub, Pickup, Product, RoadClosure, Route, Stop, StopItem, Vehicle,
 )
-from supply.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from supply.domain.errors import InvalidInput
 from supply.jobs import serialise
 from supply.services.fleet import get_hub
-from supply.services.pickups import collect_pickup, record_shortfall
+from supply.services.plans import plan_summary
 
 log = logging.getLogger(__name__)
 
@@ -374,235 +377,6 @@ def _store_collected_only(session: Session, plan: DispatchPlan, vehicle: Vehicle
 
 def _seconds(value: time | None) -> int:
     return 0 if value is None else value.hour * 3600 + value.minute * 60 + value.second
-
-
-# --- reading, publishing --------------------------------------------------------------------------
-
-
-def get_plan(session: Session, cooperative_id: int, plan_id: int) -> DispatchPlan:
-    plan = session.execute(select(DispatchPlan).where(DispatchPlan.id == plan_id,
-                                                      DispatchPlan.cooperative_id == cooperative_id)).scalar()
-    if plan is None:
-        raise NotFound(f"dispatch plan {plan_id} does not exist")
-    return plan
-
-
-def publish_plan(session: Session, cooperative_id: int, plan_id: int) -> DispatchPlan:
-    """Drivers see this version from now on; the version published before is superseded."""
-    plan = session.execute(select(DispatchPlan).where(DispatchPlan.id == plan_id,
-                                                      DispatchPlan.cooperative_id == cooperative_id)
-                           .with_for_update()).scalar()
-    if plan is None:
-        raise NotFound(f"dispatch plan {plan_id} does not exist")
-    if plan.status == "superseded":
-        raise Conflict(f"plan {plan_id} was superseded by a newer version", code="plan_superseded")
-    if plan.status == "published":
-        return plan
-    for other in session.execute(select(DispatchPlan).where(
-            DispatchPlan.hub_id == plan.hub_id, DispatchPlan.date == plan.date, DispatchPlan.id != plan.id,
-            DispatchPlan.status == "published").with_for_update()).scalars():
-        other.status = "superseded"
-    plan.status = "published"
-    plan.published_at = datetime.now(timezone.utc)
-    session.flush()
-    return plan
-
-
-def plan_summary(plan: DispatchPlan) -> dict:
-    return {"plan_id": plan.id, "version": plan.version, "status": plan.status, "routes": len(plan.routes),
-            "stops": sum(1 for r in plan.routes for s in r.stops if s.kind == "pickup"),
-            "unplanned": len(plan.unplanned or []), "engine": plan.engine}
-
-
-def serialize_plan(session: Session, plan: DispatchPlan) -> dict:
-    farms = _farms_of(session, plan)
-    return {"id": plan.id, "hub_id": plan.hub_id, "date": plan.date, "version": plan.version, "status": plan.status,
-            "needs_replan": plan.needs_replan, "replan_reason": plan.replan_reason, "engine": plan.engine,
-            "search": plan.search or {},
-            "cost": plan.cost, "distance_m": plan.distance_m, "duration_s": plan.duration_s,
-            "created_at": plan.created_at, "published_at": plan.published_at,
-            "routes": [serialize_route(session, r, farms) for r in plan.routes],
-            "unplanned": plan.unplanned or []}
-
-
-def _farms_of(session: Session, plan: DispatchPlan) -> dict[int, Farm]:
-    ids = {s.farm_id for r in plan.routes for s in r.stops if s.farm_id}
-    if not ids:
-        return {}
-    return {f.id: f for f in session.execute(select(Farm).where(Farm.id.in_(ids))).scalars()}
-
-
-def serialize_route(session: Session, route: Route, farms: dict[int, Farm] | None = None) -> dict:
-    farms = farms if farms is not None else _farms_of(session, route.plan)
-    pickups = _pickups_of(session, route)
-    vehicle = session.get(Vehicle, route.vehicle_id)
-    return {
-        "id": route.id, "plan_id": route.plan_id, "plan_version": route.plan.version,
-        "plan_status": route.plan.status, "vehicle_id": route.vehicle_id, "vehicle_name": vehicle.name,
-        "driver_id": route.driver_id, "departure_at": route.departure_at, "return_at": route.return_at,
-        "distance_m": route.distance_m, "duration_s": route.duration_s, "trips": route.trips,
-        "stops": [{
-            "id": s.id, "sequence": s.sequence, "kind": s.kind, "farm_id": s.farm_id,
-            "farm_name": farms[s.farm_id].name if s.farm_id else None,
-            "phone": farms[s.farm_id].phone if s.farm_id else None,
-            "window_start": farms[s.farm_id].window_start if s.farm_id else None,
-            "window_end": farms[s.farm_id].window_end if s.farm_id else None,
-            "arrival_at": s.arrival_at, "departure_at": s.departure_at, "load_after_kg": s.load_after_kg,
-            "load_after_l": s.load_after_l, "status": s.status, "legs": s.legs or [],
-            "items": [{"pickup_id": i.pickup_id, "sku": pickups[i.pickup_id][1].sku,
-                       "product_name": pickups[i.pickup_id][1].name, "unit": pickups[i.pickup_id][1].unit,
-                       "quantity": i.quantity, "quantity_collected": i.quantity_collected,
-                       "weight_kg": round(i.quantity * pickups[i.pickup_id][1].unit_weight_kg, 3),
-                       "cold_chain": pickups[i.pickup_id][1].cold_chain} for i in s.items],
-        } for s in route.stops],
-    }
-
-
-def _pickups_of(session: Session, route: Route) -> dict[int, tuple[Pickup, Product]]:
-    ids = {i.pickup_id for s in route.stops for i in s.items}
-    if not ids:
-        return {}
-    rows = session.execute(select(Pickup, Product).join(Product, Product.id == Pickup.product_id)
-                           .where(Pickup.id.in_(ids))).all()
-    return {p.id: (p, product) for p, product in rows}
-
-
-def get_route_for(session: Session, principal, route_id: int) -> Route:
-    """A route, if this principal may see it: managers of its cooperative, or its own driver
-    (and then only in the published version)."""
-    route = session.get(Route, route_id)
-    if route is None or route.plan.cooperative_id != principal.cooperative_id:
-        raise NotFound(f"route {route_id} does not exist")
-    if principal.role == "driver":
-        if route.driver_id != principal.driver_id:
-            raise Forbidden("this route belongs to another driver")
-        if route.plan.status != "published":
-            raise NotFound(f"route {route_id} is not in a published plan")
-    elif principal.role != "manager":
-        raise Forbidden("routes are for managers and their drivers")
-    return route
-
-
-# --- the road: collection and closures ------------------------------------------------------------
-
-
-def collect_stop(session: Session, principal, stop_id: int, quantities: dict[str, int],
-                 rejects: dict[str, list[dict]] | None = None, grades: dict[str, str] | None = None) -> dict:
-    """The driver collected these quantities (by SKU) at a stop: stock, pickups and orders follow.
-    `rejects` (by SKU: [{quantity, reason, grade?, note?}]) are units refused at the farm gate: a
-    shortfall, never paid (supply.services.quality); `grades` the grade of the units taken."""
-    from supply.services.quality import record_accepted, record_rejects
-
-    rejects, grades = rejects or {}, grades or {}
-    rejected = {sku: sum(r["quantity"] for r in lines) for sku, lines in rejects.items()}
-    stop = session.execute(select(Stop).where(Stop.id == stop_id).with_for_update()).scalar()
-    if stop is None or stop.route.plan.cooperative_id != principal.cooperative_id:
-        raise NotFound(f"stop {stop_id} does not exist")
-    route = stop.route
-    if principal.role == "driver" and route.driver_id != principal.driver_id:
-        raise Forbidden("this stop is on another driver's route")
-    if route.plan.status != "published":
-        raise Conflict("only stops of the published plan can be collected", code="plan_not_published")
-    if stop.kind != "pickup":
-        raise InvalidInput("this stop is a reload at the hub", fields={"stop_id": ["not a pickup stop"]})
-    if stop.status == "collected":
-        raise Conflict(f"stop {stop_id} was already collected", code="already_collected")
-    items = {session.get(Product, session.get(Pickup, i.pickup_id).product_id).sku: i for i in stop.items}
-    unknown = sorted((set(quantities) | set(rejected)) - set(items))
-    if unknown:
-        raise InvalidInput("products not on this stop", fields={f"quantities.{sku}": ["not collected at this stop"]
-                                                                for sku in unknown})
-    too_many = {sku for sku in set(quantities) | set(rejected)
-                if quantities.get(sku, 0) + rejected.get(sku, 0) > items[sku].quantity}
-    if too_many:
-        raise InvalidInput("more than the stop was to collect (taken and rejected together)",
-                           fields={f"quantities.{sku}": [f"at most {items[sku].quantity}"] for sku in too_many})
-    actor = f"driver:{principal.driver_id}" if principal.role == "driver" else principal.actor
-    moved = []
-    for sku, item in items.items():
-        pickup = session.execute(select(Pickup).where(Pickup.id == item.pickup_id).with_for_update()).scalar_one()
-        got = quantities.get(sku, 0)
-        refused = record_rejects(session, pickup, rejects.get(sku, []), actor=actor, ref=f"stop:{stop.id}",
-                                 stop_id=stop.id)
-        moved.extend(collect_item(session, pickup, item.quantity - refused, got, actor=actor, ref=f"stop:{stop.id}"))
-        record_accepted(session, pickup, got, grade=grades.get(sku), actor=actor, stop_id=stop.id)
-        item.quantity_collected = got
-    stop.status = "collected"
-    stop.collected_at = datetime.now(timezone.utc)
-    session.flush()
-    return {"stop_id": stop.id, "status": stop.status, "collected": {sku: i.quantity_collected for sku, i in items.items()},
-            "rejected": {sku: q for sku, q in rejected.items() if q}, "orders": moved}
-
-
-def collect_item(session: Session, pickup: Pickup, quantity: int, got: int, *, actor: str, ref: str) -> list[dict]:
-    """A stop was to collect `quantity` of the pickup and the driver got `got`: what is missing is a
-    shortfall (re-allocated or backordered), what was got leaves the farm's and the product's stock."""
-    missing = quantity - got
-    moved = []
-    if missing:
-        record_shortfall(session, pickup, missing, actor=actor, policy="fair_share",
-                         why=f"driver collected {got} of {quantity} at {ref}")
-        pickup.quantity_ready = (pickup.quantity_ready or 0) - missing
-        # The farm came up short: no more is allocated to it that day (an open pickup would take more
-        # and ask the farm again for the units it just said it lacks). What is ready is still collected.
-        pickup.status = "short"
-    if got:
-        moved = collect_pickup(session, pickup, got, actor=actor, ref=ref)
-    if pickup.quantity_collected >= (pickup.quantity_ready or 0):
-        pickup.status = "collected"
-    pickup.updated_at = datetime.now(timezone.utc)
-    return moved
-
-
-def close_road(session: Session, network: Network, cooperative_id: int, *, starts_at: datetime, reason: str,
-               edge_id: int | None = None, lat: float | None = None, lon: float | None = None,
-               ends_at: datetime | None = None) -> dict:
-    """Close an edge (or the edge nearest a point) from a time; flag published plans that use it."""
-    if edge_id is None:
-        edge_id = network.nearest_edge(lon, lat)
-    elif not 0 <= edge_id < network.n_edges:
-        raise InvalidInput(f"edge {edge_id} is not in the road network", fields={"edge_id": ["unknown edge"]})
-    closure = RoadClosure(cooperative_id=cooperative_id, edge_id=edge_id, lat=lat, lon=lon, starts_at=starts_at,
-                          ends_at=ends_at, reason=reason)
-    session.add(closure)
-    session.flush()
-    flagged = []
-    plans = session.execute(select(DispatchPlan).where(
-        DispatchPlan.cooperative_id == cooperative_id, DispatchPlan.status == "published",
-        DispatchPlan.date >= starts_at.date())).scalars().all()
-    for plan in plans:
-        if _plan_uses_edge(session, network, plan, edge_id):
-            plan.needs_replan = True
-            plan.replan_reason = f"road closed from {starts_at.isoformat()}: {reason}"
-            flagged.append(plan.id)
-    session.flush()
-    coords = network.edge_coords(edge_id)
-    road = network.road_names[network.seg_road[network.edge_ptr[edge_id]]]
-    return {"id": closure.id, "edge_id": edge_id, "road": road, "starts_at": starts_at, "ends_at": ends_at,
-            "reason": reason, "edge_coords": [list(c) for c in coords], "flagged_plans": flagged}
-
-
-def _plan_uses_edge(session: Session, network: Network, plan: DispatchPlan, edge_id: int) -> bool:
-    """Does closing the edge change any hop of the plan? (Compare each hop's travel time.)"""
-    hub = session.get(Hub, plan.hub_id)
-    farms = _farms_of(session, plan)
-    hub_node = network.snap(hub.lon, hub.lat, max_snap_m=1e9).node
-    closed = network.close_edges([edge_id])
-    for route in plan.routes:
-        nodes = [hub_node]
-        for stop in route.stops:
-            if stop.status == "collected":
-                continue
-            farm = farms.get(stop.farm_id)
-            nodes.append(network.snap(farm.lon, farm.lat, max_snap_m=1e9).node if farm else hub_node)
-        nodes.append(hub_node)
-        if len(nodes) <= 2 and all(s.status == "collected" for s in route.stops):
-            continue
-        before = travel_matrix(network, nodes).travel_time_s
-        after = travel_matrix(closed, nodes).travel_time_s
-        if any(before[i, i + 1] != after[i, i + 1] for i in range(len(nodes) - 1)):
-            return True
-    return False
 
 
 # --- the planning job -------------------------------------------------------------------------------
