@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from routing.generator import generate_county  # noqa: E402
 from routing.matrix import travel_matrix  # noqa: E402
-from routing.network import Network, load_network  # noqa: E402
+from routing.network import Network  # noqa: E402
+from routing.store import load_network, load_saved_network, save_network  # noqa: E402
 
 TARGET_S = 0.5
 ANDORRA = "andorra-2021-10-28.osm.pbf"
@@ -67,8 +68,8 @@ def main(argv=None) -> int:
         print(f"{path.name}: {net.n_nodes:,} nodes, {net.n_edges:,} edges")
         print(f"  load from {path.suffix}: {build_s:.3f} s")
         with tempfile.TemporaryDirectory() as tmp:
-            saved = net.save(Path(tmp) / "network.npz")
-            _, load_s = timed(Network.load, saved)
+            saved = save_network(net, Path(tmp) / "network.npz")
+            _, load_s = timed(load_saved_network, saved)
             print(f"  load from saved .npz ({saved.stat().st_size / 1e6:.1f} MB): {load_s:.3f} s")
         n_points = args.points or 1000
         repeat = args.repeat

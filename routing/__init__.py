@@ -25,21 +25,28 @@ from routing.solver import (
     solve,
 )
 
+from routing.build import RoadWay, build_network
 from routing.generator import generate_county
 from routing.matrix import NoRoute, RoadPath, TravelMatrix, shortest_path, travel_matrix
-from routing.network import Network, Place, Snap, SnapError, load_network, network_stats
+from routing.network import Network, Place, Snap, SnapError
+from routing.stats import network_stats
+from routing.store import load_network, load_saved_network, save_network
 
 __all__ = [
     "Network",
     "NoRoute",
     "Place",
     "RoadPath",
+    "RoadWay",
     "Snap",
     "SnapError",
     "TravelMatrix",
+    "build_network",
     "generate_county",
     "load_network",
+    "load_saved_network",
     "network_stats",
+    "save_network",
     "shortest_path",
     "travel_matrix",
     "REASONS",

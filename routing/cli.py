@@ -57,7 +57,8 @@ def _solve(args) -> dict:
 
 
 def _network(args) -> dict:
-    from routing.network import load_network, network_stats
+    from routing.stats import network_stats
+    from routing.store import load_network
 
     return network_stats(load_network(args.file))
 

@@ -14,8 +14,9 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .build import DEFAULT_SPEED_KMH, RoadWay, build_network
 from .geo import LocalProjection
-from .network import DEFAULT_SPEED_KMH, Network, Place, RoadWay, build_network
+from .network import Network, Place
 
 _SYLLABLES = (
     "a ba bai bu cha da gou han hong hu ka ke kong la li lu ma mu na ping qi sa sha shan si su "

@@ -6,46 +6,23 @@ is the unit of closure (snow, landslide) and has a stable integer id. Every node
 belongs to its main strongly connected component, so any two nodes are mutually reachable while
 no edge is closed.
 
+This module holds the type and its queries (snapping, closures, drawing). Networks are built in
+`routing.build`, read from OpenStreetMap in `routing.osm`, saved and loaded in `routing.store`,
+and described in `routing.stats`.
+
 Coordinates are WGS84 degrees as (lon, lat); lengths in metres; times in seconds.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .geo import LocalProjection, haversine_m
 
-OSM_ATTRIBUTION = "© OpenStreetMap contributors (https://www.openstreetmap.org/copyright)"
 DEFAULT_MAX_SNAP_M = 2_000.0
-_FORMAT_VERSION = 1
-
-# Assumed travel speeds in km/h where a way has no usable maxspeed. Rural, mountain-ish values:
-# a loaded truck, not the legal limit.
-DEFAULT_SPEED_KMH: dict[str, float] = {
-    "motorway": 90,
-    "motorway_link": 50,
-    "trunk": 70,
-    "trunk_link": 40,
-    "primary": 60,
-    "primary_link": 40,
-    "secondary": 50,
-    "secondary_link": 35,
-    "tertiary": 40,
-    "tertiary_link": 30,
-    "unclassified": 35,
-    "road": 30,
-    "residential": 25,
-    "living_street": 10,
-    "service": 15,
-    "track": 15,
-}
 
 
 class SnapError(ValueError):
@@ -66,31 +43,6 @@ class Place:
     lon: float
     lat: float
 
-
-@dataclass(frozen=True)
-class RoadWay:
-    """One road as read from a source, before it becomes part of a graph.
-
-    `node_ids` are any hashable ids shared between ways where they meet; `coords` are the matching
-    (lon, lat) pairs. `forward`/`backward` say in which directions (relative to the order of the
-    nodes) a vehicle may drive. `speed_kmh` is the assumed travel speed.
-    """
-
-    node_ids: tuple
-    coords: tuple[tuple[float, float], ...]
-    road_class: str
-    name: str
-    speed_kmh: float
-    forward: bool = True
-    backward: bool = True
-
-    def __post_init__(self):
-        if len(self.node_ids) != len(self.coords):
-            raise ValueError("RoadWay: node_ids and coords differ in length")
-        if not self.speed_kmh > 0:
-            raise ValueError(f"RoadWay: speed_kmh must be positive, got {self.speed_kmh}")
-        if not (self.forward or self.backward):
-            raise ValueError("RoadWay: a way must be drivable in at least one direction")
 
 
 @dataclass(frozen=True)
@@ -263,7 +215,7 @@ class Network:
         _check_point(lon, lat)
         proj = self._projection()
         px, py = proj.to_xy(lon, lat)
-        x, y = self._node_xy()
+        x, y = self.node_xy()
         nodes = self.edge_nodes
         # segment k of edge e runs between flat positions k + e and k + e + 1
         start = np.arange(self.n_segments) + self.edge_of_segment()
@@ -341,7 +293,8 @@ class Network:
             )
         return self._cache["proj"]
 
-    def _node_xy(self):
+    def node_xy(self):
+        """Node positions in metres on the network's local projection: arrays (x, y)."""
         if "xy" not in self._cache:
             self._cache["xy"] = self._projection().to_xy(self.node_lon, self.node_lat)
         return self._cache["xy"]
@@ -350,320 +303,8 @@ class Network:
         if "kdtree" not in self._cache:
             from scipy.spatial import cKDTree
 
-            self._cache["kdtree"] = cKDTree(np.column_stack(self._node_xy()))
+            self._cache["kdtree"] = cKDTree(np.column_stack(self.node_xy()))
         return self._cache["kdtree"]
-
-    # -- persistence ---------------------------------------------------------------------
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the network to an uncompressed .npz file (fast to load); returns the path."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
-        np.savez(
-            path,
-            format_version=np.array(_FORMAT_VERSION),
-            node_lon=self.node_lon,
-            node_lat=self.node_lat,
-            edge_ptr=self.edge_ptr,
-            edge_nodes=self.edge_nodes,
-            edge_forward=self.edge_forward,
-            edge_backward=self.edge_backward,
-            seg_length_dm=self.seg_length_dm,
-            seg_time_ds=self.seg_time_ds,
-            seg_road=self.seg_road,
-            seg_class=self.seg_class,
-            road_names=np.array(self.road_names or [""], dtype=str),
-            road_classes=np.array(self.road_classes or [""], dtype=str),
-            place_name=np.array([p.name for p in self.places], dtype=str),
-            place_kind=np.array([p.kind for p in self.places], dtype=str),
-            place_lon=np.array([p.lon for p in self.places], dtype=float),
-            place_lat=np.array([p.lat for p in self.places], dtype=float),
-            attribution=np.array(self.attribution or ""),
-            source=np.array(self.source),
-            scc_share=np.array(self.scc_share),
-            closed_edges=np.array(sorted(self.closed_edges), dtype=np.int64),
-        )
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "Network":
-        """Read a network written by `save`."""
-        with np.load(path, allow_pickle=False) as z:
-            version = int(z["format_version"])
-            if version != _FORMAT_VERSION:
-                raise ValueError(f"{path}: network format {version}, expected {_FORMAT_VERSION}")
-            places = [
-                Place(str(n), str(k), float(x), float(y))
-                for n, k, x, y in zip(z["place_name"], z["place_kind"], z["place_lon"], z["place_lat"])
-            ]
-            return cls(
-                node_lon=z["node_lon"],
-                node_lat=z["node_lat"],
-                edge_ptr=z["edge_ptr"],
-                edge_nodes=z["edge_nodes"],
-                edge_forward=z["edge_forward"],
-                edge_backward=z["edge_backward"],
-                seg_length_dm=z["seg_length_dm"],
-                seg_time_ds=z["seg_time_ds"],
-                seg_road=z["seg_road"],
-                seg_class=z["seg_class"],
-                road_names=z["road_names"].tolist(),
-                road_classes=z["road_classes"].tolist(),
-                places=places,
-                attribution=str(z["attribution"]) or None,
-                source=str(z["source"]),
-                scc_share=float(z["scc_share"]),
-                closed_edges=z["closed_edges"].tolist(),
-            )
-
-
-def load_network(path: str | os.PathLike, **osm_options) -> Network:
-    """Load a network from an OpenStreetMap extract (.osm.pbf, .osm) or a saved .npz file.
-
-    `osm_options` go to `routing.osm.read_osm` (e.g. `exclude_classes=("track",)`).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such network file: {path}")
-    if path.suffix == ".npz":
-        return Network.load(path)
-    if path.name.endswith((".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")):
-        from .osm import read_osm
-
-        return read_osm(path, **osm_options)
-    raise ValueError(f"{path}: unknown network format (expected .osm.pbf, .osm or .npz)")
-
-
-# -- building ------------------------------------------------------------------------------
-
-
-def build_network(
-    ways: Iterable[RoadWay],
-    *,
-    places: Sequence[Place] = (),
-    attribution: str | None = None,
-    source: str = "",
-) -> Network:
-    """Build a `Network` from roads: keep the main strongly connected component, contract
-    degree-2 chains into edges. Ways meet where they share node ids."""
-    index: dict = {}
-    lons: list[float] = []
-    lats: list[float] = []
-    seg_a: list[int] = []
-    seg_b: list[int] = []
-    seg_way: list[int] = []
-    way_list = list(ways)
-    for w, way in enumerate(way_list):
-        prev = None
-        for nid, (lon, lat) in zip(way.node_ids, way.coords):
-            i = index.get(nid)
-            if i is None:
-                i = index[nid] = len(lons)
-                lons.append(lon)
-                lats.append(lat)
-            if prev is not None and prev != i:
-                seg_a.append(prev)
-                seg_b.append(i)
-                seg_way.append(w)
-            prev = i
-    if not seg_a:
-        raise ValueError("no drivable road segments")
-    lon = np.array(lons)
-    lat = np.array(lats)
-    a = np.array(seg_a, dtype=np.int64)
-    b = np.array(seg_b, dtype=np.int64)
-    sw = np.array(seg_way, dtype=np.int64)
-    fwd = np.array([w.forward for w in way_list], dtype=bool)[sw]
-    bwd = np.array([w.backward for w in way_list], dtype=bool)[sw]
-
-    # main strongly connected component
-    n = len(lon)
-    tails = np.concatenate([a[fwd], b[bwd]])
-    heads = np.concatenate([b[fwd], a[bwd]])
-    graph = coo_matrix((np.ones(len(tails)), (tails, heads)), shape=(n, n)).tocsr()
-    _, labels = connected_components(graph, directed=True, connection="strong")
-    main = np.argmax(np.bincount(labels))
-    keep_node = labels == main
-    keep_seg = keep_node[a] & keep_node[b]
-    new_id = np.cumsum(keep_node) - 1
-    a, b, sw, fwd, bwd = new_id[a[keep_seg]], new_id[b[keep_seg]], sw[keep_seg], fwd[keep_seg], bwd[keep_seg]
-    lon, lat = lon[keep_node], lat[keep_node]
-
-    length_m = haversine_m(lon[a], lat[a], lon[b], lat[b])
-    speed = np.array([w.speed_kmh for w in way_list])[sw]
-    names = sorted({w.name for w in way_list})
-    classes = sorted({w.road_class for w in way_list})
-    name_id = {s: i for i, s in enumerate(names)}
-    class_id = {s: i for i, s in enumerate(classes)}
-    way_name = np.array([name_id[w.name] for w in way_list], dtype=np.int32)[sw]
-    way_class = np.array([class_id[w.road_class] for w in way_list], dtype=np.int16)[sw]
-
-    order, edge_ptr, edge_nodes, edge_fwd, edge_bwd = _contract(len(lon), a, b, fwd, bwd)
-    length_m = length_m[order]
-    return Network(
-        node_lon=lon,
-        node_lat=lat,
-        edge_ptr=edge_ptr,
-        edge_nodes=edge_nodes,
-        edge_forward=edge_fwd,
-        edge_backward=edge_bwd,
-        seg_length_dm=np.rint(length_m * 10),
-        seg_time_ds=np.rint(length_m / (speed[order] / 3.6) * 10),
-        seg_road=way_name[order],
-        seg_class=way_class[order],
-        road_names=names,
-        road_classes=classes,
-        places=places,
-        attribution=attribution,
-        source=source,
-        scc_share=keep_node.mean(),
-    )
-
-
-def _contract(n: int, a, b, fwd, bwd):
-    """Group segments into maximal chains through pass-through nodes.
-
-    A node is passed through when it has exactly two segments, to two different neighbours, that
-    allow the same directions of travel through it. Returns the order in which the edges walk
-    the segments, and the edge arrays (segment attributes are the same both ways).
-    """
-    a_l, b_l, f_l, r_l = a.tolist(), b.tolist(), fwd.tolist(), bwd.tolist()
-    incident: list[list[int]] = [[] for _ in range(n)]
-    for s, (u, v) in enumerate(zip(a_l, b_l)):
-        incident[u].append(s)
-        incident[v].append(s)
-
-    def other(s, u):
-        return b_l[s] if a_l[s] == u else a_l[s]
-
-    def oriented(s, u):  # directions allowed walking segment s away from node u
-        return (f_l[s], r_l[s]) if a_l[s] == u else (r_l[s], f_l[s])
-
-    passthrough = [False] * n
-    for u in range(n):
-        inc = incident[u]
-        if len(inc) == 2:
-            x, y = other(inc[0], u), other(inc[1], u)
-            if x != y and oriented(inc[0], x) == oriented(inc[1], u):
-                passthrough[u] = True
-
-    visited = [False] * len(a_l)
-    order: list[int] = []
-    edge_ptr = [0]
-    edge_nodes: list[int] = []
-    edge_fwd: list[bool] = []
-    edge_bwd: list[bool] = []
-
-    def walk(start, s):
-        f, r = oriented(s, start)
-        edge_fwd.append(f)
-        edge_bwd.append(r)
-        edge_nodes.append(start)
-        u = start
-        while True:
-            visited[s] = True
-            order.append(s)
-            u = other(s, u)
-            edge_nodes.append(u)
-            if not passthrough[u] or u == start:
-                break
-            s0, s1 = incident[u]
-            s = s1 if s0 == s else s0
-        edge_ptr.append(len(order))
-
-    for u in range(n):
-        if not passthrough[u]:
-            for s in incident[u]:
-                if not visited[s]:
-                    walk(u, s)
-    for s in range(len(a_l)):  # isolated rings of pass-through nodes
-        if not visited[s]:
-            passthrough[a_l[s]] = False
-            walk(a_l[s], s)
-    return (
-        np.array(order, dtype=np.int64),
-        np.array(edge_ptr, dtype=np.int64),
-        np.array(edge_nodes, dtype=np.int64),
-        np.array(edge_fwd, dtype=bool),
-        np.array(edge_bwd, dtype=bool),
-    )
-
-
-# -- statistics ----------------------------------------------------------------------------
-
-
-def network_stats(network: Network) -> dict:
-    """Figures describing a network, comparable with shared/data/roads/STATS.md.
-
-    Keys: nodes, segments, edges, junctions, closed_edges, road_km, road_km_by_class,
-    degree2_share (full graph), contracted_degree_share ({1: share, 3: ..., 4: ...}),
-    edge_length_m (median, p90, max), hull_km2, density_km_per_km2, scc_share, oneway_edges,
-    cycles, places, attribution, source.
-    """
-    net = network
-    seg_edge = net.edge_of_segment()
-    first = net.node_ptr[:-1]
-    last = net.node_ptr[1:] - 1
-    start = np.arange(net.n_segments) + seg_edge
-    # undirected degree of each road node, counting distinct neighbours
-    u = net.edge_nodes[start]
-    v = net.edge_nodes[start + 1]
-    pairs = np.unique(np.sort(np.column_stack([u, v]), axis=1), axis=0)
-    degree = np.bincount(pairs.ravel(), minlength=net.n_nodes)
-    ends = np.concatenate([net.edge_nodes[first], net.edge_nodes[last]])
-    junctions = np.unique(ends)
-    cdeg = np.bincount(ends, minlength=net.n_nodes)[junctions]
-    by_class = np.bincount(net.seg_class, weights=net.seg_length_dm / 1e4, minlength=len(net.road_classes))
-    lengths = net.edge_length_m()
-    hull_km2 = _hull_km2(net)
-    road_km = float(net.seg_length_dm.sum() / 1e4)
-    n_comp = connected_components(
-        coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(net.n_nodes,) * 2),
-        directed=False,
-    )[0]
-    return {
-        "source": net.source,
-        "nodes": net.n_nodes,
-        "segments": int(len(pairs)),
-        "edges": net.n_edges,
-        "junctions": int(len(junctions)),
-        "closed_edges": len(net.closed_edges),
-        "road_km": round(road_km, 1),
-        "road_km_by_class": {
-            c: round(float(k), 1)
-            for k, c in sorted(zip(by_class, net.road_classes), reverse=True)
-            if k > 0
-        },
-        "degree2_share": round(float(np.mean(degree == 2)), 3),
-        "contracted_degree_share": {
-            int(d): round(float(np.mean(cdeg == d)), 3) for d in np.unique(np.minimum(cdeg, 5))
-        },
-        "edge_length_m": {
-            "median": round(float(np.median(lengths)), 1),
-            "p90": round(float(np.percentile(lengths, 90)), 1),
-            "max": round(float(lengths.max()), 1),
-        },
-        "hull_km2": round(hull_km2, 1),
-        "density_km_per_km2": round(road_km / hull_km2, 3) if hull_km2 > 0 else None,
-        "scc_share": round(net.scc_share, 3),
-        "oneway_edges": int(np.sum(net.edge_forward != net.edge_backward)),
-        "cycles": int(net.n_edges - len(junctions) + n_comp),
-        "places": len(net.places),
-        "attribution": net.attribution,
-    }
-
-
-def _hull_km2(net: Network) -> float:
-    from scipy.spatial import ConvexHull
-
-    x, y = net._node_xy()
-    if net.n_nodes < 3:
-        return 0.0
-    try:
-        return float(ConvexHull(np.column_stack([x, y])).volume / 1e6)
-    except Exception:  # collinear points: no area
-        return 0.0
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -12,8 +12,10 @@ from typing import Iterable, Mapping
 
 import osmium
 
-from .network import DEFAULT_SPEED_KMH, OSM_ATTRIBUTION, Network, Place, RoadWay, build_network
+from .build import DEFAULT_SPEED_KMH, RoadWay, build_network
+from .network import Network, Place
 
+OSM_ATTRIBUTION = "© OpenStreetMap contributors (https://www.openstreetmap.org/copyright)"
 DRIVABLE_CLASSES = frozenset(DEFAULT_SPEED_KMH)
 # values of access, vehicle, motor_vehicle or motorcar that shut a way to our trucks
 BLOCKED_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "military", "emergency"})

@@ -7,7 +7,8 @@ import logging
 import os
 from pathlib import Path
 
-from routing.network import Network, load_network
+from routing.network import Network
+from routing.store import load_network, load_saved_network, save_network
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +24,19 @@ def load_county_network(configured: str = "", cache_dir: str | None = None) -> N
     """The road network for `configured` (an .osm.pbf, or a saved .npz), cached on disk as .npz."""
     path = network_path(configured)
     if path.suffix == ".npz":
-        return Network.load(path)
+        return load_saved_network(path)
     cache = Path(cache_dir or os.environ.get("COOP_DATA_DIR", Path.home() / ".local" / "share" / "coop"))
     digest = hashlib.sha256(f"{path.resolve()}:{path.stat().st_mtime_ns}:{path.stat().st_size}".encode()).hexdigest()
     saved = cache / "networks" / f"{path.stem}-{digest[:12]}.npz"
     if saved.exists():
         try:
-            return Network.load(saved)
+            return load_saved_network(saved)
         except Exception:  # a damaged cache is rebuilt, never trusted
             log.warning("rebuilding the road network cache %s", saved)
     network = load_network(path)
     try:
         saved.parent.mkdir(parents=True, exist_ok=True)
-        network.save(saved)
+        save_network(network, saved)
     except OSError:
         log.warning("could not cache the road network at %s", saved)
     return network

@@ -5,7 +5,7 @@ import pytest
 
 from routing.generator import generate_county
 from routing.matrix import travel_matrix
-from routing.network import network_stats
+from routing.stats import network_stats
 
 
 def test_same_seed_gives_the_same_network_and_another_seed_another():

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from routing.network import Network, SnapError, load_network, network_stats
+from routing.network import Network, SnapError
+from routing.stats import network_stats
+from routing.store import load_network, load_saved_network, save_network
 
 
 def test_snaps_to_the_nearest_road_node_with_distance_in_metres(tiny):
@@ -63,7 +65,7 @@ def test_edge_polylines_cover_the_network_and_can_be_bounded_and_simplified(coun
 
 def test_save_and_load_round_trip(county, tmp_path):
     net = county.close_edges([3])
-    path = net.save(tmp_path / "county")
+    path = save_network(net, tmp_path / "county")
     assert path.suffix == ".npz"
     loaded = load_network(path)
     assert isinstance(loaded, Network)
@@ -78,7 +80,7 @@ def test_save_and_load_round_trip(county, tmp_path):
 
 
 def test_saved_extract_keeps_its_attribution(tiny, tmp_path):
-    loaded = Network.load(tiny.save(tmp_path / "tiny.npz"))
+    loaded = load_saved_network(save_network(tiny, tmp_path / "tiny.npz"))
     assert loaded.attribution == tiny.attribution
     assert "OpenStreetMap contributors" in loaded.attribution
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from routing.network import OSM_ATTRIBUTION, load_network, network_stats
-from routing.osm import is_accessible, parse_direction, parse_maxspeed, read_osm
+from routing.osm import OSM_ATTRIBUTION, is_accessible, parse_direction, parse_maxspeed, read_osm
+from routing.stats import network_stats
+from routing.store import load_network
 
 
 @pytest.mark.parametrize(
