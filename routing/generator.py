@@ -28,11 +28,11 @@ def generate_county(
     seed: int = 1,
     n_villages: int = 40,
     *,
-    lat: float = 43.15,
     lon: float = 81.13,
+    lat: float = 43.15,
     node_spacing_m: float = 40.0,
 ) -> Network:
-    """A synthetic county road network centred near (lat, lon) (default: Zhaosu, Xinjiang).
+    """A synthetic county road network centred near (lon, lat) (default: Zhaosu, Xinjiang).
 
     The same seed and arguments always give the same network. Villages (and one county town)
     are `Network.places`. The valley road is about 3 * n_villages**0.7 km long; `node_spacing_m` is the mean
@@ -41,7 +41,7 @@ def generate_county(
     if not isinstance(n_villages, (int, np.integer)) or n_villages < 1:
         raise ValueError(f"n_villages must be a positive integer, got {n_villages!r}")
     if not (-85 <= lat <= 85 and -180 <= lon <= 180):
-        raise ValueError(f"centre (lat {lat}, lon {lon}) is not a valid position")
+        raise ValueError(f"centre (lon {lon}, lat {lat}) is not a valid position")
     if not 5 <= node_spacing_m <= 500:
         raise ValueError(f"node_spacing_m must be between 5 and 500 m, got {node_spacing_m}")
     b = _CountyBuilder(np.random.default_rng(seed), node_spacing_m)

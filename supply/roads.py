@@ -43,10 +43,11 @@ def load_county_network(configured: str = "", cache_dir: str | None = None) -> N
 
 
 def make_snapper(network: Network, max_snap_m: float):
-    """(lat, lon) -> (node, snap distance m); a ValueError names the point when it is off the network."""
+    """(lon, lat) -> (node, snap distance m), in the order of `Network.snap`; a ValueError names the
+    point when it is off the network."""
 
-    def snap(lat: float, lon: float) -> tuple[int, float]:
-        found = network.snap(lon, lat, max_snap_m=max_snap_m, name=f"({lat:.5f}, {lon:.5f})")
+    def snap(lon: float, lat: float) -> tuple[int, float]:
+        found = network.snap(lon, lat, max_snap_m=max_snap_m, name=f"(lon {lon:.5f}, lat {lat:.5f})")
         return int(found.node), float(found.distance_m)
 
     return snap

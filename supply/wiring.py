@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     db: Database
-    # (lat, lon) -> (node id, snap distance m); None until a road network is configured.
+    # (lon, lat) -> (node id, snap distance m); None until a road network is configured.
     snapper: object | None = None
     # platform name -> webhook adapter (supply.platforms), from COOP_PLATFORM_SECRETS
     adapters: dict = field(default_factory=dict)
@@ -43,9 +43,9 @@ def build_services(settings: Settings, *, db: Database | None = None) -> Service
 
 
 def _lazy_snapper(services: Services):
-    def snap(lat: float, lon: float) -> tuple[int, float]:
+    def snap(lon: float, lat: float) -> tuple[int, float]:
         from supply.roads import make_snapper
 
-        return make_snapper(services.network, services.settings.max_snap_distance_m)(lat, lon)
+        return make_snapper(services.network, services.settings.max_snap_distance_m)(lon, lat)
 
     return snap

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from supply.db.models import Farm, Product, ProductBalance
 from supply.domain.errors import Conflict, InvalidInput, NotFound
 
-# (lat, lon) -> (road node id, snap distance in metres); raises ValueError when the point is off-network.
+# (lon, lat) -> (road node id, snap distance in metres); raises ValueError when the point is off-network.
 Snapper = Callable[[float, float], tuple[int, float]]
 
 
@@ -30,7 +30,7 @@ def register_farm(session: Session, cooperative_id: int, farm: FarmInput, snappe
     node_id, snap_m = None, None
     if snapper is not None:
         try:
-            node_id, snap_m = snapper(farm.lat, farm.lon)
+            node_id, snap_m = snapper(farm.lon, farm.lat)
         except ValueError as exc:
             raise InvalidInput(f"the farm cannot be placed on the road network: {exc}",
                                fields={"lat": [str(exc)], "lon": [str(exc)]}, code="unreachable_point") from exc

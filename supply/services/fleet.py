@@ -24,7 +24,7 @@ def register_hub(session: Session, cooperative_id: int, hub: HubInput, snapper) 
     node_id = snap_m = None
     if snapper is not None:
         try:
-            node_id, snap_m = snapper(hub.lat, hub.lon)
+            node_id, snap_m = snapper(hub.lon, hub.lat)
         except ValueError as exc:
             raise InvalidInput(f"the hub cannot be placed on the road network: {exc}", code="unreachable_point",
                                fields={"lat": [str(exc)], "lon": [str(exc)]}) from exc

@@ -417,7 +417,7 @@ def update_farm(session: Session, cooperative_id: int, farm_id: int, farm, snapp
         raise NotFound(f"farm {farm_id} does not exist")
     if (farm.lat, farm.lon) != (row.lat, row.lon) and snapper is not None:
         try:
-            row.node_id, row.snap_distance_m = snapper(farm.lat, farm.lon)
+            row.node_id, row.snap_distance_m = snapper(farm.lon, farm.lat)
         except ValueError as exc:
             raise InvalidInput(f"the farm cannot be placed on the road network: {exc}",
                                fields={"lat": [str(exc)], "lon": [str(exc)]}, code="unreachable_point") from exc
