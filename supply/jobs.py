@@ -17,14 +17,14 @@ The life of a job:
    before claiming), and running jobs whose heartbeat is older than `stale_after_s` (worker killed).
    Handlers are idempotent by contract, so running a job twice changes nothing more than once.
 
-A handler is `fn(services, job_id, params, progress) -> dict` registered under a kind with
-`register_handler`; `progress(percent, message=None)` records how far it is. This module imports no
+A handler is `fn(services, job_id, params, progress) -> dict`; `progress(percent, message=None)`
+records how far it is. The kinds and their handlers are one table, supply.job_handlers, which
+`services.job_handlers` holds (a test adds its own kinds there). This module imports no handler and no
 Flask: the web app, the worker and the CLI all use it.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -61,43 +61,10 @@ QUEUED_GRACE_S = 10
 MAX_ATTEMPTS = 5
 # rq kills a work horse that runs longer than this; the job is then recovered like a killed one.
 JOB_TIMEOUT_S = 2 * 3600
-# Modules (comma-separated) imported by `load_handlers` besides the project's own, e.g. for handlers
-# that exist only in a test suite: COOP_EXTRA_JOB_MODULES=tests.integration.job_handlers
-EXTRA_MODULES_ENV = "COOP_EXTRA_JOB_MODULES"
-_HANDLER_MODULES = ("supply.services.allocation", "supply.services.planning", "supply.services.platform_links",
-                    "supply.services.notices")
-
-_handlers: dict[str, Handler] = {}
 
 
 class UnknownJob(NotFound):
     code = "not_found"
-
-
-# -- handlers ----------------------------------------------------------------------------------------
-
-def register_handler(kind: str, fn: Handler) -> None:
-    """Make `fn` run the jobs of `kind`. Registering the same function again is harmless."""
-    if not kind or len(kind) > 32:
-        raise ValueError("a job kind is 1 to 32 characters")
-    _handlers[kind] = fn
-
-
-def registered_kinds() -> list[str]:
-    return sorted(_handlers)
-
-
-def load_handlers() -> None:
-    """Import the modules that register handlers, so a worker process knows every kind."""
-    extra = [m.strip() for m in os.environ.get(EXTRA_MODULES_ENV, "").split(",") if m.strip()]
-    for name in (*_HANDLER_MODULES, *extra):
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            if name in extra or (exc.name and not name.startswith(exc.name)):
-                # a named extra module, or a real import error inside a module that exists
-                raise
-            log.debug("job handler module %s is not there (yet)", name)
 
 
 # -- submit and dispatch -------------------------------------------------------------------------
@@ -194,7 +161,6 @@ def run_job(job_id: str):
         from config import Settings
         from supply.wiring import build_services
 
-        load_handlers()
         use_services(build_services(Settings.from_env()))
     elif _worker_services_pid != os.getpid():
         # a work horse forked from the worker: pooled connections belong to the parent
@@ -229,7 +195,7 @@ def _execute_claimed(services, job_id, kind, params, attempt, started, rq_job, r
     beat = _Heartbeat(services, job_id, attempt)
     beat.start()
     try:
-        handler = _handlers.get(kind)
+        handler = services.job_handlers.get(kind)
         if handler is None:
             raise InvalidInput(f"no handler is registered for jobs of kind {kind!r}", code="unknown_job_kind")
         result = handler(services, job_id, params, _progress_callback(services, job_id, attempt, rq_job))

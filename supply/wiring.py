@@ -29,6 +29,16 @@ class Services:
             self.extras["network"] = load_county_network(self.settings.road_network)
         return self.extras["network"]
 
+    @property
+    def job_handlers(self) -> dict:
+        """Job kind -> handler: supply.job_handlers' table, read on first use (it imports the use
+        cases), plus the kinds a test adds to this Services."""
+        if "job_handlers" not in self.extras:
+            from supply.job_handlers import JOB_HANDLERS
+
+            self.extras["job_handlers"] = dict(JOB_HANDLERS)
+        return self.extras["job_handlers"]
+
     def close(self) -> None:
         self.db.dispose()
 

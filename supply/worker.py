@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Mapping
 
 from config import Settings
 from supply import jobs
@@ -24,16 +25,18 @@ SWEEP_INTERVAL_S = 30
 
 
 def run_worker(settings: Settings, *, burst: bool = False, stale_after_s: float = jobs.STALE_AFTER_S,
-               sweep_interval_s: float = SWEEP_INTERVAL_S, queued_grace_s: float = jobs.QUEUED_GRACE_S) -> None:
-    """Run jobs until stopped (or, with `burst`, until there is nothing left to do)."""
+               sweep_interval_s: float = SWEEP_INTERVAL_S, queued_grace_s: float = jobs.QUEUED_GRACE_S,
+               handlers: Mapping[str, jobs.Handler] | None = None) -> None:
+    """Run jobs until stopped (or, with `burst`, until there is nothing left to do). The kinds are
+    supply.job_handlers' table, plus `handlers` (kinds of a test suite, say)."""
     from supply.wiring import build_services
 
     logging.basicConfig(level=settings.log_level)
-    jobs.load_handlers()
     services = build_services(settings)
+    services.job_handlers.update(handlers or {})
     jobs.use_services(services)
     sweep = dict(stale_after_s=stale_after_s, queued_grace_s=queued_grace_s)
-    log.info("worker for %r; job kinds: %s", settings, ", ".join(jobs.registered_kinds()) or "none")
+    log.info("worker for %r; job kinds: %s", settings, ", ".join(sorted(services.job_handlers)) or "none")
     try:
         if settings.redis_url:
             _run_rq_worker(services, burst=burst, sweep=sweep, sweep_interval_s=sweep_interval_s)

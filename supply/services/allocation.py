@@ -175,12 +175,3 @@ def run_allocation_job(services, job_id: str, params: dict, progress) -> dict:
                           params.get("policy") or "fair_share", actor=f"job:{job_id}")
     progress(100, f"{result['pickups_touched']} farm pickups touched")
     return result
-
-
-def _register() -> None:
-    from supply.jobs import register_handler
-
-    register_handler("allocate", run_allocation_job)
-
-
-_register()

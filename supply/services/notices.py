@@ -333,12 +333,3 @@ def run_notice_job(services, job_id: str, params: dict, progress) -> dict:
                           gateway=gateway_for(config), config=config, locale=params.get("lang") or "zh")
     progress(100, f"{result['farms']} farms told ({result['channel']})")
     return {**result, "date": result["date"].isoformat()}
-
-
-def _register() -> None:
-    from supply.jobs import register_handler
-
-    register_handler("notify_farms", run_notice_job)
-
-
-_register()

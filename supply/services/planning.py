@@ -393,12 +393,3 @@ def run_planning_job(services, job_id: str, params: dict, progress) -> dict:
                          time_limit_s=time_limit_s, job_id=job_id,
                          max_snap_m=services.settings.max_snap_distance_m, progress=progress,
                          seed=params.get("seed") or 0, max_iterations=max_iterations)
-
-
-def _register() -> None:
-    from supply.jobs import register_handler
-
-    register_handler("plan", run_planning_job)
-
-
-_register()

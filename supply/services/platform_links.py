@@ -36,7 +36,7 @@ import logging
 import secrets as _secrets
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -341,8 +341,14 @@ def request_order_details(services, cooperative_id: int, platform: str, results:
 
 # A queued job's key lapses after this long, so a job lost with its key does not stop new ones for good.
 DRAIN_KEY_TTL_S = 30
-# Messages fetched and recorded together by a draining job, per round.
-DRAIN_ROUND = 100
+# A draining job or loop looks for newly stored messages this often while it works.
+DRAIN_LOOK_S = 0.05
+# Fetched orders are recorded together once this many are fetched, or the oldest has waited this long,
+# or nothing else is in flight.
+SETTLE_BATCH = 64
+SETTLE_AFTER_S = 0.1
+# Messages a drainer claims beyond those it is fetching: the others' share of a backlog stays theirs.
+CLAIM_AHEAD = DETAIL_CONCURRENCY
 
 
 def _drain_key(services, cooperative_id: int, platform: str) -> str:
@@ -351,8 +357,12 @@ def _drain_key(services, cooperative_id: int, platform: str) -> str:
 
 def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: float = 60.0,
                         clear_queued: bool = True) -> dict:
-    """Fetch and record every message awaiting its detail (not yet failed), in rounds, until none is
+    """Fetch and record every message awaiting its detail (not yet failed), as a stream, until none is
     left unclaimed or `max_s` has passed.
+
+    A message is asked of the platform as soon as a look (every DRAIN_LOOK_S) finds it, beside the
+    calls already in flight (DETAIL_CONCURRENCY at most), and the fetched orders are recorded together
+    every SETTLE_AFTER_S or SETTLE_BATCH orders: no message waits for a whole round to finish.
 
     The queued-job key is cleared first, so a push stored from then on queues another job rather than
     be missed; jobs running side by side (one per worker under a spike) each claim the messages they
@@ -362,24 +372,77 @@ def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: 
     if conn is not None and clear_queued:
         conn.delete(_drain_key(services, cooperative_id, platform))
     totals = {"fetched": 0, "failed": 0, "rounds": 0}
+    client = client_for(services, cooperative_id, platform)
+    if client is None:
+        return totals
     started = time.monotonic()
-    tried: set[int] = set()
-    while time.monotonic() - started < max_s:
-        waiting = _waiting(services, cooperative_id, platform, tried)
-        tried.update(pk for pk, _ in waiting)
-        if conn is not None and waiting:
-            claim = f"{services.settings.rate_limit_key_prefix}:order-detail-claim:"
-            pipe = conn.pipeline(transaction=False)
-            for pk, _ in waiting:
-                pipe.set(f"{claim}{pk}", "1", nx=True, ex=int(max_s) + 60)
-            waiting = [entry for entry, won in zip(waiting, pipe.execute()) if won]
-        if not waiting:
-            break
-        done = fetch_order_details(services, cooperative_id, platform, [message_id for _, message_id in waiting])
-        totals["fetched"] += done["fetched"]
-        totals["failed"] += done["failed"]
+    seen_to = 0                                         # the id up to which the looks went
+    queued: list[tuple[int, str]] = []                  # claimed, not yet asked
+    in_flight: dict = {}                                # future -> message pk
+    details: dict[int, object] = {}
+    errors: dict[int, dict] = {}
+    first_done = None
+    last_look = None
+    pool = ThreadPoolExecutor(max_workers=DETAIL_CONCURRENCY)
+
+    def settle() -> None:
+        nonlocal details, errors, first_done
+        if not (details or errors):
+            return
+        services.db.run(lambda session: settle_order_details(session, cooperative_id, details, errors))
+        totals["fetched"] += len(details)
+        totals["failed"] += len(errors)
         totals["rounds"] += 1
+        details, errors, first_done = {}, {}, None
+
+    try:
+        while True:
+            now = time.monotonic()
+            looking = now - started < max_s
+            looked = False
+            if looking and (last_look is None or now - last_look >= DRAIN_LOOK_S) and \
+                    len(queued) + len(in_flight) < DETAIL_CONCURRENCY + CLAIM_AHEAD:
+                last_look, looked = now, True
+                fresh, seen_to = _waiting(services, cooperative_id, platform, seen_to,
+                                          DETAIL_CONCURRENCY + CLAIM_AHEAD - len(queued) - len(in_flight))
+                queued.extend(_claim_messages(services, conn, fresh, max_s))
+            while queued and len(in_flight) < DETAIL_CONCURRENCY:
+                pk, external_order_id = queued.pop(0)
+                in_flight[pool.submit(_fetch_detail, services, client, cooperative_id, platform, external_order_id)] = pk
+            if not in_flight:
+                settle()
+                if looked or not looking:
+                    break   # nothing in flight, and the look just made found nothing new
+                time.sleep(max(0.0, last_look + DRAIN_LOOK_S - time.monotonic()))
+                continue
+            finished, _ = wait(list(in_flight), timeout=DRAIN_LOOK_S, return_when=FIRST_COMPLETED)
+            for future in finished:
+                pk = in_flight.pop(future)
+                detail, error = future.result()
+                if detail is not None:
+                    details[pk] = detail
+                else:
+                    errors[pk] = error.as_dict()
+                first_done = first_done or time.monotonic()
+            if first_done is not None and (len(details) + len(errors) >= SETTLE_BATCH or not in_flight
+                                           or time.monotonic() - first_done >= SETTLE_AFTER_S):
+                settle()
+    finally:
+        pool.shutdown(wait=True)
+        if details or errors:   # a failure above: what was fetched is still recorded
+            settle()
     return totals
+
+
+def _claim_messages(services, conn, waiting: list[tuple[int, str]], max_s: float) -> list[tuple[int, str]]:
+    """Those of `waiting` this drainer won (a Redis key per message); all of them without Redis."""
+    if conn is None or not waiting:
+        return waiting
+    claim = f"{services.settings.rate_limit_key_prefix}:order-detail-claim:"
+    pipe = conn.pipeline(transaction=False)
+    for pk, _ in waiting:
+        pipe.set(f"{claim}{pk}", "1", nx=True, ex=int(max_s) + 60)
+    return [entry for entry, won in zip(waiting, pipe.execute()) if won]
 
 
 def drain_waiting_details(services, *, max_s: float = 2.0) -> int:
@@ -410,15 +473,38 @@ def run_detail_drain(services, stop: threading.Event, *, interval_s: float = 0.0
         stop.wait(interval_s)
 
 
-def _waiting(services, cooperative_id: int, platform: str, tried: set[int]) -> list[tuple[int, str]]:
-    """(id, message id) of the messages awaiting their detail that no attempt has failed, oldest first."""
+# Rows one look reads at most (a platform down leaves many failed messages before the new ones).
+LOOK_ROWS = 500
+
+
+def _waiting(services, cooperative_id: int, platform: str, after_id: int, limit: int) -> tuple[list[tuple[int, str]], int]:
+    """(id, external order id) of up to `limit` messages past `after_id` awaiting their detail that no
+    attempt has failed, oldest first; and the id up to which the look went. A message committed later
+    with a lower id came with a push that queued a job of its own, which looks from the start."""
+    if limit <= 0:
+        return [], after_id
     with services.db.transaction() as session:
-        rows = session.execute(select(PlatformMessage.id, PlatformMessage.message_id, PlatformMessage.result).where(
+        rows = session.execute(select(PlatformMessage.id, PlatformMessage.external_order_id, PlatformMessage.result).where(
             PlatformMessage.cooperative_id == cooperative_id, PlatformMessage.platform == platform,
-            PlatformMessage.status == "needs_order_detail", PlatformMessage.kind == "paid")
-            .order_by(PlatformMessage.id)).all()
-    return [(r.id, r.message_id) for r in rows
-            if r.id not in tried and "detail_error" not in (r.result or {})][:DRAIN_ROUND]
+            PlatformMessage.status == "needs_order_detail", PlatformMessage.kind == "paid",
+            PlatformMessage.id > after_id).order_by(PlatformMessage.id).limit(LOOK_ROWS)).all()
+    found = []
+    for row in rows:
+        if len(found) == limit:
+            break
+        after_id = row.id
+        if "detail_error" not in (row.result or {}):
+            found.append((row.id, row.external_order_id))
+    return found, after_id
+
+
+def _fetch_detail(services, client: PlatformApiClient, cooperative_id: int, platform: str, external_order_id: str):
+    """(detail, None) or (None, the platform's last error), the call retried as `call_platform` does."""
+    try:
+        return call_platform(services, client, cooperative_id, platform,
+                             lambda token: client.order_detail(token, external_order_id)), None
+    except PlatformApiError as exc:
+        return None, exc
 
 
 def fetch_order_details(services, cooperative_id: int, platform: str, message_ids: list[str]) -> dict:
@@ -433,16 +519,9 @@ def fetch_order_details(services, cooperative_id: int, platform: str, message_id
     client = client_for(services, cooperative_id, platform)
     if client is None:
         return {"fetched": 0, "failed": 0, "reason": "no client"}
-
-    def fetch(row):
-        try:
-            return row.id, call_platform(services, client, cooperative_id, platform,
-                                         lambda token: client.order_detail(token, row.external_order_id)), None
-        except PlatformApiError as exc:
-            return row.id, None, exc
-
     with ThreadPoolExecutor(max_workers=min(DETAIL_CONCURRENCY, len(rows))) as pool:
-        answers = list(pool.map(fetch, rows))
+        answers = list(pool.map(lambda row: (row.id, *_fetch_detail(services, client, cooperative_id, platform,
+                                                                     row.external_order_id)), rows))
     details = {pk: detail for pk, detail, error in answers if detail is not None}
     errors = {pk: error.as_dict() for pk, _, error in answers if error is not None}
     settled = services.db.run(lambda session: settle_order_details(session, cooperative_id, details, errors))
@@ -520,7 +599,7 @@ def retry_order_details(services, *, older_than_s: float = 30.0) -> list[str]:
             for (coop, platform), ids in sorted(groups.items())]
 
 
-def _order_details_job(services, job_id: str, params: dict, progress) -> dict:
+def run_order_details_job(services, job_id: str, params: dict, progress) -> dict:
     with services.db.transaction() as session:
         from supply.db.models import Job
 
@@ -775,13 +854,9 @@ def retry_shipments(services, *, older_than_s: float = 30.0) -> list[str]:
     return [request_shipments(services, coop, ids) for coop, ids in sorted(groups.items())]
 
 
-def _shipments_job(services, job_id: str, params: dict, progress) -> dict:
+def run_shipments_job(services, job_id: str, params: dict, progress) -> dict:
     with services.db.transaction() as session:
         from supply.db.models import Job
 
         cooperative_id = session.get(Job, job_id).cooperative_id
     return send_shipments(services, cooperative_id, [int(i) for i in params["order_ids"]])
-
-
-jobs.register_handler(ORDER_DETAILS_JOB, _order_details_job)
-jobs.register_handler(SHIPMENTS_JOB, _shipments_job)

@@ -1,5 +1,6 @@
-"""A job kind for the jobs tests, importable by a worker subprocess through
-COOP_EXTRA_JOB_MODULES=tests.integration.job_handlers.
+"""A job kind for the jobs tests: `TEST_HANDLERS`, added to a test's Services
+(`services.job_handlers.update(TEST_HANDLERS)`) or to a worker subprocess's
+(`run_worker(..., handlers=TEST_HANDLERS)`).
 
 `sleep_and_count` leaves its traces in the directory `params["dir"]`:
 - `<job_id>.runs`: one line (the pid) per time the handler started;
@@ -12,8 +13,6 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-
-from supply.jobs import register_handler
 
 
 def sleep_and_count(services, job_id: str, params: dict, progress) -> dict:
@@ -42,4 +41,4 @@ def sleep_and_count(services, job_id: str, params: dict, progress) -> dict:
     return {"counted": job_id, "runs": runs}
 
 
-register_handler("sleep_and_count", sleep_and_count)
+TEST_HANDLERS = {"sleep_and_count": sleep_and_count}

@@ -3,7 +3,7 @@ horse SIGKILLed mid-job, Redis emptied after a submit, Redis down at submit, a f
 
 The worker is `supply.worker.run_worker` in a subprocess (what `coop worker` runs), with short sweep
 intervals so recovery happens within seconds. The test handler comes from
-tests/integration/job_handlers.py, imported by the worker through COOP_EXTRA_JOB_MODULES.
+tests/integration/job_handlers.py, handed to the worker through `run_worker(handlers=...)`.
 """
 from __future__ import annotations
 
@@ -20,13 +20,15 @@ import pytest
 from supply import jobs
 from tests.conftest import REDIS_URL, ROOT, require_service
 from tests.helpers import wait_for
-from tests.integration import job_handlers  # noqa: F401  (registers "sleep_and_count" here too)
+from tests.integration.job_handlers import TEST_HANDLERS
 
 # A Redis database of its own, flushed by these tests.
 TEST_REDIS_DB = int(os.environ.get("COOP_TEST_REDIS_DB", "15"))
 WORKER_CODE = (
     "import sys; from config import Settings; from supply.worker import run_worker; "
-    "run_worker(Settings.from_env(), stale_after_s=float(sys.argv[1]), sweep_interval_s=1, queued_grace_s=1)"
+    "from tests.integration.job_handlers import TEST_HANDLERS; "
+    "run_worker(Settings.from_env(), stale_after_s=float(sys.argv[1]), sweep_interval_s=1, queued_grace_s=1, "
+    "handlers=TEST_HANDLERS)"
 )
 
 
@@ -51,7 +53,9 @@ def services(db, settings, redis_url, redis_conn):
     from supply.wiring import build_services
 
     # a queue of its own, so a worker of another test run on this Redis takes none of these jobs
-    return build_services(settings.with_(redis_url=redis_url, rq_queue=f"coop-test-{uuid.uuid4().hex[:8]}"), db=db)
+    services = build_services(settings.with_(redis_url=redis_url, rq_queue=f"coop-test-{uuid.uuid4().hex[:8]}"), db=db)
+    services.job_handlers.update(TEST_HANDLERS)  # "sleep_and_count" here too, as in the worker
+    return services
 
 
 @pytest.fixture
@@ -59,8 +63,7 @@ def start_worker(services, database_url, tmp_path):
     """Start `coop worker` in a subprocess: start_worker(stale_after_s=60) -> Popen."""
     procs: list[subprocess.Popen] = []
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=services.settings.redis_url,
-               COOP_RQ_QUEUE=services.settings.rq_queue, COOP_LOG_LEVEL="INFO",
-               COOP_EXTRA_JOB_MODULES="tests.integration.job_handlers")
+               COOP_RQ_QUEUE=services.settings.rq_queue, COOP_LOG_LEVEL="INFO")
 
     def start(stale_after_s: float = 60) -> subprocess.Popen:
         log = open(tmp_path / f"worker-{len(procs)}.log", "w")

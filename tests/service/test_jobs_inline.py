@@ -11,7 +11,7 @@ from supply import jobs
 from supply.db.models import Cooperative, Job, utcnow
 from supply.domain.errors import InvalidInput
 from tests.conftest import auth
-from tests.integration.job_handlers import sleep_and_count  # noqa: F401  (registers "sleep_and_count")
+from tests.integration.job_handlers import TEST_HANDLERS
 
 
 def fail_loudly(services, job_id, params, progress):
@@ -19,12 +19,11 @@ def fail_loudly(services, job_id, params, progress):
     raise RuntimeError("the scale is broken")
 
 
-jobs.register_handler("fail_loudly", fail_loudly)
-
-
 @pytest.fixture
 def services(app):
-    return app.extensions["coop"]
+    services = app.extensions["coop"]
+    services.job_handlers.update(TEST_HANDLERS, fail_loudly=fail_loudly)
+    return services
 
 
 @pytest.fixture
@@ -172,7 +171,7 @@ def test_a_run_that_lost_its_claim_cannot_overwrite_the_run_that_took_over(servi
             return {"run": 1}
         return {"run": 2}
 
-    jobs.register_handler("overtaken", overtaken)
+    services.job_handlers["overtaken"] = overtaken
     job_id = jobs.submit_job(services, 1, "overtaken", {})
 
     job = job_row(db, job_id)
@@ -192,7 +191,7 @@ def test_a_handler_that_reports_no_progress_still_keeps_its_heartbeat(services, 
         time.sleep(0.5)  # a long solver call
         return {"advanced": heartbeat_at(job_id) > first}
 
-    jobs.register_handler("quiet", quiet)
+    services.job_handlers["quiet"] = quiet
     job_id = jobs.submit_job(services, 1, "quiet", {})
 
     assert job_row(db, job_id)["result"] == {"advanced": True}

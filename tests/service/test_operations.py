@@ -175,8 +175,8 @@ def test_jobs_are_counted_by_kind_and_final_state_with_their_durations(app, clie
             raise RuntimeError("the scale is broken")
         return {"kg": 3}
 
-    jobs.register_handler("weigh_for_figures", weigh)
     services = app.extensions["coop"]
+    services.job_handlers["weigh_for_figures"] = weigh
 
     def count(state):
         return metrics.JOBS.labels("weigh_for_figures", state)._value.get()
@@ -237,7 +237,7 @@ def test_a_polled_job_answers_not_modified_while_it_has_not_moved(app, client, m
     first = client.get(f"/api/v1/jobs/{job_id}", headers=manager)
     assert first.status_code == 200 and first.get_json()["status"] == "queued"
     assert client.get(f"/api/v1/jobs/{job_id}", headers={**manager, "If-None-Match": first.headers["ETag"]}).status_code == 304
-    jobs.register_handler("weigh_for_etags", lambda services, job_id, params, progress: {"kg": 1})
+    services.job_handlers["weigh_for_etags"] = lambda services, job_id, params, progress: {"kg": 1}
     jobs.execute_job(services, job_id)
     done = client.get(f"/api/v1/jobs/{job_id}", headers={**manager, "If-None-Match": first.headers["ETag"]})
     assert done.status_code == 200 and done.get_json()["status"] == "finished"
