@@ -7,8 +7,8 @@ answered single orders about half again as fast as gunicorn's threaded workers
 
 Slow clients. granian's WSGI interface hands a request to a Python thread as soon as its headers are
 in, and the thread then waits on the body: a few dozen clients sending a body a byte a second held
-every thread. So granian serves the app through `BodyGuard` (ASGI): the body is read on the event loop
-(coroutines, not threads) with a deadline and a minimum rate, requests still reading are bounded per
+every thread. So granian serves the app through `BodyGuard` (granian's RSGI interface; an ASGI door is
+kept for other servers): the body is read on the event loop (coroutines, not threads) with a deadline and a minimum rate, requests still reading are bounded per
 address and in total, and only a complete body is handed to a thread of the WSGI app. The headers
 themselves are bounded by granian (`HEADER_READ_TIMEOUT_MS`). gunicorn has no such guard: run it
 behind a buffering proxy (README, deployment).
@@ -23,6 +23,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
+from granian.rsgi import ProtocolClosed as _RSGIClosed
 
 SERVERS = ("granian", "gunicorn")
 
@@ -86,8 +87,8 @@ class _Gone(Exception):
 
 
 class BodyGuard:
-    """An ASGI app that reads each request's body on the event loop, bounded, then runs a WSGI app on a
-    pool of threads with the body complete (PEP 3333 environ from the ASGI scope).
+    """An RSGI and ASGI app that reads each request's body on the event loop, bounded, then runs a WSGI app
+    on a pool of threads with the body complete (PEP 3333 environ from the RSGI or ASGI scope).
 
     Refused before any thread is used, in the error shape: a declared length beyond `max_body` (413),
     a body not complete within `deadline_s` or slower than `min_rate` bytes/s after `grace_s` (408),
@@ -103,6 +104,90 @@ class BodyGuard:
         self.per_address, self.total = per_address, total
         self.reading: dict[str, int] = {}
         self.reading_total = 0
+
+    def __rsgi_init__(self, loop) -> None:
+        pass
+
+    def __rsgi_del__(self, loop) -> None:
+        self.pool.shutdown(wait=False)
+
+    async def __rsgi__(self, scope, proto) -> None:
+        """granian's RSGI door (what `coop serve` uses): the same guard as the ASGI one below, with less
+        Python per request (no message dicts; a body of declared length is read in one await)."""
+        client = scope.client
+        address = client.rsplit(":", 1)[0].strip("[]") if client else "unknown"
+        headers = scope.headers
+        try:
+            body = await self._rsgi_body(headers, proto, address)
+        except _Refused as refusal:
+            body = orjson.dumps({"error": {"code": refusal.code, "message": refusal.message}}) + b"\n"
+            extra = [("retry-after", "2")] if refusal.status in (429, 503) else []
+            proto.response_bytes(refusal.status, [("content-type", "application/json"), ("connection", "close"),
+                                                  *extra], body)
+            return
+        except (_Gone, _RSGIClosed):
+            return
+        environ = _rsgi_environ(scope, headers, body, address)
+        status, response_headers, content = await asyncio.get_running_loop().run_in_executor(
+            self.pool, _run_wsgi_str, self.app, environ)
+        proto.response_bytes(status, response_headers, content)
+
+    async def _rsgi_body(self, headers, proto, address: str) -> bytes:
+        declared = headers.get("content-length")
+        length = None
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                raise _Refused(400, "bad_request", "Content-Length is not a number") from None
+            if length > self.max_body:
+                raise _Refused(413, "body_too_large", f"the body is larger than {self.max_body} bytes")
+        chunked = "transfer-encoding" in headers
+        if not length and not chunked:
+            return b""
+        self._start_reading(address)
+        try:
+            if length is not None and not chunked:
+                # complete within the deadline, and after the grace at no less than the minimum rate
+                async with asyncio.timeout(min(self.deadline_s, self.grace_s + length / self.min_rate)):
+                    return await proto()
+            return await self._rsgi_stream(proto)
+        except TimeoutError:
+            raise _Refused(408, "body_too_slow", "the body was not sent in time") from None
+        finally:
+            self._done_reading(address)
+
+    async def _rsgi_stream(self, proto) -> bytes:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        chunks, received = [], 0
+        stream = proto.__aiter__()
+        while True:
+            slow_at = started + self.grace_s + received / self.min_rate
+            async with asyncio.timeout_at(min(started + self.deadline_s, slow_at)):
+                try:
+                    chunk = await stream.__anext__()
+                except StopAsyncIteration:
+                    return b"".join(chunks)
+            received += len(chunk)
+            if received > self.max_body:
+                raise _Refused(413, "body_too_large", f"the body is larger than {self.max_body} bytes")
+            chunks.append(chunk)
+
+    def _start_reading(self, address: str) -> None:
+        if self.reading_total >= self.total:
+            raise _Refused(503, "service_unavailable", "too many requests are sending their body; retry shortly")
+        if self.per_address is not None and self.reading.get(address, 0) >= self.per_address:
+            raise _Refused(429, "rate_limited", "too many requests from this address are sending their body")
+        self.reading_total += 1
+        self.reading[address] = self.reading.get(address, 0) + 1
+
+    def _done_reading(self, address: str) -> None:
+        self.reading_total -= 1
+        if self.reading[address] <= 1:
+            del self.reading[address]
+        else:
+            self.reading[address] -= 1
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -151,20 +236,11 @@ class BodyGuard:
             raise _Refused(413, "body_too_large", f"the body is larger than {self.max_body} bytes")
         if not length and not chunked:
             return b""
-        if self.reading_total >= self.total:
-            raise _Refused(503, "service_unavailable", "too many requests are sending their body; retry shortly")
-        if self.per_address is not None and self.reading.get(address, 0) >= self.per_address:
-            raise _Refused(429, "rate_limited", "too many requests from this address are sending their body")
-        self.reading_total += 1
-        self.reading[address] = self.reading.get(address, 0) + 1
+        self._start_reading(address)
         try:
             return await self._read(receive)
         finally:
-            self.reading_total -= 1
-            if self.reading[address] <= 1:
-                del self.reading[address]
-            else:
-                self.reading[address] -= 1
+            self._done_reading(address)
 
     async def _read(self, receive) -> bytes:
         loop = asyncio.get_running_loop()
@@ -174,12 +250,10 @@ class BodyGuard:
         while True:
             # the moment the average rate would fall below the minimum, unless more arrives before it
             slow_at = started + self.grace_s + received / self.min_rate
-            wait = min(deadline, slow_at) - loop.time()
-            if wait <= 0:
-                raise _Refused(408, "body_too_slow", "the body was not sent in time")
             try:
-                message = await asyncio.wait_for(receive(), wait)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout_at(min(deadline, slow_at)):
+                    message = await receive()
+            except TimeoutError:
                 raise _Refused(408, "body_too_slow", "the body was not sent in time") from None
             if message["type"] == "http.disconnect":
                 raise _Gone()
@@ -220,7 +294,44 @@ def _environ(scope, body: bytes) -> dict:
     return environ
 
 
+def _rsgi_environ(scope, headers, body: bytes, address: str) -> dict:
+    host, _, port = (scope.server or "localhost:80").rpartition(":")
+    environ = {
+        "REQUEST_METHOD": scope.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": scope.path.encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope.query_string,
+        "SERVER_NAME": host or "localhost", "SERVER_PORT": port or "80",
+        "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
+        "REMOTE_ADDR": address, "REMOTE_PORT": (scope.client or "").rpartition(":")[2],
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0), "wsgi.url_scheme": scope.scheme, "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+    }
+    for name, value in headers.items():
+        key = name.upper().replace("-", "_")
+        if key == "CONTENT_LENGTH":
+            continue   # the body's own length, set above
+        if key != "CONTENT_TYPE":
+            key = "HTTP_" + key
+        if key in environ:   # a header sent twice: one value, as HTTP folds it (cookies with "; ")
+            value = f"{environ[key]}{'; ' if key == 'HTTP_COOKIE' else ','}{value}"
+        environ[key] = value
+    return environ
+
+
+def _run_wsgi_str(app, environ) -> tuple[int, list, bytes]:
+    status, headers, content = _call_wsgi(app, environ)
+    return int(status.split(" ", 1)[0]), headers, content
+
+
 def _run_wsgi(app, environ) -> tuple[int, list, bytes]:
+    status, headers, content = _call_wsgi(app, environ)
+    return (int(status.split(" ", 1)[0]),
+            [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers], content)
+
+
+def _call_wsgi(app, environ) -> tuple[str, list, bytes]:
     started: list = []
 
     def start_response(status, headers, exc_info=None):
@@ -236,8 +347,7 @@ def _run_wsgi(app, environ) -> tuple[int, list, bytes]:
         if hasattr(result, "close"):
             result.close()
     status, headers = started
-    return (int(status.split(" ", 1)[0]),
-            [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers], b"".join(chunks))
+    return status, headers, b"".join(chunks)
 
 
 async def _answer(send, status: int, code: str, message: str, extra: list) -> None:
@@ -264,7 +374,7 @@ def run_granian(*, bind: str, workers: int, threads: int, log_level: str = "warn
                log_level=LogLevels(log_level.lower()), log_access=False).serve()
         return
     os.environ[THREADS_ENV] = str(threads)   # read by each worker's `guarded_app`
-    Server("supply.server:guarded_app", factory=True, interface=Interfaces.ASGI, address=host or "127.0.0.1",
+    Server("supply.server:guarded_app", factory=True, interface=Interfaces.RSGI, address=host or "127.0.0.1",
            port=int(port), workers=workers, respawn_failed_workers=True, backpressure=BACKPRESSURE,
            http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
            log_level=LogLevels(log_level.lower()), log_access=False).serve()
