@@ -165,12 +165,16 @@ def start_server(database_url: str, workers: int, threads: int, server: str = "g
     port = free_port()
     env = dict(os.environ, DATABASE_URL=database_url, COOP_LOG_LEVEL="WARNING",
                COOP_PLATFORM_SECRETS=json.dumps({PUSH_PLATFORM: PUSH_SECRET}))
+    # the server's log (one JSON line per request) goes to a file, as it would to a collector, not to
+    # the terminal the figures are printed on
+    log = tempfile.NamedTemporaryFile("w", prefix="coop-serve-", suffix=".log", delete=False)
     proc = subprocess.Popen([sys.executable, "-m", "supply.cli", "serve", "--bind", f"127.0.0.1:{port}",
-                             "--server", server, "--workers", str(workers), "--threads", str(threads)], env=env, cwd=ROOT)
+                             "--server", server, "--workers", str(workers), "--threads", str(threads)], env=env, cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode}")
+            raise SystemExit(f"the server exited with {proc.returncode}; its log: {log.name}")
         try:
             status, _ = asyncio.run(_one_get(port, "/healthz"))
             if status == 200:
