@@ -1,4 +1,4 @@
-"""Read problems from files: Solomon VRPTW, VRPLIB/CVRPLIB, and the project's own JSON.
+"""Read problems from files: Solomon VRPTW, VRPLIB/CVRPLIB (through `vrplib`), and the project's own JSON.
 
 Benchmark files keep their own cost conventions, recorded in ``Instance.distance_scale``:
 
@@ -15,6 +15,9 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+from vrplib.parse import parse_vrplib
 
 from routing.model import UNREACHABLE, Problem, Stop, Vehicle
 
@@ -106,72 +109,103 @@ def _is_number(text: str) -> bool:
 
 
 def read_vrplib(path: str | Path) -> Instance:
-    """A VRPLIB/CVRPLIB file (EUC_2D coordinates or an EXPLICIT full/lower matrix).
+    """A VRPLIB/CVRPLIB file, read with the `vrplib` package (EUC_2D coordinates or an EXPLICIT
+    full, lower or upper matrix; time windows and service times when the file has them).
 
     Stop ids are the node numbers of the file; the depot is the first DEPOT_SECTION node.
     Fleet: the VEHICLES field if present, otherwise unlimited in effect (half again the
-    minimum by demand, plus three).
+    minimum by demand, plus three). With a TIME_WINDOW_SECTION, the depot's window is the hub's
+    opening and cut-off and every vehicle's shift; a SERVICE_TIME field applies to every customer.
     """
-    specs: dict[str, str] = {}
-    sections: dict[str, list[list[str]]] = {}
-    current = None
-    for raw in Path(path).read_text().splitlines():
-        line = raw.strip()
-        if not line or line == "EOF":
-            continue
-        if ":" in line and not line[0].isdigit() and not line[0] == "-":
-            key, _, value = line.partition(":")
-            specs[key.strip().upper()] = value.strip().strip('"')
-            current = None
-        elif line.upper().endswith("_SECTION"):
-            current = line.upper()
-            sections[current] = []
-        elif current is not None:
-            sections[current].append(line.split())
-        else:
-            raise ValueError(f"{path}: cannot read line {raw!r}")
-    n = int(specs.get("DIMENSION", 0))
-    if n <= 1 or "CAPACITY" not in specs:
+    weights, text = _take_edge_weights(Path(path).read_text())
+    try:
+        data = parse_vrplib(text, compute_edge_weights=False)
+    except (ValueError, RuntimeError, IndexError) as exc:
+        raise ValueError(f"{path}: not a VRPLIB file ({exc})") from None
+    n = int(data.get("dimension", 0))
+    if n <= 1 or "capacity" not in data:
         raise ValueError(f"{path}: DIMENSION and CAPACITY are required")
-    capacity = int(specs["CAPACITY"])
-    kind = specs.get("EDGE_WEIGHT_TYPE", "EUC_2D").upper()
+    capacity = int(data["capacity"])
+    kind = str(data.get("edge_weight_type", "EUC_2D")).upper()
     coords: tuple = ()
     if kind == "EUC_2D":
-        node_rows = sections.get("NODE_COORD_SECTION")
-        if not node_rows or len(node_rows) != n:
+        node_coord = data.get("node_coord")
+        if node_coord is None or len(node_coord) != n:
             raise ValueError(f"{path}: NODE_COORD_SECTION must have {n} lines")
-        coords = tuple((float(r[1]), float(r[2])) for r in node_rows)
+        coords = tuple((float(r[0]), float(r[1])) for r in node_coord)
         matrix = [[int(math.floor(math.hypot(a[0] - b[0], a[1] - b[1]) + 0.5)) for b in coords]
                   for a in coords]
     elif kind == "EXPLICIT":
-        matrix = _explicit(specs.get("EDGE_WEIGHT_FORMAT", "FULL_MATRIX").upper(),
-                           [float(x) for r in sections.get("EDGE_WEIGHT_SECTION", []) for x in r],
-                           n, path)
+        matrix = _explicit(str(data.get("edge_weight_format", "FULL_MATRIX")).upper(), weights, n, path)
     else:
         raise ValueError(f"{path}: EDGE_WEIGHT_TYPE {kind} is not supported")
-    demand = {int(r[0]): int(r[1]) for r in sections.get("DEMAND_SECTION", [])}
-    depots = [int(r[0]) for r in sections.get("DEPOT_SECTION", []) if int(r[0]) > 0]
-    depot = depots[0] if depots else 1
-    service = {int(r[0]): int(r[1]) for r in sections.get("SERVICE_TIME_SECTION", [])}
+    demand = _per_node(data.get("demand"), n, 0, "DEMAND_SECTION", path)
+    service = _per_node(data.get("service_time"), n, 0, "SERVICE_TIME_SECTION", path)
+    windows = data.get("time_window")
+    if windows is not None and len(windows) != n:
+        raise ValueError(f"{path}: TIME_WINDOW_SECTION must have {n} lines")
+    depots = data.get("depot")
+    depot = int(depots[0]) if depots is not None and len(depots) else 0
     stops = tuple(
-        Stop(id=node, location=node - 1, weight_kg=demand.get(node, 0),
-             service_duration_s=service.get(node, 0))
-        for node in range(1, n + 1) if node != depot
+        Stop(id=i + 1, location=i, weight_kg=demand[i], service_duration_s=service[i],
+             **({} if windows is None else
+                {"window_start_s": _int(windows[i][0]), "window_end_s": _int(windows[i][1])}))
+        for i in range(n) if i != depot
     )
-    if "VEHICLES" in specs:
-        fleet = int(specs["VEHICLES"])
+    if "vehicles" in data:
+        fleet = int(data["vehicles"])
     else:
         minimum = math.ceil(sum(s.weight_kg for s in stops) / capacity) if capacity else 1
         fleet = min(len(stops), minimum * 3 // 2 + 3)
+    if windows is None:
+        shift, hub = {"shift_end_s": UNREACHABLE - 1}, {}
+    else:
+        opens, closes = _int(windows[depot][0]), _int(windows[depot][1])
+        shift = {"shift_start_s": opens, "shift_end_s": closes}
+        hub = {"hub_open_s": opens, "hub_cutoff_s": closes}
     vehicles = tuple(
-        Vehicle(id=v + 1, capacity_weight_kg=capacity, shift_end_s=UNREACHABLE - 1,
-                cost_per_km=1000)
+        Vehicle(id=v + 1, capacity_weight_kg=capacity, cost_per_km=1000, **shift)
         for v in range(max(fleet, 1))
     )
-    name = specs.get("NAME", Path(path).stem)
+    name = str(data.get("name", Path(path).stem)).strip('"')
     problem = Problem(durations_s=matrix, distances_m=matrix, stops=stops, vehicles=vehicles,
-                      hub_location=depot - 1, name=name)
+                      hub_location=depot, name=name, **hub)
     return Instance(problem, name, 1, coords)
+
+
+def _take_edge_weights(text: str) -> tuple[list[float], str]:
+    """The values of the EDGE_WEIGHT_SECTION, and the text without that section.
+
+    `vrplib` lays out only FULL_MATRIX (one row a line) and LOWER_ROW; `_explicit` lays out the
+    section's values in every format a VRPLIB file may use, however its lines are wrapped.
+    """
+    lines = text.splitlines()
+    for k, line in enumerate(lines):
+        if line.strip().upper().startswith("EDGE_WEIGHT_SECTION"):
+            end = k + 1
+            while end < len(lines) and "_SECTION" not in lines[end].upper() and "EOF" not in lines[end]:
+                end += 1
+            try:
+                values = [float(x) for row in lines[k + 1 : end] for x in row.split()]
+            except ValueError:
+                raise ValueError("EDGE_WEIGHT_SECTION holds something that is not a number") from None
+            return values, "\n".join(lines[:k] + lines[end:])
+    return [], text
+
+
+def _per_node(values, n: int, default: int, section: str, path) -> list[int]:
+    """A value for every node from a section (one a node) or a field (the same for every node)."""
+    if values is None:
+        return [default] * n
+    if np.ndim(values) == 0:
+        return [_int(values)] * n
+    if len(values) != n:
+        raise ValueError(f"{path}: {section} must have {n} lines")
+    return [_int(v) for v in values]
+
+
+def _int(value) -> int:
+    return int(round(float(value)))
 
 
 def _explicit(fmt: str, values: list[float], n: int, path) -> list[list[int]]:

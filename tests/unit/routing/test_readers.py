@@ -5,7 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from routing import Stop, problem_from_dict, problem_to_dict, read, read_solomon, read_vrplib
+from routing import (
+    Stop,
+    check_plan,
+    problem_from_dict,
+    problem_to_dict,
+    read,
+    read_solomon,
+    read_vrplib,
+    solve,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -77,3 +86,42 @@ def test_stops_from_json_are_model_stops(tmp_path):
                                  "stops": [{"id": "f", "location": 1, "cold_chain": True}],
                                  "vehicles": [{"id": 1, "capacity_weight_kg": 3}]})
     assert problem.stops == (Stop(id="f", location=1, cold_chain=True),)
+
+
+def test_vrplib_reader_carries_time_windows_and_service_times():
+    instance = read_vrplib(DATA / "small_vrptw.vrp")
+    problem = instance.problem
+    assert instance.name == "small-tw-n5"
+    assert [s.id for s in problem.stops] == [2, 3, 4, 5]
+    assert [(s.window_start_s, s.window_end_s) for s in problem.stops] == [(0, 20), (10, 40), (30, 60), (5, 15)]
+    assert [s.service_duration_s for s in problem.stops] == [2, 2, 3, 1]
+    assert (problem.hub_open_s, problem.hub_cutoff_s) == (0, 100)
+    assert len(problem.vehicles) == 2
+    assert {(v.shift_start_s, v.shift_end_s) for v in problem.vehicles} == {(0, 100)}
+    assert problem.durations_s[0][1] == problem.distances_m[0][1] == 5
+    plan = solve(problem, time_limit_s=1)
+    assert check_plan(problem, plan) == []
+    assert not plan.unassigned
+
+
+def test_vrplib_reader_takes_a_service_time_field_for_every_customer(tmp_path):
+    text = (DATA / "small_vrptw.vrp").read_text()
+    start, end = text.index("SERVICE_TIME_SECTION"), text.index("TIME_WINDOW_SECTION")
+    path = tmp_path / "field.vrp"
+    path.write_text(text[:start].replace("CAPACITY : 10", "CAPACITY : 10\nSERVICE_TIME : 4") + text[end:])
+    problem = read_vrplib(path).problem
+    assert [s.service_duration_s for s in problem.stops] == [4, 4, 4, 4]
+
+
+def test_vrplib_reader_lays_out_explicit_matrices_however_their_lines_wrap(tmp_path):
+    full = [[0, 4, 7], [4, 0, 2], [7, 2, 0]]
+    head = "NAME : m3\nDIMENSION : 3\nCAPACITY : 5\nEDGE_WEIGHT_TYPE : EXPLICIT\nEDGE_WEIGHT_FORMAT : {}\nEDGE_WEIGHT_SECTION\n"
+    tail = "DEMAND_SECTION\n1 0\n2 1\n3 1\nDEPOT_SECTION\n1\n-1\nEOF\n"
+    for fmt, values in [("FULL_MATRIX", "0 4 7 4\n0 2 7 2 0"), ("LOWER_ROW", "4\n7 2"),
+                        ("LOWER_DIAG_ROW", "0 4 0\n7 2 0"), ("UPPER_ROW", "4 7 2"),
+                        ("UPPER_DIAG_ROW", "0 4 7 0 2 0")]:
+        path = tmp_path / f"{fmt}.vrp"
+        path.write_text(head.format(fmt) + values + "\n" + tail)
+        problem = read_vrplib(path).problem
+        assert problem.distances_m.tolist() == full, fmt
+        assert [s.weight_kg for s in problem.stops] == [1, 1]
