@@ -40,11 +40,16 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
             errors.append(f"{where}: vehicle used by more than one route")
         used.add(route.vehicle_id)
         errors += _check_route(problem, route, v, stops, where, collected_w, collected_v)
-        distance = _route_distance(problem, route)
+        distance = _route_distance(problem, route, v)
         total_distance += distance
         total_cost += v.fixed_cost + (distance * v.cost_per_km + 500) // 1000
         if distance != route.distance_m:
             errors.append(f"{where}: reports {route.distance_m} m, the matrix gives {distance} m")
+
+    for v in problem.vehicles:
+        if problem.starts_away(v) and v.id not in used:
+            errors.append(f"vehicle {v.id!r} starts away from the hub (location "
+                          f"{problem.start_location(v)}) and has no route back to it")
 
     left = [u.stop_id for u in plan.unassigned]
     if len(left) != len(set(left)):
@@ -78,17 +83,31 @@ def assert_feasible(problem: Problem, plan: Plan) -> None:
         raise InfeasiblePlan(errors)
 
 
-def _route_distance(problem: Problem, route) -> int:
-    locs = [problem.hub_location] + [v.location for v in route.visits] + [problem.hub_location]
+def _route_distance(problem: Problem, route, vehicle) -> int:
+    locs = ([problem.start_location(vehicle)] + [v.location for v in route.visits]
+            + [problem.hub_location])
     return sum(problem.distances_m[a][b] for a, b in zip(locs, locs[1:]))
 
 
 def _check_route(problem, route, v, stops, where, collected_w, collected_v) -> list[str]:
     errors = []
     hub = problem.hub_location
-    if route.start_s < max(v.shift_start_s, problem.hub_open_s):
-        errors.append(f"{where}: leaves at {route.start_s} s, before the shift or the hub opens")
-    here, t, load_w, load_v, trips, travelled = hub, route.start_s, 0, 0, 1, 0
+    origin = problem.start_location(v)
+    if route.origin != origin:
+        errors.append(f"{where}: starts at location {route.origin}, the vehicle is at {origin}")
+    earliest = max(v.shift_start_s, v.start_s or 0)
+    if origin == hub:
+        earliest = max(earliest, problem.hub_open_s)
+    if route.start_s < earliest:
+        errors.append(f"{where}: leaves at {route.start_s} s, before {earliest} s (its shift, its "
+                      f"start time or the hub's opening)")
+    # What is already aboard counts against the capacity until the next unload at the hub.
+    load_w, load_v = v.initial_weight_kg, v.initial_volume_l
+    if load_w > v.capacity_weight_kg:
+        errors.append(f"{where}: starts with {load_w} kg on board, capacity {v.capacity_weight_kg} kg")
+    if v.capacity_volume_l is not None and load_v > v.capacity_volume_l:
+        errors.append(f"{where}: starts with {load_v} l on board, capacity {v.capacity_volume_l} l")
+    here, t, trips, travelled = origin, route.start_s, 1, 0
     for k, visit in enumerate(route.visits):
         at = f"{where} visit {k}"
         d = problem.durations_s[here][visit.location]

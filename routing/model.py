@@ -37,6 +37,9 @@ class Stop:
     day's origin). ``priority`` orders what is left out when not everything fits: a pickup of
     priority p is worth more than all pickups of lower priority together. A pickup larger than
     every suitable vehicle is split by the solver into several visits.
+
+    ``published_vehicle`` names the vehicle this pickup was given to in the plan drivers already
+    have (a re-plan): serving it with another vehicle costs ``Problem.reassign_penalty``.
     """
 
     id: str | int
@@ -48,11 +51,16 @@ class Stop:
     window_end_s: int | None = None
     cold_chain: bool = False
     priority: int = 1
+    published_vehicle: str | int | None = None
 
     def __post_init__(self) -> None:
         owner = f"stop {self.id!r}"
         if not isinstance(self.id, (str, int)) or isinstance(self.id, bool):
             raise ValueError(f"{owner}: id must be a string or an integer")
+        if self.published_vehicle is not None and (
+                not isinstance(self.published_vehicle, (str, int))
+                or isinstance(self.published_vehicle, bool)):
+            raise ValueError(f"{owner}: published_vehicle must be a vehicle id or None")
         for name in ("location", "weight_kg", "volume_l", "service_duration_s", "window_start_s"):
             _check_int(owner, name, getattr(self, name))
         if self.window_end_s is not None:
@@ -74,6 +82,13 @@ class Vehicle:
     ``capacity_volume_l=None`` means volume is not limited. ``max_trips`` > 1 lets the truck come
     back to the hub, unload (``Problem.reload_duration_s``) and go out again within its shift.
     ``cost_per_km`` and ``fixed_cost`` are in the smallest currency unit.
+
+    A vehicle already on the road (a re-plan in the middle of the day) starts where it is:
+    ``start_location`` (None: the hub), no earlier than ``start_s`` (None: its shift start; the
+    "current time"), with ``initial_weight_kg``/``initial_volume_l`` already aboard, which count
+    against its capacity until it next unloads at the hub (a reload, or the end of its route).
+    Its ``max_trips`` and ``max_duration_s`` then count from that start: the trips and the time
+    still left to it.
     """
 
     id: str | int
@@ -86,14 +101,21 @@ class Vehicle:
     cost_per_km: int = 1000
     fixed_cost: int = 0
     max_trips: int = 1
+    start_location: int | None = None
+    start_s: int | None = None
+    initial_weight_kg: int = 0
+    initial_volume_l: int = 0
 
     def __post_init__(self) -> None:
         owner = f"vehicle {self.id!r}"
         if not isinstance(self.id, (str, int)) or isinstance(self.id, bool):
             raise ValueError(f"{owner}: id must be a string or an integer")
         for name in ("capacity_weight_kg", "shift_start_s", "shift_end_s", "cost_per_km",
-                     "fixed_cost"):
+                     "fixed_cost", "initial_weight_kg", "initial_volume_l"):
             _check_int(owner, name, getattr(self, name))
+        for name in ("start_location", "start_s"):
+            if getattr(self, name) is not None:
+                _check_int(owner, name, getattr(self, name))
         if self.capacity_volume_l is not None:
             _check_int(owner, "capacity_volume_l", self.capacity_volume_l)
         if self.max_duration_s is not None:
@@ -104,6 +126,12 @@ class Vehicle:
                 f"{owner}: shift_end_s ({self.shift_end_s}) is before "
                 f"shift_start_s ({self.shift_start_s})"
             )
+        if self.initial_weight_kg > self.capacity_weight_kg:
+            raise ValueError(f"{owner}: initial_weight_kg ({self.initial_weight_kg}) is more than "
+                             f"the capacity ({self.capacity_weight_kg})")
+        if self.capacity_volume_l is not None and self.initial_volume_l > self.capacity_volume_l:
+            raise ValueError(f"{owner}: initial_volume_l ({self.initial_volume_l}) is more than "
+                             f"the capacity ({self.capacity_volume_l})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,6 +144,10 @@ class Problem:
     Python integers took several times that).
     The hub is location ``hub_location``; vehicles leave it no earlier than ``hub_open_s`` and
     must be back by ``hub_cutoff_s`` (when the carriers' trucks leave).
+    ``reassign_penalty`` (currency unit, like ``Vehicle.fixed_cost``) is added to the search's
+    objective for each pickup served by another vehicle than its ``Stop.published_vehicle``: a
+    re-plan changes the drivers' routes only where it saves more than that. It is not part of
+    ``Plan.cost`` (which is what the routes cost to drive).
     """
 
     durations_s: np.ndarray
@@ -127,6 +159,7 @@ class Problem:
     hub_cutoff_s: int | None = None
     reload_duration_s: int = 0
     name: str = ""
+    reassign_penalty: int = 0
     _stop_index: dict = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -146,6 +179,7 @@ class Problem:
             raise ValueError(f"problem: hub_location {self.hub_location} is outside the matrix")
         _check_int("problem", "hub_open_s", self.hub_open_s)
         _check_int("problem", "reload_duration_s", self.reload_duration_s)
+        _check_int("problem", "reassign_penalty", self.reassign_penalty)
         if self.hub_cutoff_s is not None:
             _check_int("problem", "hub_cutoff_s", self.hub_cutoff_s)
             if self.hub_cutoff_s < self.hub_open_s:
@@ -167,6 +201,9 @@ class Problem:
                 raise ValueError(f"problem: vehicles[{i}] is not a Vehicle")
             if vehicle.id in seen:
                 raise ValueError(f"problem: duplicate vehicle id {vehicle.id!r}")
+            if vehicle.start_location is not None and vehicle.start_location >= n:
+                raise ValueError(f"vehicle {vehicle.id!r}: start_location "
+                                 f"{vehicle.start_location} is outside the matrix")
             seen.add(vehicle.id)
         object.__setattr__(self, "_stop_index", index)
 
@@ -176,9 +213,10 @@ class Problem:
         return (np.array_equal(self.durations_s, other.durations_s)
                 and np.array_equal(self.distances_m, other.distances_m)
                 and (self.stops, self.vehicles, self.hub_location, self.hub_open_s, self.hub_cutoff_s,
-                     self.reload_duration_s, self.name)
+                     self.reload_duration_s, self.name, self.reassign_penalty)
                 == (other.stops, other.vehicles, other.hub_location, other.hub_open_s,
-                    other.hub_cutoff_s, other.reload_duration_s, other.name))
+                    other.hub_cutoff_s, other.reload_duration_s, other.name,
+                    other.reassign_penalty))
 
     __hash__ = object.__hash__
 
@@ -201,8 +239,25 @@ class Problem:
         return min(vehicle.shift_end_s, self.hub_cutoff_s)
 
     def departure_s(self, vehicle: Vehicle) -> int:
-        """Earliest time this vehicle may leave the hub."""
-        return max(vehicle.shift_start_s, self.hub_open_s)
+        """Earliest time this vehicle may leave its start: its shift start or ``start_s``, and
+        the hub's opening when it starts at the hub."""
+        earliest = max(vehicle.shift_start_s, vehicle.start_s or 0)
+        if self.start_location(vehicle) == self.hub_location:
+            earliest = max(earliest, self.hub_open_s)
+        return earliest
+
+    def start_location(self, vehicle: Vehicle) -> int:
+        """Where this vehicle's route starts: the hub unless it is already on the road."""
+        return self.hub_location if vehicle.start_location is None else vehicle.start_location
+
+    def starts_away(self, vehicle: Vehicle) -> bool:
+        """Whether this vehicle starts somewhere else than the hub (it must drive back)."""
+        return self.start_location(vehicle) != self.hub_location
+
+    def reassigned(self, stop: Stop, vehicle_id) -> bool:
+        """Whether serving ``stop`` with this vehicle moves it off the vehicle it was published
+        on (a published vehicle no longer in the problem moves it whichever serves it)."""
+        return stop.published_vehicle is not None and stop.published_vehicle != vehicle_id
 
 
 def _as_matrix(name: str, rows) -> np.ndarray:

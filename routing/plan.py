@@ -33,7 +33,8 @@ class Visit:
 
 @dataclass(frozen=True)
 class Route:
-    """One vehicle's day: leave the hub at ``start_s``, the visits in order, back at ``end_s``."""
+    """One vehicle's day: leave the hub (or ``start_location``, where a vehicle already on the
+    road starts a re-plan) at ``start_s``, the visits in order, back at the hub at ``end_s``."""
 
     vehicle_id: str | int
     visits: tuple[Visit, ...]
@@ -42,15 +43,22 @@ class Route:
     distance_m: int
     cost: int
     hub_location: int
+    start_location: int | None = None
 
     @property
     def duration_s(self) -> int:
         return self.end_s - self.start_s
 
     @property
+    def origin(self) -> int:
+        """The location the route starts from: the hub unless ``start_location`` says otherwise."""
+        return self.hub_location if self.start_location is None else self.start_location
+
+    @property
     def locations(self) -> tuple[int, ...]:
-        """Matrix location indices in driving order, hub first and last (for road paths)."""
-        return (self.hub_location, *(v.location for v in self.visits), self.hub_location)
+        """Matrix location indices in driving order, start first and the hub last (for road
+        paths)."""
+        return (self.origin, *(v.location for v in self.visits), self.hub_location)
 
     @property
     def stop_ids(self) -> tuple:

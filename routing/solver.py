@@ -11,6 +11,16 @@ with the unloading time at the hub, priorities and unreachable pairs.
 * ``"ortools"`` also splits a pickup larger than any vehicle into loads collected all or none
   (PyVRP cannot say "all or none"), and is the design card's engine.
 
+A re-plan in the middle of the day (both engines): a vehicle already on the road starts where it
+is (``Vehicle.start_location``, a start depot of its own in PyVRP, a start node in OR-Tools) at
+the current time (``Vehicle.start_s``) with its load aboard (``initial_weight_kg``/``_l``:
+PyVRP's ``initial_load``, OR-Tools' load cumul fixed at the start), which counts until it
+next unloads at the hub. Moving a pickup off the vehicle it was published on costs
+``Problem.reassign_penalty``: in OR-Tools a dimension counting such pickups per route, priced
+by its span; in PyVRP longer distances into them in a routing profile per vehicle with
+published pickups. (PyVRP leaves a vehicle with nothing more to collect out of its routes, so
+its drive home from where it is counts for nothing in PyVRP's search; the plan has that route.)
+
 ``engine="auto"`` picks PyVRP unless the day has such a pickup (``choose_engine``), and the plan
 says which engine ran and why (``Plan.engine``, ``Plan.search``). ``routing.check`` decides
 whether a plan is feasible, whichever engine made it.
@@ -75,18 +85,41 @@ def _suitable_vehicles(problem: Problem, stop: Stop) -> list[Vehicle]:
 
 
 def _fits_in_time(problem: Problem, stop: Stop, v: Vehicle) -> bool:
-    """Can v leave the hub, serve this stop alone within its window and be back in time?"""
-    hub, loc = problem.hub_location, stop.location
-    out_s, back_s = problem.durations_s[hub][loc], problem.durations_s[loc][hub]
-    start = max(problem.departure_s(v) + out_s, stop.window_start_s)
-    if stop.window_end_s is not None and start > stop.window_end_s:
-        return False
-    if start + stop.service_duration_s + back_s > problem.return_deadline_s(v):
-        return False
-    # Leaving as late as the window allows, the shortest possible trip is out + service + back.
-    if v.max_duration_s is not None and out_s + stop.service_duration_s + back_s > v.max_duration_s:
-        return False
-    return True
+    """Can v leave its start, serve this stop alone within its window and be back in time?
+
+    A vehicle with a load aboard that leaves no room for the pickup first unloads at the hub
+    (when it has a trip left)."""
+    hub, loc, origin = problem.hub_location, stop.location, problem.start_location(v)
+    dur = problem.durations_s
+    back_s = int(dur[loc][hub])
+    ways = []
+    if _room_aboard(problem, stop, v):
+        ways.append(int(dur[origin][loc]))
+    if v.max_trips > 1 and (origin != hub or v.initial_weight_kg or v.initial_volume_l):
+        ways.append(int(dur[origin][hub]) + problem.reload_duration_s + int(dur[hub][loc]))
+    for out_s in ways:
+        if out_s >= UNREACHABLE:
+            continue
+        start = max(problem.departure_s(v) + out_s, stop.window_start_s)
+        if stop.window_end_s is not None and start > stop.window_end_s:
+            continue
+        if start + stop.service_duration_s + back_s > problem.return_deadline_s(v):
+            continue
+        # Leaving as late as the window allows, the shortest trip is out + service + back.
+        if (v.max_duration_s is not None
+                and out_s + stop.service_duration_s + back_s > v.max_duration_s):
+            continue
+        return True
+    return False
+
+
+def _room_aboard(problem: Problem, stop: Stop, v: Vehicle) -> bool:
+    """Whether v can take (a load of) this pickup on top of what it already carries."""
+    if not (v.initial_weight_kg or v.initial_volume_l):
+        return True
+    w, vol = max(_split(problem, stop))
+    return (v.initial_weight_kg + w <= v.capacity_weight_kg
+            and (v.capacity_volume_l is None or v.initial_volume_l + vol <= v.capacity_volume_l))
 
 
 def diagnose(problem: Problem, stop: Stop) -> tuple[str, str] | None:
@@ -94,8 +127,8 @@ def diagnose(problem: Problem, stop: Stop) -> tuple[str, str] | None:
 
     Checks, in order: no road between hub and farm (``unreachable``); no vehicle that may carry it,
     e.g. cold chain without a refrigerated truck (``no_suitable_vehicle``); no suitable vehicle can
-    leave the hub, reach the farm within its window and be back before the cut-off, its shift end
-    or its maximum route duration (``time_window``); it needs more vehicle loads than the
+    leave its start (the hub, or where it is on a re-plan), reach the farm within its window and
+    be back before the cut-off, its shift end or its maximum route duration (``time_window``); it needs more vehicle loads than the
     vehicles that may carry it make trips in a day (``capacity``).
     """
     hub, loc = problem.hub_location, stop.location
@@ -206,7 +239,8 @@ def choose_engine(problem: Problem) -> tuple[str, str]:
     routing profile, reload trips through a reload depot with the unloading time, unreachable
     pairs as prohibitive arcs, windows, cut-off, shifts, mixed fleet, priorities as prizes).
     It cannot say "all pieces of a split pickup or none", so a day with a pickup that needs more
-    than one vehicle load goes to OR-Tools, which can.
+    than one vehicle load goes to OR-Tools, which can; so does a re-plan whose reassign penalty
+    PyVRP cannot carry (``_pyvrp_limit``).
     """
     try:
         import pyvrp  # noqa: F401
@@ -217,6 +251,9 @@ def choose_engine(problem: Problem) -> tuple[str, str]:
     if split:
         return "ortools", (f"{len(split)} pickup(s) larger than one vehicle load (e.g. "
                            f"{split[0]!r}) must be collected whole or not at all")
+    limit = _pyvrp_limit(problem)
+    if limit is not None:
+        return "ortools", limit[0]
     if _blocked_between(problem, sorted({s.location for s in servable})):
         # Shortest-path matrices never have these (a road through the hub would do); PyVRP only
         # goes back to the hub for a reload when the load requires it, so it would leave such
@@ -224,6 +261,41 @@ def choose_engine(problem: Problem) -> tuple[str, str]:
         return "ortools", ("some farms reachable from the hub have no road between them, "
                            "so they must be served through the hub")
     return "pyvrp", "PyVRP models every constraint of this problem"
+
+
+# What the extra routing profiles of a reassign penalty may take (PyVRP keeps its own copy of
+# every profile's distance and duration matrices, and the model holds a third).
+_PYVRP_PROFILE_BYTES = 512 << 20
+
+
+def _pyvrp_limit(problem: Problem) -> tuple[str, bool] | None:
+    """Why PyVRP cannot take this problem's reassign penalty, and whether it cannot at all
+    (True) or only within the memory kept for it (False); None when it can.
+
+    PyVRP has no cost per vehicle and client; the penalty goes into the distances of a routing
+    profile per vehicle with published pickups (at that vehicle's per-km cost), so a vehicle
+    that costs nothing per km cannot carry it, and many such vehicles on a large day would take
+    more memory than the matrices are worth: OR-Tools prices it with a dimension instead.
+    """
+    if not problem.reassign_penalty:
+        return None
+    ids = {v.id for v in problem.vehicles}
+    owners = {s.published_vehicle for s in problem.stops} & ids
+    if not owners:
+        return None
+    free = [v.id for v in problem.vehicles if v.cost_per_km == 0]
+    if free:
+        return (f"vehicle {free[0]!r} costs nothing per km, so PyVRP's distances cannot carry "
+                f"the reassign penalty", True)
+    keys = {(v.refrigerated, v.id if v.id in owners else None, v.cost_per_km)
+            for v in problem.vehicles}
+    n = len(problem.stops) + len(problem.vehicles) + 2
+    need = (len(keys) + 1) * 3 * n * n * 8
+    if need > _PYVRP_PROFILE_BYTES:
+        return (f"the reassign penalty needs {len(keys)} routing profiles in PyVRP "
+                f"({need >> 20} MiB of matrices, more than {_PYVRP_PROFILE_BYTES >> 20} MiB)",
+                False)
+    return None
 
 
 def _blocked_between(problem: Problem, locations: list[int], rows_at_once: int = 256) -> bool:
@@ -293,6 +365,10 @@ def solve(problem: Problem, time_limit_s: float | None = 5.0, seed: int = 0,
             import pyvrp  # noqa: F401
         except ImportError:
             raise ValueError("the pyvrp engine is not installed; use engine='ortools'") from None
+        limit = _pyvrp_limit(problem)
+        if limit is not None and limit[1]:
+            raise ValueError(f"the pyvrp engine cannot take this problem: {limit[0]}; "
+                             f"use engine='ortools'")
 
     remaining = None
     if time_limit_s is not None:
@@ -354,9 +430,11 @@ def _start_sequences(problem: Problem, pieces: list[_Piece], routes) -> list[lis
             continue
         seq = sequences[vi]
         reloads = problem.vehicles[vi].max_trips - 1
+        loaded = _loaded(problem.vehicles[vi])
         for sid in stop_ids:
             if sid is None:
-                if seq and seq[-1] is not None and reloads > 0:
+                # A reload first makes sense only to unload what is already aboard.
+                if (seq[-1] is not None if seq else loaded) and reloads > 0:
                     seq.append(None)
                     reloads -= 1
             elif sid in by_stop and sid not in used:
@@ -367,15 +445,46 @@ def _start_sequences(problem: Problem, pieces: list[_Piece], routes) -> list[lis
     return sequences
 
 
+def _loaded(v: Vehicle) -> bool:
+    """Whether the vehicle starts with a load aboard (so its route may begin with a reload)."""
+    return bool(v.initial_weight_kg or v.initial_volume_l)
+
+
+def _latest_return_s(problem: Problem, v: Vehicle) -> int:
+    """The return deadline the engines are given: the vehicle's own, except that a vehicle
+    already on the road too late to make it is allowed to drive straight back (its route is then
+    late, and ``routing.check`` says so) rather than making the whole model infeasible."""
+    dep, deadline = problem.departure_s(v), problem.return_deadline_s(v)
+    if problem.starts_away(v):
+        home = int(problem.durations_s[problem.start_location(v), problem.hub_location])
+        if home < UNREACHABLE:
+            return max(deadline, dep + home)
+    return max(dep, deadline)
+
+
+def _penalised(problem: Problem, pieces: list[_Piece]) -> dict[int, int]:
+    """Piece index -> index of the vehicle it was published on, for the pieces whose moving to
+    another vehicle costs ``Problem.reassign_penalty`` (none when the penalty is 0; a published
+    vehicle no longer in the problem moves its pickups whichever serves them: no penalty)."""
+    if not problem.reassign_penalty:
+        return {}
+    index = {v.id: i for i, v in enumerate(problem.vehicles)}
+    return {k: index[p.stop.published_vehicle] for k, p in enumerate(pieces)
+            if p.stop.published_vehicle in index}
+
+
 # ---------------------------------------------------------------------------------------------
 # OR-Tools.
 
 
-def _node_arrays(problem: Problem, pieces: list[_Piece], reload_owner: list[int]):
+def _node_arrays(problem: Problem, pieces: list[_Piece], reload_owner: list[int],
+                 away: list[int]):
     hub = problem.hub_location
-    loc = np.array([hub] + [p.stop.location for p in pieces] + [hub] * len(reload_owner))
+    loc = np.array([hub] + [p.stop.location for p in pieces] + [hub] * len(reload_owner)
+                   + [problem.start_location(problem.vehicles[vi]) for vi in away])
     service = np.array([0] + [p.stop.service_duration_s for p in pieces]
-                       + [problem.reload_duration_s] * len(reload_owner), dtype=np.int64)
+                       + [problem.reload_duration_s] * len(reload_owner) + [0] * len(away),
+                       dtype=np.int64)
     return loc, service
 
 
@@ -411,18 +520,24 @@ def _solve_ortools_ordered(problem: Problem, pieces: list[_Piece], limit_s: floa
 
     vehicles = problem.vehicles
     reload_owner = [vi for vi, v in enumerate(vehicles) for _ in range(v.max_trips - 1)]
+    # Vehicles already on the road start from a node of their own at where they are.
+    away = [vi for vi, v in enumerate(vehicles) if problem.starts_away(v)]
     n_pieces = len(pieces)
-    loc, service = _node_arrays(problem, pieces, reload_owner)
+    loc, service = _node_arrays(problem, pieces, reload_owner, away)
     n_nodes = len(loc)
+    first_start = n_pieces + 1 + len(reload_owner)
+    starts = [0] * len(vehicles)
+    for k, vi in enumerate(away):
+        starts[vi] = first_start + k
 
     dur = problem.durations_s[np.ix_(loc, loc)]
     dist = problem.distances_m[np.ix_(loc, loc)]
     blocked = (dur >= UNREACHABLE) | (dist >= UNREACHABLE)
-    horizon = max(problem.return_deadline_s(v) for v in vehicles)
+    horizon = max(_latest_return_s(problem, v) for v in vehicles)
     travel = np.where(blocked, horizon + 1, dur + service[:, None])
     dist = np.where(blocked, 0, dist)
 
-    manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), 0)
+    manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), starts, [0] * len(vehicles))
     routing = pywrapcp.RoutingModel(manager)
 
     cost_cb = {}
@@ -446,22 +561,39 @@ def _solve_ortools_ordered(problem: Problem, pieces: list[_Piece], limit_s: floa
         _allow_only(routing, index, [vi])
     for vi, v in enumerate(vehicles):
         start, end = routing.Start(vi), routing.End(vi)
-        dep, deadline = problem.departure_s(v), problem.return_deadline_s(v)
-        time_dim.CumulVar(start).SetRange(dep, max(dep, deadline))
-        time_dim.CumulVar(end).SetRange(dep, max(dep, deadline))
+        dep, deadline = problem.departure_s(v), _latest_return_s(problem, v)
+        time_dim.CumulVar(start).SetRange(dep, deadline)
+        time_dim.CumulVar(end).SetRange(dep, deadline)
         if v.max_duration_s is not None:
             time_dim.SetSpanUpperBoundForVehicle(v.max_duration_s, vi)
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
 
-    reload_nodes = range(n_pieces + 1, n_nodes)
+    reload_nodes = range(n_pieces + 1, first_start)
     _add_load_dimension(routing, manager, "weight", [p.weight_kg for p in pieces],
-                        [v.capacity_weight_kg for v in vehicles], reload_nodes)
-    if any(p.volume_l for p in pieces):
-        total = sum(p.volume_l for p in pieces)
+                        [v.capacity_weight_kg for v in vehicles], reload_nodes,
+                        [v.initial_weight_kg for v in vehicles], n_nodes)
+    if any(p.volume_l for p in pieces) or any(v.initial_volume_l for v in vehicles):
+        total = sum(p.volume_l for p in pieces) + max(v.initial_volume_l for v in vehicles)
         caps = [total if v.capacity_volume_l is None else v.capacity_volume_l for v in vehicles]
         _add_load_dimension(routing, manager, "volume", [p.volume_l for p in pieces], caps,
-                            reload_nodes)
+                            reload_nodes, [v.initial_volume_l for v in vehicles], n_nodes)
+    moved = _penalised(problem, pieces)
+    if moved:
+        # Serving a piece with another vehicle than its published one costs the reassign
+        # penalty: a count of such pieces per route (a unary transit per vehicle, cheap where
+        # per-vehicle arc matrices would take n^2 each), priced by its span.
+        vectors: dict[tuple, int] = {}
+        transits = []
+        for vi in range(len(vehicles)):
+            vector = tuple([0] + [int(k in moved and moved[k] != vi) for k in range(n_pieces)]
+                           + [0] * (n_nodes - n_pieces - 1))
+            if vector not in vectors:
+                vectors[vector] = routing.RegisterUnaryTransitVector(list(vector))
+            transits.append(vectors[vector])
+        routing.AddDimensionWithVehicleTransits(transits, 0, n_pieces, True, "moved")
+        routing.GetDimensionOrDie("moved").SetSpanCostCoefficientForAllVehicles(
+            problem.reassign_penalty * _MILLI)
 
     refrigerated = [vi for vi, v in enumerate(vehicles) if v.refrigerated]
     first_of_stop: dict = {}
@@ -480,7 +612,7 @@ def _solve_ortools_ordered(problem: Problem, pieces: list[_Piece], limit_s: floa
         routing.AddDisjunction([manager.NodeToIndex(node)], 0)
 
     if blocked.any():
-        _remove_blocked_arcs(routing, manager, blocked, len(vehicles))
+        _remove_blocked_arcs(routing, manager, blocked, starts, first_start)
 
     params = pywrapcp.DefaultRoutingSearchParameters()
     # The default first solution (path cheapest arc) often finds nothing on tight windows;
@@ -504,7 +636,8 @@ def _solve_ortools_ordered(problem: Problem, pieces: list[_Piece], limit_s: floa
         routing.CloseModelWithParameters(params)
         assignment = routing.ReadAssignmentFromRoutes(
             _ortools_routes(initial, pieces, reload_owner, n_pieces,
-                            {vi for vi, v in enumerate(vehicles) if v.refrigerated}), True)
+                            {vi for vi, v in enumerate(vehicles) if v.refrigerated},
+                            {vi for vi, v in enumerate(vehicles) if _loaded(v)}), True)
         if assignment is not None:
             solution = routing.SolveFromAssignmentWithParameters(assignment, params)
         search["warm_start_accepted"] = assignment is not None
@@ -528,16 +661,17 @@ def _solve_ortools_ordered(problem: Problem, pieces: list[_Piece], limit_s: floa
             node = manager.IndexToNode(index)
             if 1 <= node <= n_pieces:
                 seq.append(node - 1)
-            elif node > n_pieces:
+            elif n_pieces < node < first_start:
                 seq.append(None)
             index = solution.Value(routing.NextVar(index))
         sequences.append(seq)
     return sequences
 
 
-def _ortools_routes(start, pieces, reload_owner, n_pieces, cooled) -> list[list[int]]:
+def _ortools_routes(start, pieces, reload_owner, n_pieces, cooled, loaded) -> list[list[int]]:
     """Start sequences as OR-Tools node indices: each vehicle's reloads take its own reload
-    nodes; a cold piece on a vehicle without cooling is left out of the start."""
+    nodes (a reload first only for a vehicle with a load aboard); a cold piece on a vehicle
+    without cooling is left out of the start."""
     free: dict[int, list[int]] = {}
     for k, vi in enumerate(reload_owner):
         free.setdefault(vi, []).append(n_pieces + 1 + k)
@@ -546,7 +680,7 @@ def _ortools_routes(start, pieces, reload_owner, n_pieces, cooled) -> list[list[
         nodes = []
         for item in seq:
             if item is None:
-                if free.get(vi) and nodes:
+                if free.get(vi) and (nodes or vi in loaded):
                     nodes.append(free[vi].pop(0))
             elif vi in cooled or not pieces[item].stop.cold_chain:
                 nodes.append(item + 1)
@@ -566,18 +700,23 @@ def _allow_only(routing, index, allowed):
         routing.VehicleVar(index).RemoveValues(others)
 
 
-def _add_load_dimension(routing, manager, name, demands, capacities, reload_nodes):
-    """A load dimension; reload nodes empty the truck (transit -max, slack up to max)."""
+def _add_load_dimension(routing, manager, name, demands, capacities, reload_nodes, initial,
+                        n_nodes):
+    """A load dimension starting at each vehicle's load aboard; reload nodes empty the truck
+    (transit -max, slack up to max)."""
     reload_nodes = list(reload_nodes)
     top = max(capacities)
     vector = [0] + list(demands) + [-top] * len(reload_nodes)
+    vector += [0] * (n_nodes - len(vector))  # the start nodes of vehicles already on the road
     callback = routing.RegisterUnaryTransitVector(vector)
     routing.AddDimensionWithVehicleCapacity(
-        callback, top if reload_nodes else 0, capacities, True, name)
+        callback, top if reload_nodes else 0, capacities, False, name)
+    dim = routing.GetDimensionOrDie(name)
+    for vi in range(routing.vehicles()):
+        dim.CumulVar(routing.Start(vi)).SetValue(initial[vi])
     if reload_nodes:
-        dim = routing.GetDimensionOrDie(name)
         reloads = set(reload_nodes)
-        for node in range(1, len(vector)):
+        for node in range(1, len(demands) + 1 + len(reload_nodes)):
             index = manager.NodeToIndex(node)
             if node in reloads:
                 dim.SlackVar(index).SetRange(0, top)
@@ -587,16 +726,21 @@ def _add_load_dimension(routing, manager, name, demands, capacities, reload_node
             dim.SlackVar(routing.Start(vi)).SetValue(0)
 
 
-def _remove_blocked_arcs(routing, manager, blocked, n_vehicles):
+def _remove_blocked_arcs(routing, manager, blocked, starts, first_start):
     """Take arcs with no road out of the model, so no route can ever use them."""
-    starts = [routing.Start(v) for v in range(n_vehicles)]
-    ends = [routing.End(v) for v in range(n_vehicles)]
+    from_hub = [routing.Start(vi) for vi, node in enumerate(starts) if node == 0]
+    start_of = {node: routing.Start(vi) for vi, node in enumerate(starts) if node}
+    ends = [routing.End(vi) for vi in range(len(starts))]
 
     def from_indices(node):
-        return starts if node == 0 else [manager.NodeToIndex(node)]
+        if node == 0:
+            return from_hub
+        return [start_of[node]] if node >= first_start else [manager.NodeToIndex(node)]
 
     def to_indices(node):
-        return ends if node == 0 else [manager.NodeToIndex(node)]
+        if node == 0:
+            return ends
+        return [] if node >= first_start else [manager.NodeToIndex(node)]
 
     for i, j in zip(*np.nonzero(blocked)):
         if i == j:
@@ -623,27 +767,42 @@ _PYVRP_PENALTY_CAP = 1 << 42
 def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
     """The problem as PyVRP ``ProblemData``, and the vehicle indices of each vehicle type.
 
-    Locations: 0 is the hub where routes start and end, 1 the hub again as the reload depot
-    (its service duration is the unloading time), then one per farm for dry pickups and one per
-    cold-chain piece. Cold pieces get locations of their own so that a second routing profile,
-    used by vehicles without cooling, can prohibit every arc into or out of them. A prohibited
-    arc (no road, or cold chain on a dry truck) takes longer than the whole day, so any route
-    that uses it breaks a time window and is infeasible.
+    Locations: 0 is the hub where routes end (and start, for vehicles at the hub), 1 the hub
+    again as the reload depot (its service duration is the unloading time), then one per farm
+    for dry pickups, one per cold-chain piece and one per piece published on a vehicle, then one
+    start depot per vehicle type already on the road. Cold pieces get locations of their own so
+    that a second routing profile, used by vehicles without cooling, can prohibit every arc into
+    or out of them. A prohibited arc (no road, or cold chain on a dry truck) takes longer than
+    the whole day, so any route that uses it breaks a time window and is infeasible.
+
+    With a reassign penalty, each vehicle with published pickups has a routing profile of its
+    own whose distances into the pickups published on other vehicles are longer by the penalty
+    (at its per-km cost); vehicles without published pickups share one per per-km cost. Profile
+    0 stays the plain matrices (PyVRP's neighbourhoods are computed from it).
     """
     import pyvrp
 
     hub = problem.hub_location
     vehicles = problem.vehicles
-    dry_locs = sorted({p.stop.location for p in pieces if not p.stop.cold_chain})
+    moved = _penalised(problem, pieces)
+    dry_locs = sorted({p.stop.location for k, p in enumerate(pieces)
+                       if not p.stop.cold_chain and k not in moved})
     where = {loc: 2 + i for i, loc in enumerate(dry_locs)}
     index = [hub, hub, *dry_locs]
     client_loc = []
-    for p in pieces:
-        if p.stop.cold_chain:
+    for k, p in enumerate(pieces):
+        if p.stop.cold_chain or k in moved:
             client_loc.append(len(index))
             index.append(p.stop.location)
         else:
             client_loc.append(where[p.stop.location])
+    groups = _vehicle_groups(problem)
+    start_loc = {}  # vehicle type -> its start depot's location index
+    for t, members in enumerate(groups.values()):
+        v = vehicles[members[0]]
+        if problem.starts_away(v):
+            start_loc[t] = len(index)
+            index.append(problem.start_location(v))
     ix = np.asarray(index)
     dist = problem.distances_m[np.ix_(ix, ix)]
     dur = problem.durations_s[np.ix_(ix, ix)]
@@ -656,8 +815,8 @@ def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
         dist[band][blocked] = far_m
         dur[band][blocked] = far_s
 
-    use_volume = any(p.volume_l for p in pieces)
-    total_volume = sum(p.volume_l for p in pieces)
+    use_volume = (any(p.volume_l for p in pieces) or any(v.initial_volume_l for v in vehicles))
+    total_volume = sum(p.volume_l for p in pieces) + max(v.initial_volume_l for v in vehicles)
 
     def load(w, vol):
         return [w, vol] if use_volume else [w]
@@ -675,37 +834,62 @@ def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
             **kwargs))
 
     cold = [loc for p, loc in zip(pieces, client_loc) if p.stop.cold_chain]
-    dry_profile = 0
-    distances, durations = [dist], [dur]
-    if cold and not all(v.refrigerated for v in vehicles):
+    need_dry = bool(cold) and not all(v.refrigerated for v in vehicles)
+    no_cold_dur = None
+    if need_dry:
         # The same distances; only the durations prohibit (a copy less of a large matrix).
         no_cold_dur = dur.copy()
         no_cold_dur[cold, :] = far_s
         no_cold_dur[:, cold] = far_s
         no_cold_dur[cold, cold] = 0
-        distances.append(dist)
-        durations.append(no_cold_dur)
-        dry_profile = 1
+    distances, durations = [dist], [dur]
+    profiles: dict[tuple, int] = {}
 
-    groups = _vehicle_groups(problem)
+    def profile(v: Vehicle, own) -> int:
+        cool = v.refrigerated or not need_dry
+        key = (cool, own, v.cost_per_km) if moved else (cool,)
+        if key == (True,):
+            return 0
+        if key not in profiles:
+            d = dist
+            if moved:
+                d = dist.copy()
+                cols = sorted({client_loc[k] for k, pv in moved.items() if vehicles[pv].id != own})
+                d[:, cols] += -(-problem.reassign_penalty * _MILLI // v.cost_per_km)
+                d[cols, cols] = 0
+            profiles[key] = len(distances)
+            distances.append(d)
+            durations.append(dur if cool else no_cold_dur)
+        return profiles[key]
+
+    owners = {vehicles[pv].id for pv in moved.values()}
     types = []
-    for (cap_w, cap_v, dep, deadline, max_dur, cpk, fixed, trips, cool), members in groups.items():
+    for t, members in enumerate(groups.values()):
+        v = vehicles[members[0]]
+        dep, deadline = problem.departure_s(v), problem.return_deadline_s(v)
         kwargs = {}
-        if max_dur is not None:
-            kwargs["shift_duration"] = max_dur
-        if trips > 1:
-            kwargs.update(reload_depots=[1], max_reloads=trips - 1)
+        if v.max_duration_s is not None:
+            kwargs["shift_duration"] = v.max_duration_s
+        if v.max_trips > 1:
+            kwargs.update(reload_depots=[1], max_reloads=v.max_trips - 1)
+        if t in start_loc:
+            kwargs["start_depot"] = 2 + sorted(start_loc).index(t)
+        if _loaded(v):
+            kwargs["initial_load"] = load(v.initial_weight_kg, v.initial_volume_l)
+        cap_v = v.capacity_volume_l
         types.append(pyvrp.VehicleType(
             num_available=len(members),
-            capacity=load(cap_w, total_volume if cap_v is None else cap_v),
-            fixed_cost=fixed * _MILLI // scale, tw_early=dep, tw_late=max(dep, deadline),
-            unit_distance_cost=cpk // scale, profile=0 if cool else dry_profile, **kwargs))
+            capacity=load(v.capacity_weight_kg, total_volume if cap_v is None else cap_v),
+            fixed_cost=v.fixed_cost * _MILLI // scale, tw_early=dep, tw_late=max(dep, deadline),
+            unit_distance_cost=v.cost_per_km // scale,
+            profile=profile(v, v.id if v.id in owners else None), **kwargs))
 
     depot_kwargs = {"tw_early": problem.hub_open_s}
     if problem.hub_cutoff_s is not None:
         depot_kwargs["tw_late"] = problem.hub_cutoff_s
     depots = [pyvrp.Depot(location=0, **depot_kwargs),
               pyvrp.Depot(location=1, service_duration=problem.reload_duration_s, **depot_kwargs)]
+    depots += [pyvrp.Depot(location=start_loc[t]) for t in sorted(start_loc)]
     data = pyvrp.ProblemData(
         locations=[pyvrp.Location(0, 0) for _ in index], clients=clients, depots=depots,
         vehicle_types=types, distance_matrices=distances, duration_matrices=durations)
@@ -816,10 +1000,15 @@ def _cost_scale(vehicles) -> int:
 def _vehicle_groups(problem: Problem) -> dict[tuple, list[int]]:
     """Vehicles alike in everything PyVRP knows of them form one vehicle type."""
     groups: dict[tuple, list[int]] = {}
+    # A vehicle with pickups published on it pays no reassign penalty for them: a type (and a
+    # routing profile) of its own.
+    own = ({s.published_vehicle for s in problem.stops if s.published_vehicle is not None}
+           if problem.reassign_penalty else set())
     for vi, v in enumerate(problem.vehicles):
         key = (v.capacity_weight_kg, v.capacity_volume_l, problem.departure_s(v),
                problem.return_deadline_s(v), v.max_duration_s, v.cost_per_km, v.fixed_cost,
-               v.max_trips, v.refrigerated)
+               v.max_trips, v.refrigerated, problem.start_location(v), v.initial_weight_kg,
+               v.initial_volume_l, v.id if v.id in own else None)
         groups.setdefault(key, []).append(vi)
     return groups
 
@@ -860,7 +1049,11 @@ def _construct(problem: Problem, pieces: list[_Piece]) -> list[tuple[int, list[i
             deadline = min(deadline, start + v.max_duration_s)
         cap_w = v.capacity_weight_kg
         cap_v = v.capacity_volume_l if v.capacity_volume_l is not None else 1 << 50
-        t, here, load_w, load_v, trips, seq = start, None, 0, 0, 1, []
+        # ``here`` None is the hub; a vehicle already on the road starts where it is, loaded.
+        here = problem.start_location(v) if problem.starts_away(v) else None
+        if here is None and _loaded(v) and v.max_trips > 1:
+            here = hub  # at the hub with a load: unloading first is a reload
+        t, load_w, load_v, trips, seq = start, v.initial_weight_kg, v.initial_volume_l, 1, []
         while True:
             cand = np.flatnonzero(allowed & left)
             if not len(cand):
@@ -898,10 +1091,14 @@ def _cannot_all_fit(problem: Problem, pieces: list[_Piece]) -> bool:
 
     cool = [v for v in problem.vehicles if v.refrigerated]
     cold = [p for p in pieces if p.stop.cold_chain]
-    return (sum(p.weight_kg for p in pieces) > room(problem.vehicles, "capacity_weight_kg")
-            or sum(p.volume_l for p in pieces) > room(problem.vehicles, "capacity_volume_l")
-            or sum(p.weight_kg for p in cold) > room(cool, "capacity_weight_kg")
-            or sum(p.volume_l for p in cold) > room(cool, "capacity_volume_l"))
+    aboard_w = sum(v.initial_weight_kg for v in problem.vehicles)
+    aboard_v = sum(v.initial_volume_l for v in problem.vehicles)
+    return (sum(p.weight_kg for p in pieces) + aboard_w > room(problem.vehicles, "capacity_weight_kg")
+            or sum(p.volume_l for p in pieces) + aboard_v > room(problem.vehicles, "capacity_volume_l")
+            or sum(p.weight_kg for p in cold) + sum(v.initial_weight_kg for v in cool)
+            > room(cool, "capacity_weight_kg")
+            or sum(p.volume_l for p in cold) + sum(v.initial_volume_l for v in cool)
+            > room(cool, "capacity_volume_l"))
 
 
 def _pyvrp_search(data, stop, seed: int, params, cold: list[int], initial=None):
@@ -948,7 +1145,8 @@ def _simulate(problem: Problem, v: Vehicle, pieces, seq, start_s: int):
     """Visits when leaving at start_s, the time back at the hub, and whether windows hold."""
     dur, dist = problem.durations_s, problem.distances_m
     hub = problem.hub_location
-    here, t, travelled, w_load, v_load, ok = hub, start_s, 0, 0, 0, True
+    here, t, travelled, ok = problem.start_location(v), start_s, 0, True
+    w_load, v_load = v.initial_weight_kg, v.initial_volume_l
     visits = []
     for item in seq:
         if item is None:
@@ -999,7 +1197,8 @@ def _route(problem: Problem, v: Vehicle, pieces, seq) -> Route:
     else:
         start = earliest
     cost = v.fixed_cost + (travelled * v.cost_per_km + _MILLI // 2) // _MILLI
-    return Route(v.id, tuple(visits), start, end, travelled, cost, problem.hub_location)
+    return Route(v.id, tuple(visits), start, end, travelled, cost, problem.hub_location,
+                 problem.start_location(v) if problem.starts_away(v) else None)
 
 
 def _build_plan(problem, pieces, sequences, unassigned, engine, started, search=None) -> Plan:
@@ -1014,15 +1213,20 @@ def _build_plan(problem, pieces, sequences, unassigned, engine, started, search=
     # A split pickup is in the plan in full or not at all.
     partial = {sid for sid, got in served_pieces.items() if got != needed[sid]}
     routes = []
+    moved = 0
     for v, seq in zip(problem.vehicles, sequences):
         seq = [i for i in seq if i is None or pieces[i].stop.id not in partial]
         while seq and seq[-1] is None:
             seq.pop()
-        while seq and seq[0] is None:
+        while seq and seq[0] is None and not _loaded(v):
             seq.pop(0)
         seq = [x for k, x in enumerate(seq) if not (x is None and k and seq[k - 1] is None)]
-        if seq:
+        if seq or problem.starts_away(v):
+            # A vehicle already on the road has a route even with nothing more to collect: the
+            # way back to the hub.
             routes.append(_route(problem, v, pieces, seq))
+        moved += len({pieces[i].stop.id for i in seq
+                      if i is not None and problem.reassigned(pieces[i].stop, v.id)})
     left = list(unassigned)
     done = {sid for sid in served_pieces if sid not in partial}
     for sid in needed:
@@ -1030,10 +1234,13 @@ def _build_plan(problem, pieces, sequences, unassigned, engine, started, search=
             left.append(Unassigned(sid, *_leftover_reason(problem, problem.stop(sid))))
     order = {s.id: i for i, s in enumerate(problem.stops)}
     left.sort(key=lambda u: order[u.stop_id])
+    search = dict(search or {})
+    if any(s.published_vehicle is not None for s in problem.stops):
+        search["reassigned"] = moved  # pickups served by another vehicle than their published one
     return Plan(
         routes=tuple(routes), unassigned=tuple(left),
         cost=sum(r.cost for r in routes), distance_m=sum(r.distance_m for r in routes),
-        engine=engine, solve_time_s=time.perf_counter() - started, search=dict(search or {}))
+        engine=engine, solve_time_s=time.perf_counter() - started, search=search)
 
 
 def plan_from_routes(problem: Problem, routes, engine: str = "given") -> Plan:
