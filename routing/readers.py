@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,6 @@ class Instance:
     problem: Problem
     name: str
     distance_scale: int = 1
-    coordinates: tuple = field(default=(), repr=False)
 
     def cost(self, plan) -> float:
         """The plan's cost in the file's convention (total distance for benchmark files)."""
@@ -97,7 +96,7 @@ def read_solomon(path: str | Path) -> Instance:
     problem = Problem(durations_s=matrix, distances_m=matrix, stops=stops, vehicles=vehicles,
                       hub_location=0, hub_open_s=int(10 * depot[4]),
                       hub_cutoff_s=int(10 * depot[5]), name=name)
-    return Instance(problem, name, 10, tuple(coords))
+    return Instance(problem, name, 10)
 
 
 def _is_number(text: str) -> bool:
@@ -127,7 +126,6 @@ def read_vrplib(path: str | Path) -> Instance:
         raise ValueError(f"{path}: DIMENSION and CAPACITY are required")
     capacity = int(data["capacity"])
     kind = str(data.get("edge_weight_type", "EUC_2D")).upper()
-    coords: tuple = ()
     if kind == "EUC_2D":
         node_coord = data.get("node_coord")
         if node_coord is None or len(node_coord) != n:
@@ -170,7 +168,7 @@ def read_vrplib(path: str | Path) -> Instance:
     name = str(data.get("name", Path(path).stem)).strip('"')
     problem = Problem(durations_s=matrix, distances_m=matrix, stops=stops, vehicles=vehicles,
                       hub_location=depot, name=name, **hub)
-    return Instance(problem, name, 1, coords)
+    return Instance(problem, name, 1)
 
 
 def _take_edge_weights(text: str) -> tuple[list[float], str]:
