@@ -9,7 +9,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from supply.api.auth import requires
 from supply.api.context import services
 from supply.api.jobs import JobOut
-from supply.api.schemas import Bool, Id, Int, Number, QueryId, QueryInt, Text
+from supply.api.pages import paginated, window
+from supply.api.schemas import Bool, Id, Int, Number, QueryId, Text
 from supply.api.util import actor, coop_id
 from supply.domain.allocation import POLICIES
 from supply.jobs import get_job, submit_job
@@ -22,7 +23,7 @@ from supply.services.fleet import (
     register_hub,
     register_vehicle,
 )
-from supply.services.pickups import confirm_pickup, list_pickups
+from supply.services.pickups import confirm_pickup, count_pickups, list_pickups
 from supply.services.planning import check_plan_request
 from supply.services.plans import get_plan, get_route_for, publish_plan, serialize_plan, serialize_route
 from supply.services.quality import REJECT_REASONS
@@ -113,8 +114,6 @@ class PickupQuery(Schema):
     date = fields.Date(load_default=None)
     farm_id = QueryId(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(PICKUP_STATUSES))
-    limit = QueryInt(1, 10000, load_default=1000)
-    offset = QueryInt(0, load_default=0)
 
 
 class PickupOut(Schema):
@@ -315,6 +314,7 @@ class Hubs(MethodView):
 
     @requires("manager")
     @blp.response(200, HubOut(many=True))
+    @paginated(blp)
     def get(self):
         with services().db.transaction() as session:
             return list_hubs(session, coop_id())
@@ -331,6 +331,7 @@ class Vehicles(MethodView):
 
     @requires("manager")
     @blp.response(200, VehicleOut(many=True))
+    @paginated(blp)
     def get(self):
         with services().db.transaction() as session:
             return list_vehicles(session, coop_id())
@@ -361,10 +362,13 @@ class Pickups(MethodView):
     @requires("manager")
     @blp.arguments(PickupQuery, location="query")
     @blp.response(200, PickupOut(many=True))
-    def get(self, query):
+    @paginated(blp, in_query=True)
+    def get(self, query, pagination_parameters):
         with services().db.transaction() as session:
+            found = count_pickups(session, coop_id(), on=query["date"], farm_id=query["farm_id"],
+                                  status=query["status"])
             return list_pickups(session, coop_id(), on=query["date"], farm_id=query["farm_id"],
-                                status=query["status"], limit=query["limit"], offset=query["offset"])
+                                status=query["status"], **window(pagination_parameters, found))
 
 
 @blp.route("/pickups/<int(max=9223372036854775807):pickup_id>/confirm")

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from supply.api.auth import requires
 from supply.api.context import services
+from supply.api.pages import paginated
 from supply.api.schemas import Number, Text
 from supply.api.util import coop_id
 from supply.services.catalog import FarmInput, get_farm, list_farms, register_farm
@@ -55,6 +56,7 @@ class Farms(MethodView):
 
     @requires("manager")
     @blp.response(200, FarmOut(many=True))
+    @paginated(blp)
     def get(self):
         with services().db.transaction() as session:
             return list_farms(session, coop_id())

@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from supply.api.auth import requires
 from supply.api.context import services
 from supply.api.jobs import JobOut
+from supply.api.pages import paginated, window
 from supply.api.schemas import Int, QueryId, Text
 from supply.api.util import actor, coop_id
 from supply.i18n import LOCALES
@@ -140,6 +141,7 @@ class FarmGatePrices(MethodView):
     @requires("manager")
     @blp.arguments(PriceQuery, location="query")
     @blp.response(200, PriceOut(many=True))
+    @paginated(blp)
     def get(self, query):
         """The price history (or the prices holding on a day)."""
         with services().db.transaction() as session:
@@ -151,6 +153,7 @@ class Statements(MethodView):
     @requires("manager")
     @blp.arguments(PeriodQuery, location="query")
     @blp.response(200, StatementOut(many=True))
+    @paginated(blp)
     def get(self, query):
         """Per farm and period (pickup days, inclusive): taken by day, product and grade, price, amount;
         rejects (not paid); totals in fen."""
@@ -179,6 +182,7 @@ class Payouts(MethodView):
     @requires("manager")
     @blp.arguments(PeriodQuery, location="query")
     @blp.response(200, PayoutOut(many=True))
+    @paginated(blp)
     def get(self, query):
         """The payout for the bank transfer: one row per farm due money, its statement's total (the
         totals equal the statements' to the fen)."""
@@ -303,6 +307,7 @@ class TraceForward(MethodView):
     @requires("manager")
     @blp.arguments(TraceQuery, location="query")
     @blp.response(200, TracedOut(many=True))
+    @paginated(blp)
     def get(self, query):
         """Every order that received units of this farm's product collected on these pickup days."""
         from supply.services.recall import trace_forward
@@ -367,12 +372,13 @@ class RecallOrdersCsv(MethodView):
 class PersonalDataExports(MethodView):
     @requires("manager")
     @blp.response(200, ExportOut(many=True))
-    def get(self):
-        """The log of exports (who, when, what, how many rows, with buyers or not)."""
-        from supply.services.recall import list_exports
+    @paginated(blp, in_query=True)
+    def get(self, pagination_parameters):
+        """The log of exports (who, when, what, how many rows, with buyers or not), the newest first."""
+        from supply.services.recall import count_exports, list_exports
 
         with services().db.transaction() as session:
-            return list_exports(session, coop_id())
+            return list_exports(session, coop_id(), **window(pagination_parameters, count_exports(session, coop_id())))
 
 
 # --- notices to farms ---------------------------------------------------------------------------------
@@ -437,6 +443,7 @@ class Notices(MethodView):
     @requires("manager")
     @blp.arguments(NoticeQuery, location="query")
     @blp.response(200, NoticeOut(many=True))
+    @paginated(blp)
     def get(self, query):
         """Every notice of a day with its delivery status."""
         from supply.services.notices import list_notices

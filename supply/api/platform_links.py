@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from supply.api.auth import requires
 from supply.api.context import services
+from supply.api.pages import paginated
 from supply.api.schemas import Text
 from supply.api.util import coop_id
 from supply.domain.errors import InvalidInput, NotFound
@@ -66,6 +67,7 @@ class AuthorizationIn(Schema):
 class PlatformAccounts(MethodView):
     @requires("manager")
     @blp.response(200, AccountOut(many=True))
+    @paginated(blp)
     def get(self):
         with services().db.transaction() as session:
             return links.list_accounts(session, coop_id())
@@ -113,6 +115,7 @@ class ListingOut(Schema):
 class PlatformListings(MethodView):
     @requires("manager")
     @blp.response(200, ListingOut(many=True))
+    @paginated(blp)
     def get(self):
         with services().db.transaction() as session:
             return links.list_listings(session, coop_id())

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from supply.api.auth import requires
 from supply.api.context import services
+from supply.api.pages import paginated
 from supply.api.schemas import Bool, Int, Number, QueryId, Text
 from supply.api.util import coop_id
 from supply.services.catalog import ProductInput, list_products, register_product
@@ -84,6 +85,7 @@ class Products(MethodView):
 
     @requires("manager", "host")
     @blp.response(200, ProductOut(many=True))
+    @paginated(blp)
     def get(self):
         with services().db.transaction() as session:
             return list_products(session, coop_id())

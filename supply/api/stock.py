@@ -6,10 +6,11 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from supply.api.auth import requires
 from supply.api.context import services
+from supply.api.pages import paginated, window
 from supply.api.schemas import Id, Int, QueryId, QueryInt, Text
 from supply.api.util import actor, coop_id
 from supply.domain.rules import MAX_STOCK_DELTA, STOCK_KINDS
-from supply.services.stock import adjust_stock, list_ledger
+from supply.services.stock import adjust_stock, count_ledger, list_ledger
 
 blp = Blueprint("stock", __name__, url_prefix="/api/v1/stock", description="The stock ledger")
 
@@ -43,8 +44,7 @@ class AdjustmentOut(Schema):
 class LedgerQuery(Schema):
     farm_id = QueryId(load_default=None)
     sku = fields.String(load_default=None)
-    limit = QueryInt(1, 1000, load_default=100)
-    before_id = QueryInt(1, load_default=None)
+    before_id = QueryInt(1, load_default=None, metadata={"description": "only entries older than this one"})
 
 
 class LedgerEntryOut(Schema):
@@ -74,6 +74,9 @@ class Ledger(MethodView):
     @requires("manager")
     @blp.arguments(LedgerQuery, location="query")
     @blp.response(200, LedgerEntryOut(many=True))
-    def get(self, query):
+    @paginated(blp, in_query=True)
+    def get(self, query, pagination_parameters):
+        """The newest entries first."""
         with services().db.transaction() as session:
-            return list_ledger(session, coop_id(), **query)
+            return list_ledger(session, coop_id(), **query,
+                               **window(pagination_parameters, count_ledger(session, coop_id(), **query)))

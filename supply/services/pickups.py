@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supply.db.models import (
@@ -16,15 +16,28 @@ from supply.services.allocation import allocate_product
 def list_pickups(session: Session, cooperative_id: int, *, on: date | None = None, farm_id: int | None = None,
                  status: str | None = None, limit: int = 1000, offset: int = 0) -> list[dict]:
     query = (select(Pickup, Product, Farm).join(Product, Product.id == Pickup.product_id)
-             .join(Farm, Farm.id == Pickup.farm_id).where(Pickup.cooperative_id == cooperative_id))
+             .join(Farm, Farm.id == Pickup.farm_id))
+    query = _pickups_where(query, cooperative_id, on, farm_id, status)
+    rows = session.execute(query.order_by(Pickup.id).limit(limit).offset(offset)).all()
+    return [serialize_pickup(p, product, farm) for p, product, farm in rows]
+
+
+def count_pickups(session: Session, cooperative_id: int, *, on: date | None = None, farm_id: int | None = None,
+                  status: str | None = None) -> int:
+    """How many pickups `list_pickups` pages through with the same filters."""
+    return session.execute(_pickups_where(select(func.count(Pickup.id)), cooperative_id, on, farm_id,
+                                          status)).scalar_one()
+
+
+def _pickups_where(query, cooperative_id: int, on: date | None, farm_id: int | None, status: str | None):
+    query = query.where(Pickup.cooperative_id == cooperative_id)
     if on is not None:
         query = query.where(Pickup.date == on)
     if farm_id is not None:
         query = query.where(Pickup.farm_id == farm_id)
     if status is not None:
         query = query.where(Pickup.status == status)
-    rows = session.execute(query.order_by(Pickup.id).limit(limit).offset(offset)).all()
-    return [serialize_pickup(p, product, farm) for p, product, farm in rows]
+    return query
 
 
 def serialize_pickup(pickup: Pickup, product: Product, farm: Farm) -> dict:

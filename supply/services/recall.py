@@ -161,11 +161,17 @@ def recall_csv(session: Session, cooperative_id: int, recall_id: int, *, with_bu
     return out.getvalue()
 
 
-def list_exports(session: Session, cooperative_id: int, limit: int = 100) -> list[dict]:
+def list_exports(session: Session, cooperative_id: int, limit: int = 100, offset: int = 0) -> list[dict]:
+    """The newest exports first."""
     rows = session.execute(select(PersonalDataExport).where(PersonalDataExport.cooperative_id == cooperative_id)
-                           .order_by(PersonalDataExport.id.desc()).limit(limit)).scalars()
+                           .order_by(PersonalDataExport.id.desc()).limit(limit).offset(offset)).scalars()
     return [{"id": e.id, "actor": e.actor, "what": e.what, "recall_id": e.recall_id, "rows": e.rows,
              "with_buyers": e.with_buyers, "created_at": e.created_at} for e in rows]
+
+
+def count_exports(session: Session, cooperative_id: int) -> int:
+    return session.execute(select(func.count(PersonalDataExport.id))
+                           .where(PersonalDataExport.cooperative_id == cooperative_id)).scalar_one()
 
 
 def held_orders(session: Session, order_ids: set[int]) -> set[int]:

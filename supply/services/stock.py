@@ -104,8 +104,24 @@ def ledger_totals(session: Session, farm_id: int, product_id: int) -> dict[str, 
 
 
 def list_ledger(session: Session, cooperative_id: int, *, farm_id: int | None = None, sku: str | None = None,
-                limit: int = 100, before_id: int | None = None) -> list[dict]:
-    query = (select(StockLedgerEntry, Product.sku).join(Product, Product.id == StockLedgerEntry.product_id)
+                limit: int = 100, offset: int = 0, before_id: int | None = None) -> list[dict]:
+    """The newest entries first; `before_id` keeps those older than an entry (a page that stays put
+    while new entries come in)."""
+    query = _ledger_where(select(StockLedgerEntry, Product.sku), cooperative_id, farm_id, sku, before_id)
+    rows = session.execute(query.order_by(StockLedgerEntry.id.desc()).limit(limit).offset(offset)).all()
+    return [{"id": e.id, "farm_id": e.farm_id, "sku": s, "kind": e.kind, "delta": e.delta, "reason": e.reason,
+             "actor": e.actor, "ref": e.ref, "created_at": e.created_at} for e, s in rows]
+
+
+def count_ledger(session: Session, cooperative_id: int, *, farm_id: int | None = None, sku: str | None = None,
+                 before_id: int | None = None) -> int:
+    """How many entries `list_ledger` pages through with the same filters."""
+    return session.execute(_ledger_where(select(func.count(StockLedgerEntry.id)), cooperative_id, farm_id, sku,
+                                         before_id)).scalar_one()
+
+
+def _ledger_where(query, cooperative_id: int, farm_id: int | None, sku: str | None, before_id: int | None):
+    query = (query.join(Product, Product.id == StockLedgerEntry.product_id)
              .where(StockLedgerEntry.cooperative_id == cooperative_id))
     if farm_id is not None:
         query = query.where(StockLedgerEntry.farm_id == farm_id)
@@ -113,8 +129,6 @@ def list_ledger(session: Session, cooperative_id: int, *, farm_id: int | None = 
         query = query.where(Product.sku == sku)
     if before_id is not None:
         query = query.where(StockLedgerEntry.id < before_id)
-    rows = session.execute(query.order_by(StockLedgerEntry.id.desc()).limit(limit)).all()
-    return [{"id": e.id, "farm_id": e.farm_id, "sku": s, "kind": e.kind, "delta": e.delta, "reason": e.reason,
-             "actor": e.actor, "ref": e.ref, "created_at": e.created_at} for e, s in rows]
+    return query
 
 

@@ -344,7 +344,8 @@ def test_unknown_sku_availability_is_404_in_the_error_shape(client, manager, see
     assert_error_shape(client.get("/api/v1/products/NOPE/availability", headers=manager), 404, "not_found")
 
 
-@pytest.mark.parametrize("query,field", [("limit=abc", "limit"), ("limit=0", "limit"), ("limit=5000", "limit"),
+@pytest.mark.parametrize("query,field", [("page_size=abc", "page_size"), ("page_size=0", "page_size"),
+                                         ("page_size=20000", "page_size"), ("page=0", "page"),
                                          ("farm_id=-1", "farm_id"), ("before_id=x", "before_id")])
 def test_a_bad_query_parameter_names_the_parameter(client, manager, seeded, query, field):
     assert_error_shape(client.get(f"/api/v1/stock/ledger?{query}", headers=manager), 422, "validation_error", field)

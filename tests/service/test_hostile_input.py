@@ -60,8 +60,10 @@ def test_a_body_nested_within_the_limit_is_still_read(client, manager):
 @pytest.mark.parametrize("path, field", [
     ("/api/v1/stock/ledger?before_id=" + "9" * 30, "before_id"),
     ("/api/v1/stock/ledger?before_id=9223372036854775808", "before_id"),
-    ("/api/v1/pickups?offset=" + "1" + "0" * 30, "offset"),
-    ("/api/v1/pickups?offset=-" + "9" * 30, "offset"),
+    ("/api/v1/pickups?page=" + "1" + "0" * 30, "page"),
+    ("/api/v1/pickups?page=-" + "9" * 30, "page"),
+    ("/api/v1/farms?page=" + "1" + "0" * 30, "page"),
+    ("/api/v1/pickups?page_size=" + "1" + "0" * 30, "page_size"),
     ("/api/v1/platform-messages?status=" + "x" * 1000, "status"),
 ])
 def test_huge_integers_and_long_text_in_query_parameters_are_a_422_naming_the_parameter(client, manager, path,
@@ -72,7 +74,8 @@ def test_huge_integers_and_long_text_in_query_parameters_are_a_422_naming_the_pa
 
 def test_the_largest_64_bit_query_integer_is_answered(client, manager):
     assert client.get("/api/v1/stock/ledger?before_id=9223372036854775807", headers=manager).status_code == 200
-    assert client.get("/api/v1/pickups?offset=9223372036854775807", headers=manager).status_code == 200
+    assert client.get("/api/v1/pickups?page=9223372036854775807", headers=manager).status_code == 200
+    assert client.get("/api/v1/farms?page=9223372036854775807", headers=manager).get_json() == []
 
 
 def test_a_body_beyond_the_size_limit_is_a_413_in_the_error_shape(client, manager, settings):
