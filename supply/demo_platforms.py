@@ -99,10 +99,11 @@ class DemoPlatforms:
 
 
 def _messages(http, base: str) -> list[dict]:
-    """Every stored platform message, newest first, read a page of 1,000 at a time."""
+    """Every stored platform message, newest first, read a page of 1,000 at a time (each page the
+    newest before the last one read, so messages stored meanwhile shift nothing)."""
     messages, before = [], None
     while True:
-        params = {"limit": 1000} | ({"before_id": before} if before else {})
+        params = {"page_size": 1000} | ({"before_id": before} if before else {})
         response = http.get(f"{base}/platform-messages", params=params)
         response.raise_for_status()
         page = response.json()

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 from supply.api.auth import requires
 from supply.api.context import services
 from supply.api.orders import BuyerIn, LineIn, buyer_of, order_lines
+from supply.api.pages import paginated, window
 from supply.api.schemas import Id, QueryInt, Text
 from supply.api.util import coop_id, json_response
 from supply.domain.errors import InvalidInput, NotFound, Unauthorized
@@ -19,6 +20,7 @@ from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
 from supply.services.intake import (
     apply_push,
     complete_platform_message,
+    count_platform_messages,
     list_platform_messages,
     map_platform_product,
 )
@@ -103,8 +105,9 @@ class MappingOut(Schema):
 
 class MessagesQuery(Schema):
     status = fields.String(load_default=None, validate=validate.Length(max=24))
-    limit = QueryInt(1, 1000, load_default=100)
-    before_id = QueryInt(1, load_default=None, metadata={"description": "the next page: messages older than this id"})
+    before_id = QueryInt(1, load_default=None, metadata={"description": "only messages older than this id (the "
+                                                                        "last id of a page: the next, stable while "
+                                                                        "pushes come in)"})
 
 
 class LinesIn(Schema):
@@ -144,10 +147,13 @@ class PlatformMessages(MethodView):
     @requires("manager")
     @blp.arguments(MessagesQuery, location="query")
     @blp.response(200, MessageOut(many=True))
-    def get(self, query):
-        """Events stored from platforms: the unmapped and needs_order_detail ones need a manager."""
+    @paginated(blp, in_query=True)
+    def get(self, query, pagination_parameters):
+        """Events stored from platforms, the newest first: the unmapped and needs_order_detail ones need
+        a manager."""
         with services().db.transaction() as session:
-            return list_platform_messages(session, coop_id(), **query)
+            found = count_platform_messages(session, coop_id(), **query)
+            return list_platform_messages(session, coop_id(), **query, **window(pagination_parameters, found))
 
 
 @blp.route("/platform-messages/<int(max=9223372036854775807):message_pk>/order")

@@ -483,15 +483,28 @@ def map_platform_product(session: Session, cooperative_id: int, *, platform: str
 
 
 def list_platform_messages(session: Session, cooperative_id: int, *, status: str | None = None,
-                           limit: int = 100, before_id: int | None = None) -> list[dict]:
-    """The newest messages first, `limit` at a time; `before_id` (the last id of a page) gives the next."""
-    query = select(PlatformMessage).where(PlatformMessage.cooperative_id == cooperative_id)
+                           limit: int = 100, offset: int = 0, before_id: int | None = None) -> list[dict]:
+    """The newest messages first, `limit` at a time from `offset`; `before_id` keeps those older than a
+    message (the last id of a page gives the next: pages that stay put while pushes come in)."""
+    query = _messages_where(select(PlatformMessage), cooperative_id, status, before_id)
+    rows = session.execute(query.order_by(PlatformMessage.id.desc()).limit(limit).offset(offset)).scalars()
+    return [_message_out(m) for m in rows]
+
+
+def count_platform_messages(session: Session, cooperative_id: int, *, status: str | None = None,
+                            before_id: int | None = None) -> int:
+    """How many messages `list_platform_messages` pages through with the same filters."""
+    return session.execute(_messages_where(select(func.count(PlatformMessage.id)), cooperative_id, status,
+                                           before_id)).scalar_one()
+
+
+def _messages_where(query, cooperative_id: int, status: str | None, before_id: int | None):
+    query = query.where(PlatformMessage.cooperative_id == cooperative_id)
     if status:
         query = query.where(PlatformMessage.status == status)
     if before_id is not None:
         query = query.where(PlatformMessage.id < before_id)
-    rows = session.execute(query.order_by(PlatformMessage.id.desc()).limit(limit)).scalars()
-    return [_message_out(m) for m in rows]
+    return query
 
 
 def complete_platform_message(session: Session, cooperative_id: int, message_pk: int, *,

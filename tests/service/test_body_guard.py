@@ -100,9 +100,9 @@ def test_the_app_behind_the_guard_answers_as_it_does_directly(app, client, manag
     status, _, body = call(guard, "POST", "/api/v1/orders", headers, chunks=(raw[:7], raw[7:20], raw[20:]),
                            door=door)
     assert status == 201 and json.loads(body)["status"] == "reserved"
-    status, _, body = call(guard, "GET", "/api/v1/platform-messages", list(manager.items()), query=b"limit=5",
+    status, _, body = call(guard, "GET", "/api/v1/platform-messages", list(manager.items()), query=b"page_size=5",
                            door=door)
-    assert status == 200 and json.loads(body) == client.get("/api/v1/platform-messages?limit=5",
+    assert status == 200 and json.loads(body) == client.get("/api/v1/platform-messages?page_size=5",
                                                            headers=manager).get_json()
     status, _, body = call(guard, "GET", "/api/v1/products/NOODLE-500/availability", list(manager.items()),
                            door=door)

@@ -69,7 +69,7 @@ def figures(client, manager) -> dict:
 
 
 def messages(client, manager, status=None) -> list[dict]:
-    query = f"?status={status}&limit=1000" if status else "?limit=1000"
+    query = f"?status={status}&page_size=1000" if status else "?page_size=1000"
     return client.get("/api/v1/platform-messages" + query, headers=manager).get_json()
 
 

@@ -107,7 +107,7 @@ def test_a_push_of_many_events_answers_as_its_events_pushed_one_at_a_time(db, cl
     assert without_ids(whole) == without_ids(single)
     for sku in ("HOT", "COLD"):
         assert figures(client, manager, f"{sku}-whole") == figures(client, manager, f"{sku}-single")
-    stored = client.get("/api/v1/platform-messages?limit=1000", headers=manager).get_json()
+    stored = client.get("/api/v1/platform-messages?page_size=1000", headers=manager).get_json()
     by_platform = {p: [without_ids([m["message_id"], m["status"], m["result"]]) for m in stored
                        if m["platform"] == p] for p in ("whole", "single")}
     assert by_platform["whole"] == by_platform["single"]

@@ -97,7 +97,7 @@ def test_platform_messages_are_read_page_by_page_newest_first(client, manager):
     assert client.post("/api/v1/webhooks/testshop", data=raw, headers=headers).status_code == 200
     seen, before = [], None
     while True:
-        query = "?limit=3" + (f"&before_id={before}" if before else "")
+        query = "?page_size=3" + (f"&before_id={before}" if before else "")
         page = client.get("/api/v1/platform-messages" + query, headers=manager).get_json()
         seen += page
         if len(page) < 3:
