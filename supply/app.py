@@ -87,11 +87,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     from supply.api.limits import init_rate_limits
 
-    init_rate_limits(app, settings)
+    auth_guard = init_rate_limits(app, settings)
 
+    from supply.api.combiner import order_combiner_of
     from supply.api.fastlane import OrderFastLane
 
-    app.wsgi_app = OrderFastLane(app, app.wsgi_app)
+    app.wsgi_app = OrderFastLane(app, app.wsgi_app, combiner=order_combiner_of(services), auth_guard=auth_guard)
 
     from supply.api.observability import RequestObserver, init_observability
 

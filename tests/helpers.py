@@ -74,7 +74,7 @@ def commit_meanwhile(monkeypatch, action) -> None:
     the orders of the test's own intake call are written, before that call locks the figures."""
     import threading
 
-    from supply.services import orders as service
+    from supply.services.orders import postgres as service
 
     real_insert = service._insert_orders_pg
 

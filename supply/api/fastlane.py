@@ -6,10 +6,11 @@ middleware answers only the requests it can answer exactly as the Flask view wou
 
 - POST /api/v1/orders with Content-Type application/json and a Content-Length within the body limit;
 - a bearer token this process has already verified as a manager's (supply.api.auth's cache), from an
-  address the failed-authentication limit is not refusing;
+  address the failed-authentication limit (`auth_guard`, given by create_app) is not refusing;
 - a body `plain_order` accepts (the schema-checked view accepts it too and reads it the same way).
 
-It records the order through the same combiner and answers with the same shapes (`order_out`, the
+It records the order through the same combiner as the view (`combiner`, given by create_app;
+supply.api.combiner) and answers with the same shapes (`order_out`, the
 error shape). Every other request, including any body it declines after reading, goes on to the Flask
 app untouched. tests/service/test_order_fast_lane.py holds the two ways to the same answers.
 """
@@ -24,7 +25,10 @@ from flask import Flask
 from supply.api.auth import cached_principal
 from supply.api.errors import domain_error_body, status_for
 from supply.api.observability import PRINCIPAL_KEY, ROUTE_KEY
-from supply.api.orders import order_combiner_of, order_out, plain_order
+from supply.api.combiner import OrderCombiner
+from supply.api.limits import FailedAuthentications
+from supply.api.order_shape import order_out
+from supply.api.plain_orders import plain_order
 from supply.domain.errors import DomainError
 
 ORDERS_PATH = "/api/v1/orders"
@@ -32,9 +36,12 @@ _JSON_HEADERS = [("Content-Type", "application/json")]
 
 
 class OrderFastLane:
-    def __init__(self, app: Flask, next_app):
+    def __init__(self, app: Flask, next_app, *, combiner: OrderCombiner,
+                 auth_guard: FailedAuthentications | None = None):
         self.app = app
         self.next_app = next_app
+        self.combiner = combiner
+        self.auth_guard = auth_guard
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == ORDERS_PATH and environ.get("REQUEST_METHOD") == "POST":
@@ -58,7 +65,7 @@ class OrderFastLane:
         principal = cached_principal(environ.get("HTTP_AUTHORIZATION", ""))
         if principal is None or principal.role != "manager":
             return None
-        guard = self.app.extensions.get("coop_auth_guard")
+        guard = self.auth_guard
         if guard is not None and guard.refusing(environ.get("REMOTE_ADDR") or "unknown"):
             return None
         raw = environ["wsgi.input"].read(length)
@@ -73,7 +80,7 @@ class OrderFastLane:
             environ["CONTENT_LENGTH"] = str(len(raw))
             return None
         try:
-            outcome = order_combiner_of(self.app.extensions["coop"]).record(principal.cooperative_id, order)
+            outcome = self.combiner.record(principal.cooperative_id, order)
         except Exception:  # noqa: BLE001
             # Nothing was acknowledged, and recording is idempotent by (platform, external_id): the app
             # records the order again and words whatever error there is, as for any request.

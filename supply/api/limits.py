@@ -48,8 +48,9 @@ def parse_limit(value: str, setting: str) -> list[RateLimitItem]:
                          f"(or '0' for none)") from None
 
 
-def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
-    """Bind the limits in `settings` to `app`; None when every limit is off."""
+def init_rate_limits(app: Flask, settings: Settings) -> FailedAuthentications | None:
+    """Bind the limits in `settings` to `app`; the guard that counts failed authentications (the fast
+    lane consults it too), None when that limit is off."""
     push_limits = parse_limit(settings.rate_limit_webhooks, "COOP_RATE_LIMIT_WEBHOOKS")
     failure_limits = parse_limit(settings.rate_limit_unauthenticated, "COOP_RATE_LIMIT_UNAUTHENTICATED")
     if not (push_limits or failure_limits):
@@ -76,14 +77,14 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter | None:
                       error_message=_push_message(settings.rate_limit_webhooks))(webhooks.blp)
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
+    guard = None
     if failure_limits:
         guard = FailedAuthentications(limiter.storage, failure_limits, settings.rate_limit_key_prefix,
                                       settings.rate_limit_unauthenticated)
         app.before_request(guard.refuse_known)
         app.after_request(guard.count)
-        app.extensions["coop_auth_guard"] = guard
     app.extensions["coop_rate_limits"] = limiter
-    return limiter
+    return guard
 
 
 def client_address() -> str:

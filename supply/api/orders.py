@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import functools
-import re
-import threading
 
 import orjson
 from flask import request
@@ -11,12 +9,15 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from supply.api.auth import requires
+from supply.api.combiner import OrderCombiner, order_combiner_of
 from supply.api.context import services
 from supply.api.errors import domain_error_body, error_body, flatten_messages
-from supply.api.schemas import MAX_ID, ErrorSchema, Id, Quantity, Text
+from supply.api.order_shape import LineOut, OrderOut, order_out
+from supply.api.plain_orders import plain_order
+from supply.api.schemas import ErrorSchema, Id, Quantity, Text
 from supply.api.util import coop_id, json_response
-from supply.domain.rules import MAX_LINE_QUANTITY, MAX_LINES_PER_ORDER, OrderLineRequest, OrderRequest
-from supply.services.orders import OrderCombiner, cancel_order, get_order, record_orders
+from supply.domain.rules import MAX_LINES_PER_ORDER, OrderLineRequest, OrderRequest
+from supply.services.orders import cancel_order, get_order, record_orders
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders", description="Orders from livestreams")
 
@@ -48,32 +49,6 @@ class OrderIn(Schema):
 class BatchIn(Schema):
     orders = fields.List(fields.Dict(), required=True, validate=validate.Length(1, MAX_BATCH),
                          metadata={"description": f"up to {MAX_BATCH} orders, each as POST /orders"})
-
-
-class LineOut(Schema):
-    sku = fields.String()
-    quantity = fields.Integer()
-    from_hold = fields.Integer(metadata={"description": "units drawn from the stream's hold"})
-    reserved = fields.Integer(metadata={"description": "units currently reserved"})
-
-
-class ShortLine(Schema):
-    line = fields.Integer()
-    sku = fields.String()
-    requested = fields.Integer()
-    available = fields.Integer()
-    short_by = fields.Integer()
-
-
-class OrderOut(Schema):
-    id = fields.Integer()
-    platform = fields.String()
-    external_id = fields.String()
-    stream_id = fields.Integer(allow_none=True)
-    status = fields.String(metadata={"description": "reserved, rejected or cancelled"})
-    created_at = fields.DateTime()
-    lines = fields.List(fields.Nested(LineOut))
-    short_lines = fields.List(fields.Nested(ShortLine))
 
 
 class LineDetailOut(LineOut):
@@ -124,20 +99,9 @@ def buyer_of(data: dict) -> dict | None:
     return {k: v for k, v in (data.get("buyer") or {}).items() if v is not None} or None
 
 
-_combiner_lock = threading.Lock()
-
-
 def order_combiner() -> OrderCombiner:
     """The app's combiner of concurrent single orders (one per app and process)."""
     return order_combiner_of(services())
-
-
-def order_combiner_of(ctx) -> OrderCombiner:
-    combiner = ctx.extras.get("order_combiner")
-    if combiner is None:
-        with _combiner_lock:
-            combiner = ctx.extras.setdefault("order_combiner", OrderCombiner(ctx.db))
-    return combiner
 
 
 def outcome_result(outcome) -> dict:
@@ -150,64 +114,8 @@ def outcome_result(outcome) -> dict:
 
 
 # --- the plain path ---------------------------------------------------------------------------------
-# In a spike almost every body is a plainly valid order, and reading it through marshmallow and
-# webargs cost more CPU than reserving it (used by /orders/batch here and by supply/api/fastlane.py). `plain_order` accepts only what OrderIn accepts (and is
-# stricter where that is simpler), yielding what OrderIn + to_request would; anything else goes the
-# full way, so every error is worded by the schemas as before.
-
-_PLATFORM_RE = re.compile(r"[a-z0-9_\-]{1,40}")
-_ORDER_KEYS = frozenset(("platform", "external_id", "stream_id", "lines", "buyer"))
-_LINE_KEYS = frozenset(("sku", "quantity"))
-_BUYER_LIMITS = {"name": 100, "phone": 40, "address": 500}
-
-
-def _plain_text(value, max_length: int) -> bool:
-    return (type(value) is str and 0 < len(value) <= max_length and value.isprintable()
-            and not value.isspace())
-
-
-# Cached (for strings only): a spike repeats a few platforms and SKUs thousands of times.
-@functools.lru_cache(maxsize=4096)
-def _plain_platform(platform: str) -> bool:
-    return _PLATFORM_RE.fullmatch(platform) is not None
-
-
-@functools.lru_cache(maxsize=4096)
-def _plain_sku(sku: str) -> bool:
-    return _plain_text(sku, 64)
-
-
-def plain_order(data) -> OrderRequest | None:
-    """The order in `data` when it is plainly valid, else None (the schema then says what is wrong)."""
-    if type(data) is not dict or not data.keys() <= _ORDER_KEYS:
-        return None
-    platform, external_id = data.get("platform"), data.get("external_id")
-    if type(platform) is not str or not _plain_platform(platform) or not _plain_text(external_id, 128):
-        return None
-    stream_id = data.get("stream_id")
-    if stream_id is not None and (type(stream_id) is not int or not 1 <= stream_id <= MAX_ID):
-        return None
-    lines = data.get("lines")
-    if type(lines) is not list or not 1 <= len(lines) <= MAX_LINES_PER_ORDER:
-        return None
-    parsed = []
-    for line in lines:
-        if type(line) is not dict or line.keys() != _LINE_KEYS:
-            return None
-        sku, quantity = line["sku"], line["quantity"]
-        if type(sku) is not str or not _plain_sku(sku) or type(quantity) is not int \
-                or not 1 <= quantity <= MAX_LINE_QUANTITY:
-            return None
-        parsed.append(OrderLineRequest(sku, quantity))
-    buyer = data.get("buyer")
-    if buyer is not None:
-        if type(buyer) is not dict or not buyer.keys() <= _BUYER_LIMITS.keys():
-            return None
-        if not all(value is None or _plain_text(value, _BUYER_LIMITS[key]) for key, value in buyer.items()):
-            return None
-        buyer = {key: value for key, value in buyer.items() if value is not None} or None
-    return OrderRequest(platform=platform, external_id=external_id, stream_id=stream_id, lines=tuple(parsed),
-                        buyer=buyer)
+# /orders/batch reads each plainly valid order with `plain_order` (supply/api/plain_orders.py) and
+# answers with `order_out` (supply/api/order_shape.py); anything else goes through the schemas.
 
 
 def _json_body():
@@ -218,18 +126,6 @@ def _json_body():
         return orjson.loads(request.get_data(cache=True))
     except orjson.JSONDecodeError:
         return None
-
-
-def order_out(order: dict) -> dict:
-    """An order as OrderOut shows it, ready for JSON."""
-    out = {"id": order["id"], "platform": order["platform"], "external_id": order["external_id"],
-           "stream_id": order["stream_id"], "status": order["status"],
-           "created_at": order["created_at"].isoformat(),
-           "lines": [{"sku": line["sku"], "quantity": line["quantity"], "from_hold": line["from_hold"],
-                      "reserved": line["reserved"]} for line in order["lines"]]}
-    if "short_lines" in order:
-        out["short_lines"] = order["short_lines"]
-    return out
 
 
 def plain_first(attempt):

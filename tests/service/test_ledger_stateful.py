@@ -164,7 +164,7 @@ class LedgerMachine(RuleBasedStateMachine):
         with self.database.transaction() as session:
             before = snapshot(session)
         with self.database.transaction() as session:
-            outcome = orders.record_order(session, COOP, request)
+            (outcome,) = orders.record_orders(session, COOP, [request])
         self.sent.append(request)
         if outcome.kind == "created":
             self.order_ids.append(outcome.order["id"])
@@ -180,7 +180,7 @@ class LedgerMachine(RuleBasedStateMachine):
         with self.database.transaction() as session:
             before = snapshot(session)
         with self.database.transaction() as session:
-            outcome = orders.record_order(session, COOP, request)
+            (outcome,) = orders.record_orders(session, COOP, [request])
         assert outcome.kind == "duplicate", outcome
         with self.database.transaction() as session:
             assert snapshot(session) == before, "an order sent again changed the figures"

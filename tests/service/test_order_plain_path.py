@@ -1,8 +1,9 @@
 """The plain path of order intake agrees with the documented schemas, and a lost race is recovered.
 
-POST /orders and /orders/batch read plainly valid bodies without marshmallow (supply.api.orders.
-plain_order) and answer without it (order_out). These tests hold that path to the schemas: whatever it
-accepts, OrderIn accepts and reads the same way; whatever it answers, OrderOut would have dumped.
+POST /orders and /orders/batch read plainly valid bodies without marshmallow (plain_order, in
+supply.api.plain_orders) and answer without it (order_out, in supply.api.order_shape). These tests hold
+that path to the schemas: whatever it accepts, OrderIn accepts and reads the same way; whatever it
+answers, OrderOut would have dumped.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 
-from supply.api.orders import OrderIn, OrderOut, order_out, plain_order, to_request
+from supply.api.order_shape import OrderOut, order_out
+from supply.api.orders import OrderIn, to_request
+from supply.api.plain_orders import plain_order
 from tests.helpers import commit_meanwhile, order, stock_in_service, stocked_farm
 
 # Values near the edges of every rule: types JSON can carry, lengths around the limits, control and
@@ -108,7 +111,9 @@ def test_an_order_stored_by_another_connection_meanwhile_gets_its_first_answer(d
     # As if the lookup had run just before the other connection stored "raced" (on PostgreSQL the
     # orders are inserted before any lookup, so the race is the normal path there).
     if db.engine.dialect.name != "postgresql":
-        monkeypatch.setattr(service, "_find_many", lambda *_args: {})
+        from supply.services.orders import record
+
+        monkeypatch.setattr(record, "find_many", lambda *_args: {})
     other = OrderRequest("douyin", "other", (OrderLineRequest("A", 3),))
     changed = OrderRequest("douyin", "raced", (OrderLineRequest("A", 1),))
     with db.transaction() as s:
@@ -226,6 +231,7 @@ def test_a_deadlock_between_intake_transactions_is_run_again(db, monkeypatch):
 
     from supply.domain.rules import OrderLineRequest, OrderRequest
     from supply.services import orders as service
+    from supply.services.orders import postgres
     from supply.services.stock import get_availability
     from tests.conftest import PG_URL, require_service
 
@@ -233,7 +239,7 @@ def test_a_deadlock_between_intake_transactions_is_run_again(db, monkeypatch):
     stock_in_service(db)
     order_x = OrderRequest("douyin", "x", (OrderLineRequest("A", 2),))
     figures_locked, key_held = threading.Event(), threading.Event()
-    real_insert = service._insert_orders_pg
+    real_insert = postgres._insert_orders_pg
 
     def insert_and_tell(*args):
         inserted = real_insert(*args)
@@ -241,7 +247,7 @@ def test_a_deadlock_between_intake_transactions_is_run_again(db, monkeypatch):
             key_held.set()
         return inserted
 
-    monkeypatch.setattr(service, "_insert_orders_pg", insert_and_tell)
+    monkeypatch.setattr(postgres, "_insert_orders_pg", insert_and_tell)
     outcomes, errors = {}, []
 
     def holds_the_key():

@@ -138,7 +138,7 @@ def test_get_order_shows_lines_and_buyer_to_the_manager(client, manager):
 def test_a_cancel_that_arrives_before_its_order_keeps_the_order_from_reserving(db):
     from supply.domain.rules import OrderLineRequest, OrderRequest
     from supply.services.catalog import FarmInput, ProductInput, register_farm, register_product
-    from supply.services.orders import cancel_order_by_external_id, record_order
+    from supply.services.orders import cancel_order_by_external_id, record_orders
     from supply.services.stock import adjust_stock, get_availability
 
     with db.transaction() as s:
@@ -149,7 +149,7 @@ def test_a_cancel_that_arrives_before_its_order_keeps_the_order_from_reserving(d
     with db.transaction() as s:
         assert cancel_order_by_external_id(s, 1, "douyin", "late")["status"] == "cancelled"
     with db.transaction() as s:
-        outcome = record_order(s, 1, OrderRequest("douyin", "late", (OrderLineRequest("A", 2),)))
+        (outcome,) = record_orders(s, 1, [OrderRequest("douyin", "late", (OrderLineRequest("A", 2),))])
     assert outcome.kind == "duplicate" and outcome.order["status"] == "cancelled"
     with db.transaction() as s:
         assert get_availability(s, 1, "A", farm_names=True)["reserved"] == 0
