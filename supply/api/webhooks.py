@@ -17,7 +17,7 @@ from supply.api.util import coop_id, json_response
 from supply.domain.errors import InvalidInput, NotFound, Unauthorized
 from supply.domain.rules import MAX_LINES_PER_ORDER
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
-from supply.services.intake import (
+from supply.services.platform_messages import (
     apply_push,
     complete_platform_message,
     count_platform_messages,

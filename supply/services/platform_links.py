@@ -532,7 +532,7 @@ def settle_order_details(session: Session, cooperative_id: int, details: dict, e
     """Record the fetched orders (one `record_orders` call) and settle their messages; note the
     platform's error on the messages whose detail could not be had. The messages are locked first, in
     id order, so a manager completing one by hand meanwhile is not done twice."""
-    from supply.services.intake import _jsonable, _outcome_body, _outcome_status, _settled_versions
+    from supply.services.platform_messages import _jsonable, _outcome_body, _outcome_status, _settled_versions
     from supply.services.orders import record_orders
 
     messages = session.execute(select(PlatformMessage).where(PlatformMessage.id.in_(list(details) + list(errors)))
@@ -614,7 +614,7 @@ def run_order_details_job(services, job_id: str, params: dict, progress) -> dict
 def link_listing(session: Session, cooperative_id: int, *, platform: str, product_ref: str,
                  item_ref: str | None, sku: str) -> dict:
     """A platform SKU whose stock follows ours; it also maps the platform SKU to ours for its orders."""
-    from supply.services.intake import map_platform_product
+    from supply.services.platform_messages import map_platform_product
 
     map_platform_product(session, cooperative_id, platform=platform, product_ref=product_ref, sku=sku)
     product_id = session.execute(select(Product.id).where(Product.cooperative_id == cooperative_id,

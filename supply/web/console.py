@@ -62,7 +62,7 @@ def complete_message(message_id: int):
     """Complete a platform message that carried no usable lines with one line (SKU, quantity)."""
     from supply.api.orders import LineIn
     from supply.domain.rules import OrderLineRequest
-    from supply.services.intake import complete_platform_message
+    from supply.services.platform_messages import complete_platform_message
 
     line = load_form(LineIn(), request.form)
     services().db.run(lambda db: complete_platform_message(

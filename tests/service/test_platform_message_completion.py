@@ -150,7 +150,7 @@ def test_only_paid_events_awaiting_a_manager_can_be_completed(douyin, manager):
 
 def test_an_unmapped_product_is_completed_the_same_way(client, manager, db):
     from supply.platforms import PlatformEvent, PlatformLine
-    from supply.services.intake import apply_platform_events
+    from supply.services.platform_messages import apply_platform_events
 
     stocked_farm(client, manager, 10)
     event = PlatformEvent(platform="youzan", message_id="yz-1", kind="paid", external_order_id="E2026",

@@ -286,16 +286,16 @@ def test_a_push_the_database_refuses_is_applied_event_by_event_and_only_the_refu
     refusal is provoked for one event by name; everything else is the real path)."""
     from sqlalchemy.exc import DataError
 
-    from supply.services import intake
+    from supply.services import platform_messages
 
-    real = intake.apply_platform_events
+    real = platform_messages.apply_platform_events
 
     def refusing(session, cooperative_id, events, **kwargs):
         if any(e.message_id == "poison" for e in events):
             raise DataError("INSERT ...", {}, Exception("value too long for type character varying(128)"))
         return real(session, cooperative_id, events, **kwargs)
 
-    monkeypatch.setattr(intake, "apply_platform_events", refusing)
+    monkeypatch.setattr(platform_messages, "apply_platform_events", refusing)
     events = [generic_event(900), dict(generic_event(901), id="poison"), generic_event(902)]
     raw, headers = signed_generic({"events": events})
     response = client.post("/api/v1/webhooks/testshop", data=raw, headers=headers)

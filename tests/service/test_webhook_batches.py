@@ -10,8 +10,8 @@ from sqlalchemy import event as sa_event, func, select
 
 from supply.db.models import PlatformMessage
 from supply.platforms import PlatformEvent, PlatformLine, get_adapter
-from supply.services import intake
-from supply.services.intake import apply_platform_events
+from supply.services import platform_messages
+from supply.services.platform_messages import apply_platform_events
 from tests.helpers import commit_meanwhile, make_farm, make_product, stock
 
 HOT_STOCK = 60
@@ -154,13 +154,13 @@ def test_a_message_stored_already_is_found_by_the_insert_and_the_push_done_again
         apply_platform_events(session, 1, events[:1], refs_are_skus=False)
     # A push does not look for its messages before it acts: the insert of the messages finds m-1
     # stored, and the push is undone and done again, looking first this time.
-    real, looks = intake._stored_results, []
+    real, looks = platform_messages._stored_results, []
 
     def spied(*args):
         looks.append(args[2])
         return real(*args)
 
-    monkeypatch.setattr(intake, "_stored_results", spied)
+    monkeypatch.setattr(platform_messages, "_stored_results", spied)
     with db.transaction() as session:
         results = apply_platform_events(session, 1, [events[0], events[1], events[0]], refs_are_skus=False)
     assert len(looks) == 1
