@@ -53,10 +53,6 @@ class BelowReserved(Conflict):
     code = "below_reserved"
 
 
-class UnreachableFarm(InvalidInput):
-    code = "unreachable_point"
-
-
 class ServiceUnavailable(DomainError):
     """A dependency (the database) is down: the client should retry."""
 

@@ -31,11 +31,11 @@ class OrderRequest:
     buyer: dict | None = None
 
     def fingerprint(self) -> str:
-        """What makes two sends of the same (platform, external_id) the same order.
+        """What makes two sends of the same (platform, external_id) the same order (the buyer does not count).
 
         The SHA-256 of json.dumps({"lines": sorted [sku, quantity] pairs, "stream_id": ...},
         sort_keys=True, ensure_ascii=False), spelled out here because it is computed for every order
-        of a spike (stored hashes must keep matching: see test_rules).
+        of a spike (stored hashes must keep matching: see tests/unit/test_order_fingerprint.py).
         """
         return _fingerprint(self.lines, self.stream_id)
 

@@ -93,7 +93,8 @@ class PlatformConfigError(PlatformError, ValueError):
 class PlatformLine:
     """One line of a platform order: the platform's own product/SKU id and a quantity.
 
-    Mapping `product_ref` to our SKU is the service's job (the manager maintains the mapping).
+    Mapping `product_ref` to our SKU is the service's job (platform products, mapped by the manager or
+    by linking a listing); in our own signed format the ref is the SKU itself.
     """
 
     product_ref: str

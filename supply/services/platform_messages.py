@@ -218,7 +218,7 @@ class _Push:
                 cancelled = cancel_order_by_external_id(self.session, self.cooperative_id, event.platform,
                                                         event.external_order_id)
                 self._decide(index, "applied", {"order_id": cancelled["id"], "order_status": cancelled["status"]})
-            elif not event.lines:
+            elif event.needs_order_detail:   # paid, naming the order but not its lines
                 self._decide(index, "needs_order_detail", {"reason": "the event names the order but not its lines"})
             else:
                 lines, unmapped = _map_lines(event, self.mapping, self.refs_are_skus)
