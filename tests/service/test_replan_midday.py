@@ -1,0 +1,173 @@
+"""Re-planning in the middle of the day: a published plan, some stops collected, a road closed that a
+route uses later on. The new version starts each truck with collected stops from its last collected farm,
+no earlier than the time of the re-plan, with what it has aboard; it keeps the collected stops as they
+were and leaves most pickups still to collect on the truck they were published on. The routing problem
+and the solver's plan are checked by routing.check."""
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from routing import check_plan
+from tests.conftest import auth
+from tests.helpers import make_product, order, stock
+from tests.web.conftest import wait_for_job
+
+DAY = "2026-11-30"
+HUB = {"name": "县城集散中心 hub", "lat": 42.5078, "lon": 1.5211, "opens_at": "06:00", "cutoff_at": "18:00"}
+# Farms in the valleys of the Andorra test extract.
+FARMS = [("Ordino", 42.5562, 1.5331), ("Canillo", 42.5676, 1.5976), ("Encamp", 42.5345, 1.5800),
+         ("La Massana", 42.5450, 1.5148), ("Sant Julià", 42.4637, 1.4913), ("Escaldes", 42.5100, 1.5386),
+         ("Soldeu", 42.5766, 1.6675), ("Arinsal", 42.5724, 1.4843), ("Pal", 42.5490, 1.4840),
+         ("Ransol", 42.5810, 1.6390), ("Anyós", 42.5330, 1.5250), ("Aixovall", 42.4770, 1.4880)]
+CAPACITY_KG = 700
+
+
+def ok(response, status=201):
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def published_day(client, tokens):
+    """Twelve farms with 500 bags (250 kg) each to collect, three 700 kg trucks, planned and published."""
+    manager = auth(tokens["manager"])
+    hub = ok(client.post("/api/v1/hubs", json=HUB, headers=manager))
+    for k in range(3):
+        driver = ok(client.post("/api/v1/drivers", headers=manager,
+                                json={"name": f"司机 {k}", "phone": f"+86 139 0000 20{k}0"}))
+        ok(client.post("/api/v1/vehicles", headers=manager, json={
+            "hub_id": hub["id"], "name": f"东风 truck {k}", "plate": f"新F-1234{k}", "capacity_kg": CAPACITY_KG,
+            "capacity_l": 8000, "shift_start": "06:00", "shift_end": "18:00", "cost_per_km": 2.5,
+            "cost_per_use": 50, "driver_id": driver["id"]}))
+    make_product(client, manager)
+    farms = []
+    for i, (name, lat, lon) in enumerate(FARMS):
+        farm = ok(client.post("/api/v1/farms", headers=manager, json={
+            "name": f"{name} 农户", "lat": lat, "lon": lon, "phone": f"+86 139 0000 {1000 + i}",
+            "window_start": "07:00", "window_end": "16:30"}))
+        stock(client, manager, farm["id"], "NOODLE-500", 500)
+        farms.append(farm)
+    for n in range(60):
+        ok(client.post("/api/v1/orders", json=order(external_id=f"o-{n}", lines=(("NOODLE-500", 100),)),
+                       headers=manager))
+    wait_for_job(client, manager, client.post("/api/v1/allocations", json={"date": DAY}, headers=manager))
+    for p in client.get(f"/api/v1/pickups?date={DAY}", headers=manager).get_json():
+        ok(client.post(f"/api/v1/pickups/{p['id']}/confirm", json={"quantity_ready": p["quantity"]},
+                       headers=manager), 200)
+    job = wait_for_job(client, manager, client.post("/api/v1/dispatch-plans", headers=manager, json={
+        "hub_id": hub["id"], "date": DAY, "max_iterations": 300}))
+    plan_id = job["result"]["plan_id"]
+    ok(client.post(f"/api/v1/dispatch-plans/{plan_id}/publish", headers=manager), 200)
+    plan = client.get(f"/api/v1/dispatch-plans/{plan_id}", headers=manager).get_json()
+    return {"hub": hub, "farms": {f["id"]: f for f in farms}, "plan": plan, "manager": manager}
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def pickups(route) -> list[dict]:
+    return [s for s in route["stops"] if s["kind"] == "pickup"]
+
+
+def test_a_replan_after_a_closure_starts_each_truck_where_it_is_with_its_load(client, published_day,
+                                                                              monkeypatch):
+    from supply.services import planning
+
+    manager, v1 = published_day["manager"], published_day["plan"]
+    busy = [r for r in v1["routes"] if len(pickups(r)) >= 3]
+    assert len(busy) >= 2, [(r["vehicle_id"], len(pickups(r))) for r in v1["routes"]]
+    assert not v1["unplanned"]
+
+    # Each busy truck collected its first pickup, the first of them its second as well.
+    collected: dict[int, list[dict]] = {}
+    for n, route in enumerate(busy):
+        for stop in pickups(route)[:2 if n == 0 else 1]:
+            body = {"quantities": [{"sku": i["sku"], "quantity": i["quantity"]} for i in stop["items"]]}
+            ok(client.post(f"/api/v1/stops/{stop['id']}/collected", json=body, headers=manager), 200)
+            collected.setdefault(route["vehicle_id"], []).append(stop)
+
+    # A road closed near a farm the first busy truck visits later in the day.
+    later = pickups(busy[0])[-1]
+    farm = published_day["farms"][later["farm_id"]]
+    closure = ok(client.post("/api/v1/road-closures", headers=manager, json={
+        "lat": farm["lat"], "lon": farm["lon"], "starts_at": f"{DAY}T09:00:00+08:00", "reason": "landslide"}))
+    assert v1["id"] in closure["flagged_plans"]
+
+    # The re-plan happens between the trucks' last collections: one waits for the clock, others
+    # were already past it.
+    departures = sorted(at(stops[-1]["departure_at"]) for stops in collected.values())
+    now = departures[0] + (departures[-1] - departures[0]) / 2 + timedelta(minutes=1)
+    seen = {}
+    real_prepare, real_solve = planning._prepare, planning.solve
+
+    def prepare(*args, **kwargs):
+        seen["prepared"] = real_prepare(*args, **kwargs)
+        return seen["prepared"]
+
+    def solve(problem, **kwargs):
+        seen["plan"] = real_solve(problem, **kwargs)
+        return seen["plan"]
+
+    monkeypatch.setattr(planning, "_prepare", prepare)
+    monkeypatch.setattr(planning, "solve", solve)
+    services = client.application.extensions["coop"]
+    summary = planning.plan_dispatch(services.db, services.network, 1, published_day["hub"]["id"],
+                                     date.fromisoformat(DAY), max_iterations=200, time_limit_s=None, now=now)
+    monkeypatch.undo()
+    v2 = client.get(f"/api/v1/dispatch-plans/{summary['plan_id']}", headers=manager).get_json()
+    assert v2["version"] == 2
+
+    # The routing problem: trucks with collected stops start at their last farm, from then on, loaded.
+    prepared, result = seen["prepared"], seen["plan"]
+    problem = prepared.problem
+    assert check_plan(problem, result) == []
+    assert problem.reassign_penalty == planning.REASSIGN_PENALTY > 0
+    day0 = prepared.day0
+    vehicles = {v.id: v for v in problem.vehicles}
+    for vehicle_id, stops in collected.items():
+        v, last = vehicles[vehicle_id], stops[-1]
+        farm = published_day["farms"][last["farm_id"]]
+        assert prepared.nodes[v.start_location] == services.network.snap(farm["lon"], farm["lat"]).node
+        assert v.start_s == int((max(now, at(last["departure_at"])) - day0).total_seconds())
+        assert v.initial_weight_kg == math.ceil(last["load_after_kg"]) > 0
+        route = next(r for r in result.routes if r.vehicle_id == vehicle_id)
+        assert route.locations[0] == v.start_location and route.start_s >= v.start_s
+    for v in problem.vehicles:
+        if v.id not in collected:
+            assert v.start_location is None and v.initial_weight_kg == 0
+    assert {s.published_vehicle for s in problem.stops} <= {r["vehicle_id"] for r in v1["routes"]}
+
+    # The stored version: collected stops first and unchanged, then the rest from where the truck is.
+    capacity = CAPACITY_KG
+    for route in v2["routes"]:
+        kept = [s for s in route["stops"] if s["status"] == "collected"]
+        before = collected.get(route["vehicle_id"], [])
+        assert [(s["farm_id"], [(i["sku"], i["quantity"]) for i in s["items"]]) for s in kept] == \
+            [(s["farm_id"], [(i["sku"], i["quantity"]) for i in s["items"]]) for s in before]
+        assert route["stops"][:len(kept)] == kept
+        rest = route["stops"][len(kept):]
+        for stop in rest:
+            assert stop["status"] != "collected"
+            assert stop["load_after_kg"] <= capacity
+        if before and rest:
+            start = max(now, at(before[-1]["departure_at"]))
+            assert at(rest[0]["arrival_at"]) >= start
+            aboard = before[-1]["load_after_kg"]
+            if rest[0]["kind"] == "pickup":  # what is aboard counts against the capacity
+                assert rest[0]["load_after_kg"] >= aboard + sum(
+                    i["weight_kg"] for i in rest[0]["items"]) - 1
+    kept_all = {s["farm_id"] for r in v2["routes"] for s in r["stops"] if s["status"] == "collected"}
+    assert kept_all == {s["farm_id"] for stops in collected.values() for s in stops}
+
+    # Most pickups still to collect stay on the truck they were published on.
+    was = {s["farm_id"]: r["vehicle_id"] for r in v1["routes"] for s in pickups(r)
+           if s["farm_id"] not in kept_all}
+    now_on = {s["farm_id"]: r["vehicle_id"] for r in v2["routes"] for s in pickups(r)
+              if s["status"] != "collected"}
+    stayed = sum(1 for farm_id, vehicle_id in was.items() if now_on.get(farm_id) == vehicle_id)
+    assert stayed >= 0.75 * len(was), (was, now_on)
+    assert result.search["reassigned"] == sum(1 for f, v in was.items() if f in now_on and now_on[f] != v)
