@@ -84,7 +84,7 @@ def main(argv=None) -> int:
 
     import migrations
     from config import Settings
-    from supply.db.models import Job, Order
+    from supply.db.models import Job, Order, PlatformMessage
     from supply.platforms.sandbox import douyin_push, kuaishou_push_body
     from supply.services import platform_links
     from supply.wiring import build_services
@@ -210,6 +210,7 @@ def main(argv=None) -> int:
             time.sleep(0.2)
         with services.db.transaction() as session:
             rows = session.execute(select(Order.external_id, Order.status, Order.created_at)).all()
+            stored_at = dict(session.execute(select(PlatformMessage.external_order_id, PlatformMessage.created_at)).all())
             job_rows = session.execute(select(Job.created_at, Job.started_at, Job.finished_at).where(
                 Job.kind == "platform_order_details", Job.finished_at.is_not(None))).all()
         waits = [(j.started_at - j.created_at).total_seconds() for j in job_rows]
@@ -226,6 +227,19 @@ def main(argv=None) -> int:
                     zero_at[name] = next(t for t, sku, figure in reversed(state["stock_writes"]) if sku == ref and figure == 0)
             time.sleep(0.1)
         states = {name: requests.get(url + "/_sandbox/state").json() for name, url in fakes.items()}
+        # where the time goes, per order: sent -> push stored -> detail asked of the platform -> order recorded
+        asked = {**states["douyin"]["detail_at"], **states["kuaishou"]["detail_at"]}
+        douyin_orders = {order["id"] for order in dy_orders}
+        phases = {"sent -> stored": [], "stored -> detail asked (douyin)": [], "stored -> detail asked (kuaishou)": [],
+                  "detail asked -> recorded": []}
+        for row in rows:
+            order = row.external_id
+            if order in sent and order in asked and stored_at.get(order) is not None:
+                stored = stored_at[order].timestamp()
+                phases["sent -> stored"].append(stored - sent[order])
+                phases["stored -> detail asked (douyin)" if order in douyin_orders
+                       else "stored -> detail asked (kuaishou)"].append(asked[order] - stored)
+                phases["detail asked -> recorded"].append(row.created_at.timestamp() - asked[order])
         load = os.getloadavg()
         setup = f"PostgreSQL + rq ({args.workers} workers)" if redis_url else (
             "PostgreSQL, jobs inline" if args.postgres else "SQLite, jobs inline")
@@ -244,6 +258,8 @@ def main(argv=None) -> int:
         print(f"  detail calls douyin {states['douyin']['calls'].get('order.orderDetail', 0)}, "
               f"kuaishou {states['kuaishou']['calls'].get('open.order.detail', 0)}; "
               f"bad signatures {states['douyin']['bad_signatures'] + states['kuaishou']['bad_signatures']}")
+        print("  phases:\n    " + "\n    ".join(f"{name} p50 {percentile(v, 0.5):.3f} s, p99 {percentile(v, 0.99):.3f} s"
+                                       for name, v in phases.items()))
         print(f"  order-detail jobs {len(job_rows)}: queued p50 {percentile(waits, 0.5):.3f} s, p99 {percentile(waits, 0.99):.3f} s; "
               f"ran p50 {percentile(runs, 0.5):.3f} s, p99 {percentile(runs, 0.99):.3f} s")
         print(f"  machine load (1/5/15 min): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs (shared)")

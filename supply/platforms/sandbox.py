@@ -43,6 +43,7 @@ class SandboxState:
     tokens: dict[str, float] = field(default_factory=dict)           # access token -> expiry (time.time())
     refresh_tokens: set[str] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
+    detail_at: dict[str, float] = field(default_factory=dict)        # order id -> time.time() of its first detail call
     bad_signatures: int = 0
     faults: list[_Fault] = field(default_factory=list)
 
@@ -67,6 +68,9 @@ class SandboxPlatform:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"   # keep-alive, as the platforms' gateways
+            # The headers and the body go out in two writes: with Nagle's algorithm on, the body waits
+            # for the client's delayed ACK (40 ms on Linux), a delay no platform's gateway adds.
+            disable_nagle_algorithm = True
             def log_message(self, *args):   # quiet
                 pass
 
@@ -160,6 +164,10 @@ class SandboxPlatform:
         with self.lock:
             self.state.calls.append(method)
 
+    def _detail_asked(self, order_id: str) -> None:
+        with self.lock:
+            self.state.detail_at.setdefault(order_id, time.time())
+
     def _set_stock(self, sku: str, figure: int) -> bool:
         with self.lock:
             if sku not in self.state.stock:
@@ -198,7 +206,7 @@ class SandboxPlatform:
                 for call in self.state.calls:
                     calls[call] += 1
                 return 200, {"stock": dict(self.state.stock), "stock_writes": self.state.stock_writes[-1000:],
-                             "calls": calls, "bad_signatures": self.state.bad_signatures,
+                             "calls": calls, "detail_at": dict(self.state.detail_at), "bad_signatures": self.state.bad_signatures,
                              "ship_calls": dict(self.state.ship_calls)}
         return 404, {"error": "no such control"}
 
@@ -246,6 +254,7 @@ class DouyinSandbox(SandboxPlatform):
             return 200, {"code": 30002, "msg": "access_token expired"}
         if method == "order.orderDetail":
             order_id = str(params.get("shop_order_id"))
+            self._detail_asked(order_id)
             with self.lock:
                 lines = self.state.orders.get(order_id)
             if lines is None:
@@ -313,6 +322,7 @@ class KuaishouSandbox(SandboxPlatform):
             return 200, {"result": 28, "error_msg": "access_token expired"}
         args = json.loads(params.get("param") or "{}")
         if method == "open.order.detail":
+            self._detail_asked(str(args.get("oid")))
             with self.lock:
                 lines = self.state.orders.get(str(args.get("oid")))
             if not lines:
@@ -390,6 +400,7 @@ class YouzanSandbox(SandboxPlatform):
         if not self._token_ok(query.get("access_token")):
             return 200, {"success": False, "code": 4201, "message": "access_token expired"}
         if api == "youzan.trade.get":
+            self._detail_asked(str(args.get("tid")))
             with self.lock:
                 lines = self.state.orders.get(str(args.get("tid")))
             if not lines:

@@ -33,6 +33,7 @@ Shipments
 from __future__ import annotations
 
 import logging
+import queue
 import secrets as _secrets
 import threading
 import time
@@ -343,10 +344,6 @@ def request_order_details(services, cooperative_id: int, platform: str, results:
 DRAIN_KEY_TTL_S = 30
 # A draining job or loop looks for newly stored messages this often while it works.
 DRAIN_LOOK_S = 0.05
-# Fetched orders are recorded together once this many are fetched, or the oldest has waited this long,
-# or nothing else is in flight.
-SETTLE_BATCH = 64
-SETTLE_AFTER_S = 0.1
 # Messages a drainer claims beyond those it is fetching: the others' share of a backlog stays theirs.
 CLAIM_AHEAD = DETAIL_CONCURRENCY
 
@@ -361,8 +358,9 @@ def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: 
     left unclaimed or `max_s` has passed.
 
     A message is asked of the platform as soon as a look (every DRAIN_LOOK_S) finds it, beside the
-    calls already in flight (DETAIL_CONCURRENCY at most), and the fetched orders are recorded together
-    every SETTLE_AFTER_S or SETTLE_BATCH orders: no message waits for a whole round to finish.
+    calls already in flight (DETAIL_CONCURRENCY at most); a recording thread takes every detail fetched
+    meanwhile and records them together (one `record_orders` call), then the next ones, while the calls
+    go on: no message waits for others' calls to end, and under a spike the batches grow by themselves.
 
     The queued-job key is cleared first, so a push stored from then on queues another job rather than
     be missed; jobs running side by side (one per worker under a spike) each claim the messages they
@@ -379,58 +377,70 @@ def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: 
     seen_to = 0                                         # the id up to which the looks went
     queued: list[tuple[int, str]] = []                  # claimed, not yet asked
     in_flight: dict = {}                                # future -> message pk
-    details: dict[int, object] = {}
-    errors: dict[int, dict] = {}
-    first_done = None
+    fetched: queue.Queue = queue.Queue()                # (pk, detail, error), None when no more come
+    failure: list[BaseException] = []
     last_look = None
+
+    def record() -> None:
+        done = False
+        while not done:
+            batch = [fetched.get()]
+            while True:
+                try:
+                    batch.append(fetched.get_nowait())
+                except queue.Empty:
+                    break
+            done = batch[-1] is None
+            details = {pk: detail for pk, detail, error in batch[:-1 if done else None] if error is None}
+            errors = {pk: error.as_dict() for pk, _, error in batch[:-1 if done else None] if error is not None}
+            if not (details or errors) or failure:
+                continue
+            try:
+                services.db.run(lambda session: settle_order_details(session, cooperative_id, details, errors))
+            except Exception as exc:   # the messages stay awaiting their detail; the sweep takes them
+                failure.append(exc)
+                continue
+            totals["fetched"] += len(details)
+            totals["failed"] += len(errors)
+            totals["rounds"] += 1
+
+    recorder = threading.Thread(target=record, name=f"record-{platform}", daemon=True)
+    recorder.start()
     pool = ThreadPoolExecutor(max_workers=DETAIL_CONCURRENCY)
-
-    def settle() -> None:
-        nonlocal details, errors, first_done
-        if not (details or errors):
-            return
-        services.db.run(lambda session: settle_order_details(session, cooperative_id, details, errors))
-        totals["fetched"] += len(details)
-        totals["failed"] += len(errors)
-        totals["rounds"] += 1
-        details, errors, first_done = {}, {}, None
-
     try:
-        while True:
+        while not failure:
             now = time.monotonic()
             looking = now - started < max_s
-            looked = False
+            looked_empty = False
             if looking and (last_look is None or now - last_look >= DRAIN_LOOK_S) and \
                     len(queued) + len(in_flight) < DETAIL_CONCURRENCY + CLAIM_AHEAD:
-                last_look, looked = now, True
+                last_look = now
                 fresh, seen_to = _waiting(services, cooperative_id, platform, seen_to,
                                           DETAIL_CONCURRENCY + CLAIM_AHEAD - len(queued) - len(in_flight))
+                looked_empty = not fresh
                 queued.extend(_claim_messages(services, conn, fresh, max_s))
             while queued and len(in_flight) < DETAIL_CONCURRENCY:
                 pk, external_order_id = queued.pop(0)
                 in_flight[pool.submit(_fetch_detail, services, client, cooperative_id, platform, external_order_id)] = pk
             if not in_flight:
-                settle()
-                if looked or not looking:
+                if looked_empty or not looking:
                     break   # nothing in flight, and the look just made found nothing new
+                if not queued and last_look == now:
+                    continue   # what it found others had claimed: look further at once
                 time.sleep(max(0.0, last_look + DRAIN_LOOK_S - time.monotonic()))
                 continue
             finished, _ = wait(list(in_flight), timeout=DRAIN_LOOK_S, return_when=FIRST_COMPLETED)
             for future in finished:
-                pk = in_flight.pop(future)
-                detail, error = future.result()
-                if detail is not None:
-                    details[pk] = detail
-                else:
-                    errors[pk] = error.as_dict()
-                first_done = first_done or time.monotonic()
-            if first_done is not None and (len(details) + len(errors) >= SETTLE_BATCH or not in_flight
-                                           or time.monotonic() - first_done >= SETTLE_AFTER_S):
-                settle()
+                fetched.put((in_flight.pop(future), *future.result()))
     finally:
         pool.shutdown(wait=True)
-        if details or errors:   # a failure above: what was fetched is still recorded
-            settle()
+        for future, pk in in_flight.items():   # left by an error above: what was fetched is still recorded
+            if future.exception() is None:
+                fetched.put((pk, *future.result()))
+        fetched.put(None)
+        recorder.join()
+    if failure:
+        raise failure[0]
     return totals
 
 
@@ -447,34 +457,46 @@ def _claim_messages(services, conn, waiting: list[tuple[int, str]], max_s: float
 
 def drain_waiting_details(services, *, max_s: float = 2.0) -> int:
     """Take, beside the queued jobs, the messages awaiting their detail in every cooperative and
-    platform (`coop platform-sync` calls this several times a second): the jobs and this loop claim
-    each message before fetching it, so whichever comes first takes it. Only with Redis, where the
-    claims are kept; without, the inline job has taken them already. How many were fetched."""
-    if not services.settings.redis_url:
-        return 0
-    with services.db.transaction() as session:
-        pairs = session.execute(select(PlatformMessage.cooperative_id, PlatformMessage.platform).where(
-            PlatformMessage.status == "needs_order_detail", PlatformMessage.kind == "paid").distinct()).all()
+    platform: the jobs and this claim each message before fetching it, so whichever comes first takes
+    it. Only with Redis, where the claims are kept; without, the inline job has taken them already.
+    How many were fetched."""
     fetched = 0
-    for cooperative_id, platform in pairs:
-        if client_for(services, cooperative_id, platform) is not None:
-            fetched += drain_order_details(services, cooperative_id, platform, max_s=max_s, clear_queued=False)["fetched"]
+    for cooperative_id, platform in _pairs_waiting(services):
+        fetched += drain_order_details(services, cooperative_id, platform, max_s=max_s, clear_queued=False)["fetched"]
     return fetched
 
 
-def run_detail_drain(services, stop: threading.Event, *, interval_s: float = 0.05) -> None:
-    """`drain_waiting_details` until `stop` is set."""
+def _pairs_waiting(services) -> list[tuple[int, str]]:
+    """(cooperative, platform) with messages awaiting their detail whose shop can be asked (Redis only)."""
+    if not services.settings.redis_url:
+        return []
+    with services.db.transaction() as session:
+        pairs = session.execute(select(PlatformMessage.cooperative_id, PlatformMessage.platform).where(
+            PlatformMessage.status == "needs_order_detail", PlatformMessage.kind == "paid").distinct()).all()
+    return [(coop, platform) for coop, platform in pairs if client_for(services, coop, platform) is not None]
+
+
+def run_detail_drain(services, stop: threading.Event, *, interval_s: float = 0.05, max_s: float = 2.0) -> None:
+    """Until `stop` is set: a drainer per cooperative and platform with messages awaiting their detail,
+    side by side (one platform's spike never waits behind another's), started again as it ends."""
+    running: dict[tuple[int, str], threading.Thread] = {}
+
+    def drain(cooperative_id: int, platform: str) -> None:
+        try:
+            drain_order_details(services, cooperative_id, platform, max_s=max_s, clear_queued=False)
+        except Exception:   # a failed drain must not end the loop; the next one tries again
+            log.exception("order details of %s in cooperative %s failed", platform, cooperative_id)
+
     while not stop.is_set():
         try:
-            if drain_waiting_details(services):
-                continue
+            for pair in _pairs_waiting(services):
+                if pair not in running or not running[pair].is_alive():
+                    running[pair] = threading.Thread(target=drain, args=pair, daemon=True,
+                                                     name=f"details-{pair[0]}-{pair[1]}")
+                    running[pair].start()
         except Exception:   # a failed round must not end the loop; the next one tries again
             log.exception("order details round failed")
         stop.wait(interval_s)
-
-
-# Rows one look reads at most (a platform down leaves many failed messages before the new ones).
-LOOK_ROWS = 500
 
 
 def _waiting(services, cooperative_id: int, platform: str, after_id: int, limit: int) -> tuple[list[tuple[int, str]], int]:
@@ -484,18 +506,12 @@ def _waiting(services, cooperative_id: int, platform: str, after_id: int, limit:
     if limit <= 0:
         return [], after_id
     with services.db.transaction() as session:
-        rows = session.execute(select(PlatformMessage.id, PlatformMessage.external_order_id, PlatformMessage.result).where(
+        rows = session.execute(select(PlatformMessage.id, PlatformMessage.external_order_id).where(
             PlatformMessage.cooperative_id == cooperative_id, PlatformMessage.platform == platform,
             PlatformMessage.status == "needs_order_detail", PlatformMessage.kind == "paid",
-            PlatformMessage.id > after_id).order_by(PlatformMessage.id).limit(LOOK_ROWS)).all()
-    found = []
-    for row in rows:
-        if len(found) == limit:
-            break
-        after_id = row.id
-        if "detail_error" not in (row.result or {}):
-            found.append((row.id, row.external_order_id))
-    return found, after_id
+            PlatformMessage.result["detail_error"].as_string().is_(None),
+            PlatformMessage.id > after_id).order_by(PlatformMessage.id).limit(limit)).all()
+    return [(row.id, row.external_order_id) for row in rows], (rows[-1].id if rows else after_id)
 
 
 def _fetch_detail(services, client: PlatformApiClient, cooperative_id: int, platform: str, external_order_id: str):

@@ -77,3 +77,38 @@ def test_the_sync_loop_and_the_queued_job_never_fetch_an_order_twice(queued, man
     assert figures(client, manager) == {"available": 4, "reserved": 6}
     assert dy.calls_of("order.orderDetail") == 3
     assert drain_waiting_details(services) == 0
+
+
+def test_a_drainer_looks_past_messages_others_claimed_and_skips_those_that_failed(queued, manager):
+    """A job that starts while another drainer holds the oldest messages takes the newer ones rather
+    than stop; a message whose detail failed is left to the manager's list and the retry sweep."""
+    from supply.services.platform_links import DETAIL_CONCURRENCY, CLAIM_AHEAD, drain_order_details
+
+    client, services, dy = queued
+    stocked_farm(client, manager, 100)
+    link(client, manager, "douyin", DY_SKU)
+    dy.add_order("4800000000000000900", [(DY_SKU, 1)])
+    dy.fail_next(10, "error")   # not retryable: the first message's detail fails at once
+    push_douyin(client, ("f-0", "4800000000000000900"))
+    assert drain_order_details(services, 1, "douyin", clear_queued=False)["failed"] == 1
+    dy.state.faults.clear()
+    [failed] = messages(client, manager, "needs_order_detail")
+    assert failed["result"]["detail_error"]["code"] == "60000"
+
+    held = DETAIL_CONCURRENCY + CLAIM_AHEAD + 5   # more than one look takes
+    for n in range(held + 4):
+        dy.add_order(str(4800000000000001000 + n), [(DY_SKU, 1)])
+        push_douyin(client, (f"c-{n}", str(4800000000000001000 + n)))
+    # another drainer claimed the oldest `held` (as a Redis key per message)
+    conn = services.extras["redis"]
+    claim = f"{services.settings.rate_limit_key_prefix}:order-detail-claim:"
+    waiting = sorted(m["id"] for m in messages(client, manager, "needs_order_detail") if m["id"] != failed["id"])
+    for pk in waiting[:held]:
+        conn.set(f"{claim}{pk}", "1", ex=60)
+
+    done = drain_order_details(services, 1, "douyin", clear_queued=False)
+    assert (done["fetched"], done["failed"]) == (4, 0)
+    assert figures(client, manager)["reserved"] == 4
+    left = {m["id"] for m in messages(client, manager, "needs_order_detail")}
+    assert left == {failed["id"], *waiting[:held]}
+    assert dy.calls_of("order.orderDetail") == 1 + 4
