@@ -18,16 +18,19 @@ from limits.storage import MemoryStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from config import Settings
-from supply.api import webhooks
+from supply.api import platform_links, webhooks
 from supply.api.context import services
 from supply.api.errors import error_body
 
 log = logging.getLogger(__name__)
 
 PUSH_ENDPOINT = f"{webhooks.blp.name}.{webhooks.Webhook.__name__}"
+# A cooperative's own webhook address (/webhooks/{platform}/{token}): the same limit, counted apart.
+COOPERATIVE_PUSH_ENDPOINT = f"{platform_links.blp.name}.{platform_links.CooperativeWebhook.__name__}"
+PUSH_ENDPOINTS = frozenset({PUSH_ENDPOINT, COOPERATIVE_PUSH_ENDPOINT})
 # Never counted, never refused by the failed-authentication limit: the liveness probe, and pushes,
 # which carry a signature rather than a token and have their own limit.
-NOT_AUTHENTICATED_BY_TOKEN = frozenset({"healthz", "readyz", PUSH_ENDPOINT})
+NOT_AUTHENTICATED_BY_TOKEN = frozenset({"healthz", "readyz", *PUSH_ENDPOINTS})
 # A hung Redis must not hang intake: a counter gives up quickly and the count goes on in memory.
 REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 # After Redis fails, how long failed authentications are counted in memory before Redis is tried again.
@@ -70,11 +73,13 @@ def init_rate_limits(app: Flask, settings: Settings) -> FailedAuthentications | 
         headers_enabled=False,
     )
     # Only pushes go through flask-limiter's own check: every other request leaves it at this filter.
-    limiter.request_filter(lambda: request.endpoint != PUSH_ENDPOINT)
+    limiter.request_filter(lambda: request.endpoint not in PUSH_ENDPOINTS)
     if push_limits:
-        # Bound to the blueprint, whose manager routes (product mappings, messages) the filter keeps out.
-        limiter.limit(settings.rate_limit_webhooks, key_func=platform_and_address, on_breach=_push_refused,
-                      error_message=_push_message(settings.rate_limit_webhooks))(webhooks.blp)
+        # Bound to the blueprints, whose manager routes (product mappings, messages, accounts, listings,
+        # shipments) the filter keeps out.
+        for blueprint in (webhooks.blp, platform_links.blp):
+            limiter.limit(settings.rate_limit_webhooks, key_func=platform_and_address, on_breach=_push_refused,
+                          error_message=_push_message(settings.rate_limit_webhooks))(blueprint)
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     guard = None
@@ -94,7 +99,15 @@ def client_address() -> str:
 
 
 def platform_and_address() -> str:
-    platform = (request.view_args or {}).get("platform", "")
+    args = request.view_args or {}
+    platform = args.get("platform", "")
+    if "path_token" in args:
+        # A cooperative's address: counted per cooperative, so one cooperative's flood never holds back
+        # another's pushes; addresses naming no account share one count, as invented names do below.
+        from supply.services.platform_links import webhook_account
+
+        found = webhook_account(services(), platform, args["path_token"])
+        return f"{platform}/{found[0]}@{client_address()}" if found is not None else f"(unknown address)@{client_address()}"
     # Names no platform is configured under share one count, so inventing names gains a sender nothing.
     if platform not in services().adapters:
         platform = "(unconfigured)"

@@ -32,12 +32,10 @@ class CooperativeWebhook(MethodView):
         """A push addressed to one cooperative (the address names its account): verified with that
         cooperative's credentials, stored in that cooperative."""
         svc = services()
-        with svc.db.transaction() as session:
-            account = links.account_by_path(session, platform, path_token)
-            adapter = links.adapter_for_account(svc, account) if account is not None else None
-            cooperative_id = account.cooperative_id if account is not None else None
-        if adapter is None:
+        found = links.webhook_account(svc, platform, path_token)
+        if found is None:
             raise NotFound("no such webhook address")
+        cooperative_id, adapter = found
         return receive_push(svc, adapter, cooperative_id, platform)
 
 
@@ -80,7 +78,7 @@ class PlatformAccounts(MethodView):
         svc = services()
         with svc.db.transaction() as session:
             account = links.connect_account(session, links.vault(svc), coop_id(), **data)
-        svc.extras.pop("platform_credentials", None)
+        links.forget_accounts(svc)
         return account
 
 

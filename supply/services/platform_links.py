@@ -146,6 +146,37 @@ def account_by_path(session: Session, platform: str, path_token: str) -> Platfor
                                                          PlatformAccount.platform == platform)).scalar()
 
 
+# Webhook addresses a process remembers (known or not) before it forgets them all and reads again.
+MAX_WEBHOOK_ADDRESSES = 10_000
+
+
+def webhook_account(services, platform: str, path_token: str) -> tuple[int, object] | None:
+    """(cooperative id, webhook adapter) of the account a cooperative's webhook address names, or None
+    for an address that names no account with credentials. Remembered per process for
+    CREDENTIALS_TTL_S (a change reaches every process within it; this process forgets at once when
+    an account is connected here), so a push costs no database read for its address, and the push rate
+    limit can tell an address that exists from one that does not before the push is looked at."""
+    cache = services.extras.setdefault("webhook_accounts", {})
+    key = (platform, path_token)
+    cached = cache.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    with services.db.transaction() as session:
+        account = account_by_path(session, platform, path_token)
+        adapter = adapter_for_account(services, account) if account is not None else None
+        found = (account.cooperative_id, adapter) if adapter is not None else None
+    if len(cache) >= MAX_WEBHOOK_ADDRESSES:
+        cache.clear()
+    cache[key] = (time.monotonic() + CREDENTIALS_TTL_S, found)
+    return found
+
+
+def forget_accounts(services) -> None:
+    """After an account changed in this process: read credentials and addresses again at once."""
+    services.extras.pop("platform_credentials", None)
+    services.extras.pop("webhook_accounts", None)
+
+
 def credentials_for(services, session: Session, cooperative_id: int, platform: str) -> dict | None:
     """The platform's credentials for this cooperative: stored with its account, or (the default
     cooperative only) the object configured in COOP_PLATFORM_SECRETS."""

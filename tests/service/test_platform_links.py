@@ -34,18 +34,26 @@ def quick_retries(monkeypatch):
 
 
 @pytest.fixture
-def linked(db, settings, platforms):
+def make_linked(db, settings, platforms):
     """An app whose default cooperative takes Douyin's, Kuaishou's and Youzan's pushes, and whose
-    platform API addresses are the stand-ins."""
+    platform API addresses are the stand-ins (other settings changed as given)."""
     from supply.app import create_app
     from supply.wiring import build_services
 
-    configured = settings.with_(
-        platform_secrets={**settings.platform_secrets, "douyin": DOUYIN, "kuaishou": KUAISHOU, "youzan": YOUZAN},
-        platform_api_urls={name: fake.base_url for name, fake in platforms.items()},
-        credentials_key=Fernet.generate_key().decode(), platform_api_timeout_s=0.5)
-    services = build_services(configured, db=db)
-    return create_app(configured, services=services).test_client()
+    def make(**changes):
+        configured = settings.with_(
+            platform_secrets={**settings.platform_secrets, "douyin": DOUYIN, "kuaishou": KUAISHOU, "youzan": YOUZAN},
+            platform_api_urls={name: fake.base_url for name, fake in platforms.items()},
+            credentials_key=Fernet.generate_key().decode(), platform_api_timeout_s=0.5, **changes)
+        services = build_services(configured, db=db)
+        return create_app(configured, services=services).test_client()
+
+    return make
+
+
+@pytest.fixture
+def linked(make_linked):
+    return make_linked()
 
 
 def push_douyin(client, *orders: tuple[str, str], path="/api/v1/webhooks/douyin", creds=DOUYIN):
@@ -252,6 +260,9 @@ def test_a_shipment_sent_twice_is_confirmed_once(linked, manager, platforms):
     assert dy.state.shipments["4800000000000000200"] == ("zhongtong", "ZT7700001234")
     shown = linked.get(f"/api/v1/orders/{order_id}/shipment", headers=manager).get_json()
     assert (shown["waybill"], shown["status"], shown["attempts"]) == ("ZT7700001234", "confirmed", 1)
+    order = linked.get(f"/api/v1/orders/{order_id}", headers=manager).get_json()
+    assert order["shipment"]["waybill"] == "ZT7700001234" and order["shipment"]["status"] == "confirmed"
+    assert order["shipment"]["carrier_code"] == "zhongtong" and order["shipment"]["confirmed_at"]
     other = linked.put(f"/api/v1/orders/{order_id}/shipment", headers=manager,
                        json={"carrier_code": "zhongtong", "waybill": "ZT9999999999"})
     assert other.status_code == 409
@@ -395,3 +406,67 @@ def test_a_token_refreshed_by_another_process_is_used_not_refreshed_again(linked
     services.extras["shop_tokens"].clear()
     assert access_token(services, client, 1, "kuaishou", refused=stale) == fresh.access_token
     assert ks.calls_of("/oauth2/refresh_token") == 0
+
+
+def another_cooperative(client, db, cooperative_id: int, code: str, credentials: dict) -> tuple[dict, str]:
+    """A cooperative of its own with a Douyin shop: its manager's headers and its webhook address."""
+    from sqlalchemy import text
+
+    from supply.services.auth import create_token
+
+    with db.transaction() as session:
+        session.execute(text("INSERT INTO cooperatives (id, code, name, timezone, created_at) "
+                             "VALUES (:id, :code, :code, 'Asia/Shanghai', CURRENT_TIMESTAMP)"),
+                        {"id": cooperative_id, "code": code})
+        headers = auth(create_token(session, role="manager", cooperative_code=code))
+    response = client.post("/api/v1/platform-accounts", headers=headers,
+                           json={"platform": "douyin", "credentials": credentials, "shop_id": credentials["shop_id"]})
+    assert response.status_code == 201, response.get_json()
+    return headers, response.get_json()["webhook_path"]
+
+
+def test_a_cooperatives_own_webhook_address_is_under_the_push_rate_limit(make_linked, manager, db):
+    import uuid
+
+    from tests.conftest import REDIS_URL
+
+    client = make_linked(rate_limit_webhooks="3 per minute", redis_url=REDIS_URL or None,
+                         rate_limit_key_prefix=f"links-{uuid.uuid4().hex}")
+    second_app = {"app_key": "7099999999999999991", "app_secret": "second-coop-secret", "shop_id": "88001"}
+    third_app = {"app_key": "7099999999999999992", "app_secret": "third-coop-secret", "shop_id": "88002"}
+    second, second_path = another_cooperative(client, db, 2, "zhaosu", second_app)
+    third, third_path = another_cooperative(client, db, 3, "tekes", third_app)
+
+    for n in range(3):
+        assert push_douyin(client, (f"r-{n}", str(4800000000000002000 + n)), path=second_path,
+                           creds=second_app).status_code == 200
+    refused = push_douyin(client, ("r-3", "4800000000000002003"), path=second_path, creds=second_app)
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert sorted(m["message_id"] for m in messages(client, second)) == ["r-0", "r-1", "r-2"]   # nothing stored
+    # counted per cooperative: another cooperative's address and the shared one are not held back
+    assert push_douyin(client, ("t-0", "4800000000000002100"), path=third_path, creds=third_app).status_code == 200
+    assert push_douyin(client, ("d-0", "4800000000000002200")).status_code == 200
+    # addresses that name no account share one count per sender, so inventing them gains nothing
+    for n in range(3):
+        assert client.post(f"/api/v1/webhooks/douyin/invented-{n}", data=b"[]").status_code == 404
+    assert client.post("/api/v1/webhooks/douyin/invented-9", data=b"[]").status_code == 429
+    assert [m["message_id"] for m in messages(client, third)] == ["t-0"]
+
+
+def test_badly_signed_pushes_to_a_cooperatives_address_never_lock_its_platform_out(make_linked, manager, db):
+    """A push carries a signature, not a token: its 401s count against the push limit only, so a push
+    server that sent a few bad signatures is not refused as a token guesser."""
+    import uuid
+
+    from tests.conftest import REDIS_URL
+
+    client = make_linked(rate_limit_webhooks="100 per minute", rate_limit_unauthenticated="2 per minute",
+                         redis_url=REDIS_URL or None, rate_limit_key_prefix=f"links-{uuid.uuid4().hex}")
+    second_app = {"app_key": "7099999999999999993", "app_secret": "second-coop-secret", "shop_id": "88003"}
+    second, path = another_cooperative(client, db, 2, "zhaosu", second_app)
+    for n in range(4):
+        assert push_douyin(client, (f"b-{n}", str(4800000000000002300 + n)), path=path).status_code == 401
+    ok = push_douyin(client, ("g-0", "4800000000000002399"), path=path, creds=second_app)
+    assert ok.status_code == 200, ok.get_json()
+    assert [m["message_id"] for m in messages(client, second)] == ["g-0"]
