@@ -67,11 +67,20 @@ class AllocationOut(Schema):
     pickup_status = fields.String()
 
 
+class OrderShipmentOut(Schema):
+    carrier_code = fields.String()
+    waybill = fields.String()
+    status = fields.String(metadata={"description": "pending, confirmed (the platform was told) or failed"})
+    confirmed_at = fields.DateTime(allow_none=True)
+
+
 class OrderDetailOut(OrderOut):
     lines = fields.List(fields.Nested(LineDetailOut))
     buyer = fields.Dict(allow_none=True, metadata={"description": "personal data: managers only"})
     allocations = fields.List(fields.Nested(AllocationOut),
                               metadata={"description": "which farm supplies which units"})
+    shipment = fields.Nested(OrderShipmentOut, allow_none=True,
+                             metadata={"description": "the waybill given for the order, once the goods left the hub"})
 
 
 class BatchResult(Schema):

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supply.db.models import Order
+from supply.db.platform_links import PlatformShipment
 from supply.domain.errors import NotFound
 from supply.domain.rules import OrderRequest
 
@@ -22,6 +23,10 @@ def get_order(session: Session, cooperative_id: int, order_id: int) -> dict:
     body["allocations"] = order_allocations(session, order)
     for line, out in zip(order.lines, body["lines"]):
         out.update(allocated=line.allocated, backordered=line.backordered, collected=line.collected)
+    shipment = session.execute(select(PlatformShipment).where(PlatformShipment.order_id == order.id)).scalar()
+    body["shipment"] = None if shipment is None else {
+        "carrier_code": shipment.carrier_code, "waybill": shipment.waybill, "status": shipment.status,
+        "confirmed_at": shipment.confirmed_at}
     return body
 
 
