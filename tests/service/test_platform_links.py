@@ -470,3 +470,154 @@ def test_badly_signed_pushes_to_a_cooperatives_address_never_lock_its_platform_o
     ok = push_douyin(client, ("g-0", "4800000000000002399"), path=path, creds=second_app)
     assert ok.status_code == 200, ok.get_json()
     assert [m["message_id"] for m in messages(client, second)] == ["g-0"]
+
+
+def test_listing_stock_reads_zero_within_two_seconds_of_the_last_unit_reserved(linked, manager, platforms):
+    """`coop platform-sync`'s loop running as in production (a round every 0.2 s, a SKU told at most
+    once a second): the platforms read zero within the target of issue 15 after the spike sells out."""
+    import threading
+    import time
+
+    from supply.services.platform_links import run_listing_sync
+
+    services = linked.application.extensions["coop"]
+    stocked_farm(linked, manager, 6)
+    link(linked, manager, "douyin", DY_SKU, item="3600000001")
+    link(linked, manager, "kuaishou", KS_SKU, item="ks-item-1")
+    authorize_kuaishou(linked, manager)
+    dy, ks = platforms["douyin"], platforms["kuaishou"]
+    dy.add_listing(DY_SKU, "3600000001", stock=100)
+    ks.add_listing(KS_SKU, "ks-item-1", stock=100)
+    for n in range(8):
+        dy.add_order(str(4800000000000003000 + n), [(DY_SKU, 1)])
+        ks.add_order(str(2400000003000 + n), [(KS_SKU, 1)])
+    stop = threading.Event()
+    loop = threading.Thread(target=run_listing_sync, args=(services, stop), kwargs={"interval_s": 0.2}, daemon=True)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 10
+        while (dy.state.stock[DY_SKU], ks.state.stock[KS_SKU]) != (6, 6) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (dy.state.stock[DY_SKU], ks.state.stock[KS_SKU]) == (6, 6)
+        for n in range(8):   # 16 orders for 6 units, the listings told meanwhile
+            push_douyin(linked, (f"z-{n}", str(4800000000000003000 + n)))
+            push_kuaishou(linked, f"zk-{n}", str(2400000003000 + n))
+            if n == 2:
+                assert figures(linked, manager)["available"] == 0
+                sold_out = time.time()
+        deadline = time.monotonic() + 10
+        while (dy.state.stock[DY_SKU], ks.state.stock[KS_SKU]) != (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        loop.join(5)
+    assert figures(linked, manager) == {"available": 0, "reserved": 6}
+    zero_at = [next(t for t, sku, figure in fake.state.stock_writes if sku == ref and figure == 0)
+               for fake, ref in ((dy, DY_SKU), (ks, KS_SKU))]
+    assert max(zero_at) - sold_out < 2.0, (max(zero_at) - sold_out, dy.state.stock_writes, ks.state.stock_writes)
+    assert [figure for _, sku, figure in dy.state.stock_writes if sku == DY_SKU][-1] == 0   # nothing older after
+
+
+def test_a_shipment_sent_twice_at_the_same_time_is_confirmed_once(linked, manager, platforms):
+    """Two jobs sending the same waybill side by side (a carrier's file and a manager's form, say):
+    the platform is called once, and the shipment shows confirmed."""
+    import threading
+
+    from supply.services.platform_links import record_shipments, send_shipments
+
+    services = linked.application.extensions["coop"]
+    stocked_farm(linked, manager, 10)
+    link(linked, manager, "douyin", DY_SKU)
+    dy = platforms["douyin"]
+    dy.add_order("4800000000000003100", [(DY_SKU, 1)])
+    push_douyin(linked, ("m-twice", "4800000000000003100"))
+    order_id = messages(linked, manager)[0]["result"]["order_id"]
+    with services.db.transaction() as session:
+        record_shipments(session, 1, [{"order_id": order_id, "carrier_code": "zhongtong", "waybill": "ZT7700009999"}])
+    dy.fail_next(1, "slow", seconds=0.3)   # the first call takes a while: the second send arrives meanwhile
+    counts = []
+    threads = [threading.Thread(target=lambda: counts.append(send_shipments(services, 1, [order_id])))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert dy.state.ship_calls["4800000000000003100"] == 1
+    assert sorted((c["confirmed"], c["skipped"], c["failed"]) for c in counts) == [(0, 1, 0), (1, 0, 0)]
+    shown = linked.get(f"/api/v1/orders/{order_id}/shipment", headers=manager).get_json()
+    assert (shown["status"], shown["attempts"]) == ("confirmed", 1)
+
+
+def test_a_cooperatives_pushes_are_completed_and_reserved_in_that_cooperative_only(linked, manager, platforms, db):
+    """One deployment, two cooperatives on the same Douyin app (a service provider's app, one shop
+    each): a push at the second's address is verified, fetched with its shop's token and reserved from
+    its own stock; the first cooperative's figures, messages and orders do not move."""
+    stocked_farm(linked, manager, 5)
+    link(linked, manager, "douyin", DY_SKU)
+    second, path = another_cooperative(linked, db, 2, "zhaosu", {**DOUYIN, "shop_id": "88010"})
+    stocked_farm(linked, second, 3)
+    link(linked, second, "douyin", DY_SKU)
+    dy = platforms["douyin"]
+    for n in range(4):
+        dy.add_order(str(4800000000000003200 + n), [(DY_SKU, 1)])
+        assert push_douyin(linked, (f"s-{n}", str(4800000000000003200 + n)), path=path).status_code == 200
+
+    assert figures(linked, second) == {"available": 0, "reserved": 3}
+    assert figures(linked, manager) == {"available": 5, "reserved": 0}
+    statuses = sorted(m["status"] for m in messages(linked, second))
+    assert statuses == ["applied", "applied", "applied", "rejected"]
+    assert messages(linked, manager) == []
+    with db.transaction() as session:
+        from sqlalchemy import func, select
+
+        from supply.db.models import Order
+
+        per_cooperative = dict(session.execute(select(Order.cooperative_id, func.count()).group_by(Order.cooperative_id)).all())
+    assert per_cooperative == {2: 4}
+    assert dy.calls_of("order.orderDetail") == 4
+
+
+def test_no_credential_or_token_is_ever_logged_or_answered(linked, manager, platforms, caplog):
+    """Through every door of the platform links (connecting an account, authorising the shop, a push
+    fetched, listing stock sent, a refused token refreshed, a waybill told), at DEBUG: none of the
+    apps' secrets, the shops' tokens or the encryption key appears in a log line or an answer."""
+    from supply.services.platform_links import sync_listings_once
+
+    services = linked.application.extensions["coop"]
+    ks, dy = platforms["kuaishou"], platforms["douyin"]
+    answers = []
+
+    def keep(response):
+        answers.append(response.get_data(as_text=True))
+        return response
+
+    with caplog.at_level("DEBUG"):
+        keep(linked.post("/api/v1/platform-accounts", headers=manager,
+                         json={"platform": "youzan", "credentials": YOUZAN, "shop_id": YOUZAN["shop_id"]}))
+        stocked_farm(linked, manager, 10)
+        link(linked, manager, "kuaishou", KS_SKU, item="ks-item-1")
+        link(linked, manager, "douyin", DY_SKU, item="3600000001")
+        keep(linked.post("/api/v1/platform-accounts/kuaishou/authorization", headers=manager,
+                         json={"code": KUAISHOU["code"]}))
+        ks.add_listing(KS_SKU, "ks-item-1", stock=50)
+        dy.add_listing(DY_SKU, "3600000001", stock=50)
+        ks.add_order("2400000003300", [(KS_SKU, 2)])
+        dy.add_order("4800000000000003300", [(DY_SKU, 1)])
+        keep(push_kuaishou(linked, "sec-1", "2400000003300"))
+        ks.expire_tokens()   # the next call is refused for its token, which is refreshed
+        assert sync_listings_once(services)["sent"] == 2
+        keep(push_douyin(linked, ("sec-2", "4800000000000003300")))
+        order_id = messages(linked, manager, "applied")[0]["result"]["order_id"]
+        keep(linked.put(f"/api/v1/orders/{order_id}/shipment", headers=manager,
+                        json={"carrier_code": "zhongtong", "waybill": "ZT7700003300"}))
+        for path in ("/api/v1/platform-accounts", "/api/v1/platform-listings", "/api/v1/platform-messages",
+                     f"/api/v1/orders/{order_id}/shipment"):
+            keep(linked.get(path, headers=manager))
+    assert ks.calls_of("/oauth2/refresh_token") == 1 and figures(linked, manager)["reserved"] == 3
+    secrets = {DOUYIN["app_secret"], KUAISHOU["app_secret"], KUAISHOU["sign_secret"], KUAISHOU["message_key"],
+               KUAISHOU["code"], YOUZAN["client_secret"], services.settings.credentials_key,
+               *ks.state.tokens, *ks.state.refresh_tokens, *dy.state.tokens, *dy.state.refresh_tokens}
+    assert caplog.records   # the DEBUG lines were captured (urllib3's request lines among them)
+    for secret in secrets:
+        assert secret not in caplog.text, secret
+        assert not any(secret in answer for answer in answers), secret
