@@ -10,9 +10,8 @@ middleware answers only the requests it can answer exactly as the Flask view wou
 - a body `plain_order` accepts (the schema-checked view accepts it too and reads it the same way).
 
 It records the order through the same combiner as the view (`combiner`, given by create_app;
-supply.api.combiner) and answers with the same shapes (`order_out`, the
-error shape). Every other request, including any body it declines after reading, goes on to the Flask
-app untouched. tests/service/test_order_fast_lane.py holds the two ways to the same answers.
+supply.api.combiner) and answers with the same shapes (`order_out`, the error shape). Every other
+request, including any body it declines after reading, goes on to the Flask app untouched. tests/service/test_order_fast_lane.py holds the two ways to the same answers.
 """
 from __future__ import annotations
 
@@ -23,10 +22,10 @@ import orjson
 from flask import Flask
 
 from supply.api.auth import cached_principal
-from supply.api.errors import domain_error_body, status_for
-from supply.api.observability import PRINCIPAL_KEY, ROUTE_KEY
 from supply.api.combiner import OrderCombiner
+from supply.api.errors import domain_error_body, status_for
 from supply.api.limits import FailedAuthentications
+from supply.api.observability import PRINCIPAL_KEY, ROUTE_KEY
 from supply.api.order_shape import order_out
 from supply.api.plain_orders import plain_order
 from supply.domain.errors import DomainError
