@@ -73,6 +73,8 @@ def main(argv=None) -> int:
     parser.add_argument("--redis-url", default=None, help="rq workers on this Redis (with --postgres)")
     parser.add_argument("--workers", type=int, default=3, help="rq worker processes")
     parser.add_argument("--web-workers", type=int, default=2, help="`coop serve` worker processes")
+    parser.add_argument("--dump", default=None, help="write each order's times (sent, stored, asked, recorded) "
+                                                     "to this JSON file")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))   # stop the processes and drop the database on kill
     if args.smoke:
@@ -240,6 +242,11 @@ def main(argv=None) -> int:
                 phases["stored -> detail asked (douyin)" if order in douyin_orders
                        else "stored -> detail asked (kuaishou)"].append(asked[order] - stored)
                 phases["detail asked -> recorded"].append(row.created_at.timestamp() - asked[order])
+        if args.dump:
+            Path(args.dump).write_text(json.dumps([
+                {"order": row.external_id, "sent": sent.get(row.external_id), "asked": asked.get(row.external_id),
+                 "stored": stored_at[row.external_id].timestamp() if stored_at.get(row.external_id) else None,
+                 "recorded": row.created_at.timestamp(), "status": row.status} for row in rows]))
         load = os.getloadavg()
         setup = f"PostgreSQL + rq ({args.workers} workers)" if redis_url else (
             "PostgreSQL, jobs inline" if args.postgres else "SQLite, jobs inline")
@@ -253,7 +260,8 @@ def main(argv=None) -> int:
               f"p99 {percentile(answered, 0.99):.3f} s")
         print(f"  paid push -> order recorded: p50 {percentile(latencies, 0.5):.3f} s, p99 {percentile(latencies, 0.99):.3f} s, "
               f"max {max(latencies) if latencies else float('nan'):.3f} s (target p99 < {TARGET_S:.0f} s)")
-        print(f"  listing stock lag, last unit reserved -> both platforms read 0: {lag:.3f} s (target < {TARGET_S:.0f} s); "
+        each = ", ".join(f"{name} {zero_at[name] - last_reserved:.3f} s" for name in sorted(zero_at))
+        print(f"  listing stock lag, last unit reserved -> both platforms read 0: {lag:.3f} s ({each}; target < {TARGET_S:.0f} s); "
               f"platform stock now douyin {states['douyin']['stock'][DY_SKU]}, kuaishou {states['kuaishou']['stock'][KS_SKU]}")
         print(f"  detail calls douyin {states['douyin']['calls'].get('order.orderDetail', 0)}, "
               f"kuaishou {states['kuaishou']['calls'].get('open.order.detail', 0)}; "

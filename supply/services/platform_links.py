@@ -375,8 +375,9 @@ def request_order_details(services, cooperative_id: int, platform: str, results:
 DRAIN_KEY_TTL_S = 30
 # A draining job or loop looks for newly stored messages this often while it works.
 DRAIN_LOOK_S = 0.05
-# Messages a drainer claims beyond those it is fetching: the others' share of a backlog stays theirs.
-CLAIM_AHEAD = DETAIL_CONCURRENCY
+# Messages a drainer claims beyond those it is fetching: the rest of a backlog is left to the other
+# drainers, so none waits behind a drainer that is slow to come to it.
+CLAIM_AHEAD = 4
 
 
 def _drain_key(services, cooperative_id: int, platform: str) -> str:
