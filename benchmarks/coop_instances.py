@@ -150,9 +150,23 @@ def build(name: str, networks, *, with_nodes: bool = False):
     return (problem, network, nodes) if with_nodes else problem
 
 
+# Fields of a re-plan (where a vehicle starts, its load aboard, the vehicle a pickup was published
+# on): left out of an instance's JSON while they hold their defaults, so the recorded digests of
+# instances made before they existed still hold.
+_REPLAN_DEFAULTS = {"stops": {"published_vehicle": None},
+                    "vehicles": {"start_location": None, "start_s": None, "initial_weight_kg": 0,
+                                 "initial_volume_l": 0}}
+
+
 def encode(problem: Problem) -> bytes:
     """The instance's JSON, compressed reproducibly (no time stamp in the gzip header)."""
-    raw = json.dumps(problem_to_dict(problem), separators=(",", ":")).encode()
+    data = problem_to_dict(problem)
+    for kind, defaults in _REPLAN_DEFAULTS.items():
+        for item in data[kind]:
+            for key, default in defaults.items():
+                if key in item and item[key] == default:
+                    del item[key]
+    raw = json.dumps(data, separators=(",", ":")).encode()
     return gzip.compress(raw, compresslevel=9, mtime=0)
 
 

@@ -208,11 +208,11 @@ def _max_finite(matrix: np.ndarray, rows_at_once: int = 256) -> int:
 
 
 def _penalties(problem: Problem, stops: list[Stop], num_pieces: int,
-               cap: int = _PENALTY_CAP) -> dict[int, int]:
+               cap: int = _PENALTY_CAP, weight: int = 1) -> dict[int, int]:
     """Penalty per priority: each level outweighs every piece of the levels below together, and
-    the lowest outweighs what leaving a piece out can save (``saving_bound``), so a pickup is
-    never left out to save distance."""
-    base = saving_bound(problem) + 1
+    the lowest outweighs what leaving a piece out can save (``saving_bound``; ``weight`` times
+    that), so a pickup is never left out to save distance."""
+    base = (saving_bound(problem) + 1) * weight
     levels = sorted({s.priority for s in stops})
     factor = num_pieces + 1
     if len(levels) > 1 and base * factor ** (len(levels) - 1) > cap:
@@ -762,6 +762,14 @@ def pyvrp_supports(problem: Problem, pieces=None) -> bool:
 
 # Prizes and costs PyVRP adds up stay far below 2**63 when multiplied by its penalty weights.
 _PYVRP_PENALTY_CAP = 1 << 42
+# PyVRP's iterated local search accepts a worse plan while it beats the one this many iterations
+# back (late acceptance). With its default (300) and prizes just above what leaving a pickup out
+# saves, the search of the demo's day wandered for thousands of iterations (more than a 10 s plan
+# has) among plans leaving one more pickup out than its best, and its best stayed the greedy
+# start's. A short history and heavier prizes keep it near its best: at 2,000 iterations the demo
+# day's plan costs 408,101 instead of 471,904 (best known 386,348; benchmarks/coop_routing.py).
+_PYVRP_HISTORY = 20
+_PYVRP_PRIZE_WEIGHT = 20
 
 
 def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
@@ -902,12 +910,11 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
     from pyvrp.exceptions import PenaltyBoundWarning
     from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
-    # Penalties for PyVRP are capped lower than for OR-Tools: its penalty weights multiply them.
-    levels = {p.stop.priority for p in pieces}
+    # Penalties for PyVRP are capped lower than for OR-Tools (its penalty weights multiply them)
+    # and weigh more (``_PYVRP_PRIZE_WEIGHT``).
     penalty = _penalties(problem, list({p.stop.id: p.stop for p in pieces}.values()),
-                         len(pieces), cap=_PYVRP_PENALTY_CAP)
-    if len(levels) > 1:
-        pieces = [_Piece(p.stop, p.weight_kg, p.volume_l, penalty[p.stop.priority]) for p in pieces]
+                         len(pieces), cap=_PYVRP_PENALTY_CAP, weight=_PYVRP_PRIZE_WEIGHT)
+    pieces = [_Piece(p.stop, p.weight_kg, p.volume_l, penalty[p.stop.priority]) for p in pieces]
     # Two passes. PyVRP's search adds a reload trip to make room for a required pickup, but not
     # to take in an optional one: so first every servable pickup is required; if that finds no
     # feasible plan within half the budget (the day does not fit), the rest goes to the model
@@ -916,7 +923,8 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
     # (``_construct``), which on large days is far better than PyVRP's random start.
     scale = _cost_scale(problem.vehicles)
     top_prize = max(-(-p.penalty // scale) for p in pieces)
-    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max(1e5, 10.0 * top_prize)))
+    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max(1e5, 10.0 * top_prize)),
+                               ils=pyvrp.IteratedLocalSearchParams(history_length=_PYVRP_HISTORY))
     started = time.perf_counter()
     cold = [k for k, p in enumerate(pieces) if p.stop.cold_chain]
 
