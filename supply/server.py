@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
+import logging
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ import orjson
 from granian.rsgi import ProtocolClosed as _RSGIClosed
 
 SERVERS = ("granian", "gunicorn")
+log = logging.getLogger(__name__)
 
 
 def served_app():
@@ -76,6 +78,9 @@ def guarded_app():
                      per_address=None if settings.trusted_proxies else READING_PER_ADDRESS)
 
 
+BODY_INCOMPLETE = "the body ended before it was complete, or its chunked encoding is broken"
+
+
 class _Refused(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
@@ -120,16 +125,21 @@ class BodyGuard:
         try:
             body = await self._rsgi_body(headers, proto, address)
         except _Refused as refusal:
-            body = orjson.dumps({"error": {"code": refusal.code, "message": refusal.message}}) + b"\n"
+            body = _error_json(refusal.code, refusal.message)
             extra = [("retry-after", "2")] if refusal.status in (429, 503) else []
             proto.response_bytes(refusal.status, [("content-type", "application/json"), ("connection", "close"),
                                                   *extra], body)
             return
-        except (_Gone, _RSGIClosed):
+        except _Gone:
             return
         environ = _rsgi_environ(scope, headers, body, address)
-        status, response_headers, content = await asyncio.get_running_loop().run_in_executor(
-            self.pool, _run_wsgi_str, self.app, environ)
+        try:
+            status, response_headers, content = await asyncio.get_running_loop().run_in_executor(
+                self.pool, _run_wsgi_str, self.app, environ)
+        except Exception:  # what the app's own handlers could not word (its middleware, the environ)
+            log.exception("unexpected error outside the app's error handlers")
+            status, response_headers = 500, [("content-type", "application/json")]
+            content = _error_json("internal_error", "an unexpected error occurred")
         proto.response_bytes(status, response_headers, content)
 
     async def _rsgi_body(self, headers, proto, address: str) -> bytes:
@@ -154,6 +164,10 @@ class BodyGuard:
             return await self._rsgi_stream(proto)
         except TimeoutError:
             raise _Refused(408, "body_too_slow", "the body was not sent in time") from None
+        except _RSGIClosed:
+            # granian's whole read fails when the body ends short of its length (the client hung up or
+            # half-closed): nothing reaches the app; the answer is heard by a client still listening.
+            raise _Refused(400, "body_incomplete", BODY_INCOMPLETE) from None
         finally:
             self._done_reading(address)
 
@@ -168,7 +182,17 @@ class BodyGuard:
                 try:
                     chunk = await stream.__anext__()
                 except StopAsyncIteration:
+                    # granian never ends the stream this way first (see below); a stand-in may
                     return b"".join(chunks)
+                if not chunk:
+                    # granian's stream gives b"" once at the end, and then StopAsyncIteration. A broken
+                    # body (cut short: the client hung up; a bad chunk size) gives b"" as well, but is
+                    # followed by another b"": such a body would otherwise reach the app as if whole.
+                    try:
+                        await stream.__anext__()
+                    except StopAsyncIteration:
+                        return b"".join(chunks)
+                    raise _Refused(400, "body_incomplete", BODY_INCOMPLETE)
             received += len(chunk)
             if received > self.max_body:
                 raise _Refused(413, "body_too_large", f"the body is larger than {self.max_body} bytes")
@@ -299,8 +323,10 @@ def _rsgi_environ(scope, headers, body: bytes, address: str) -> dict:
     environ = {
         "REQUEST_METHOD": scope.method,
         "SCRIPT_NAME": "",
+        # granian gives str (UTF-8 read); WSGI wants the bytes as latin-1, else werkzeug fails (a 500)
+        # on a query such as ?date=中 sent unescaped
         "PATH_INFO": scope.path.encode("utf-8").decode("latin-1"),
-        "QUERY_STRING": scope.query_string,
+        "QUERY_STRING": scope.query_string.encode("utf-8").decode("latin-1"),
         "SERVER_NAME": host or "localhost", "SERVER_PORT": port or "80",
         "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
         "REMOTE_ADDR": address, "REMOTE_PORT": (scope.client or "").rpartition(":")[2],
@@ -350,8 +376,12 @@ def _call_wsgi(app, environ) -> tuple[str, list, bytes]:
     return status, headers, b"".join(chunks)
 
 
+def _error_json(code: str, message: str) -> bytes:
+    return orjson.dumps({"error": {"code": code, "message": message}}) + b"\n"
+
+
 async def _answer(send, status: int, code: str, message: str, extra: list) -> None:
-    body = orjson.dumps({"error": {"code": code, "message": message}}) + b"\n"
+    body = _error_json(code, message)
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"), *extra]})
@@ -365,6 +395,7 @@ def run_granian(*, bind: str, workers: int, threads: int, log_level: str = "warn
     from granian.server import Server
 
     host, _, port = bind.rpartition(":")
+    host = host.strip("[]")   # "[::1]:8000", as gunicorn and URLs write IPv6; granian wants the bare address
     if os.environ.get(GUARD_ENV, "1") == "0":
         # granian's own WSGI: a little faster per request, but a slow body holds a thread until it is
         # in; only behind a proxy that buffers whole bodies (README, deployment).
