@@ -15,9 +15,10 @@ A list takes `page` (from 1) and `page_size` in its query and answers one page, 
 """
 from __future__ import annotations
 
-from flask_smorest import Page
+from functools import wraps
 
-from supply.domain.errors import InvalidInput
+from flask import request
+from flask_smorest import Page, abort
 
 PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 10_000
@@ -32,7 +33,13 @@ def paginated(blp, *, in_query: bool = False):
     decorate = blp.paginate(None if in_query else _Page, page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
 
     def decorator(func):
-        wrapper = decorate(func)
+        paged = decorate(func)
+
+        @wraps(paged)   # its `_apidoc` too
+        def wrapper(*args, **kwargs):
+            _check_once()
+            return paged(*args, **kwargs)
+
         pagination = wrapper._apidoc["pagination"]
         pagination["response"] = {code: f"Error{code}" for code in pagination["response"]}
         return wrapper
@@ -54,6 +61,18 @@ class _Page(Page):
         super().__init__(collection, page_params)
 
 
+def _check_once() -> None:
+    """`?page=1&page=2`: webargs would take the first and drop the other unseen; say which is ambiguous."""
+    repeated = {name: ["given more than once"] for name in ("page", "page_size") if len(request.args.getlist(name)) > 1}
+    if repeated:
+        _refuse(repeated)
+
+
 def _check(pagination_parameters) -> None:
     if pagination_parameters.page > MAX_PAGE:
-        raise InvalidInput("the request has invalid fields", fields={"page": [f"at most {MAX_PAGE}"]})
+        _refuse({"page": [f"at most {MAX_PAGE}"]})
+
+
+def _refuse(fields: dict) -> None:
+    """As webargs refuses the page's other faults (page=0): 422 `validation_error` naming the field."""
+    abort(422, messages={"query": fields})
