@@ -377,6 +377,12 @@ def solve(problem: Problem, time_limit_s: float | None = 5.0, seed: int = 0,
               "max_iterations": max_iterations}
     start = None if initial_routes is None else _start_sequences(problem, pieces, initial_routes)
     search["warm_start"] = start is not None
+    if start is not None:
+        # The given routes as they can still be driven (from where the trucks are now, after a
+        # closure): OR-Tools refuses a start that breaks any constraint; what is dropped here is
+        # left for the search to insert again.
+        start, dropped = _drivable(problem, pieces, start)
+        search["warm_start_dropped"] = dropped
     if not pieces:
         sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
         search.update(iterations=0, stopped_by="nothing to plan")
@@ -443,6 +449,50 @@ def _start_sequences(problem: Problem, pieces: list[_Piece], routes) -> list[lis
         while seq and seq[-1] is None:
             seq.pop()
     return sequences
+
+
+def _drivable(problem: Problem, pieces: list[_Piece], start) -> tuple[list, int]:
+    """Each start sequence without the visits that cannot be made in order: a pickup whose window
+    has closed by the time the vehicle gets there, that does not fit on top of its load, that it
+    may not carry (cold chain), or after which it cannot be back in time; reloads beyond its trips.
+    Returns the sequences and how many pickups were dropped."""
+    dur = problem.durations_s
+    hub = problem.hub_location
+    out, dropped = [], 0
+    for v, seq in zip(problem.vehicles, start):
+        dep = problem.departure_s(v)
+        deadline = problem.return_deadline_s(v)
+        if v.max_duration_s is not None:
+            deadline = min(deadline, dep + v.max_duration_s)
+        cap_v = v.capacity_volume_l if v.capacity_volume_l is not None else 1 << 62
+        here, t = problem.start_location(v), dep
+        load_w, load_v, trips, kept = v.initial_weight_kg, v.initial_volume_l, 1, []
+        for item in seq:
+            if item is None:
+                back = int(dur[here, hub])
+                if (trips < v.max_trips and (kept or _loaded(v)) and back < UNREACHABLE
+                        and t + back + problem.reload_duration_s <= deadline):
+                    t += back + problem.reload_duration_s
+                    here, load_w, load_v, trips = hub, 0, 0, trips + 1
+                    kept.append(None)
+                continue
+            p = pieces[item]
+            s = p.stop
+            go, home = int(dur[here, s.location]), int(dur[s.location, hub])
+            begin = max(t + go, s.window_start_s)
+            if (go >= UNREACHABLE or home >= UNREACHABLE or (s.cold_chain and not v.refrigerated)
+                    or (s.window_end_s is not None and begin > s.window_end_s)
+                    or load_w + p.weight_kg > v.capacity_weight_kg or load_v + p.volume_l > cap_v
+                    or begin + s.service_duration_s + home > deadline):
+                dropped += 1
+                continue
+            t, here = begin + s.service_duration_s, s.location
+            load_w, load_v = load_w + p.weight_kg, load_v + p.volume_l
+            kept.append(item)
+        while kept and kept[-1] is None:
+            kept.pop()
+        out.append(kept)
+    return out, dropped
 
 
 def _loaded(v: Vehicle) -> bool:

@@ -203,13 +203,15 @@ def replan_day(seed: int, n_stops: int, penalty: int) -> tuple[Problem, dict]:
     return later, {"start": start, "published": published}
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), n_stops=st.integers(8, 30), engine=st.sampled_from(ENGINES))
 def test_every_replan_from_where_the_trucks_are_passes_the_check(seed, n_stops, engine):
     problem, published = replan_day(seed, n_stops, penalty=50)
     plan = solve(problem, time_limit_s=None, max_iterations=100, seed=seed, engine=engine,
                  initial_routes=published["start"])
     assert check_plan(problem, plan) == []
+    # The published routes, without what can no longer be driven in order, are where both start.
+    assert plan.search["warm_start"] and plan.search.get("warm_start_accepted", True)
     for v in problem.vehicles:
         if v.start_location not in (None, 0):
             route = next(r for r in plan.routes if r.vehicle_id == v.id)
@@ -228,3 +230,15 @@ def test_a_replan_with_the_penalty_moves_fewer_published_stops(engine):
     # Some moves are forced (a truck too full, or too late, for what it was given): few remain.
     assert moved[2000] < moved[0]
     assert moved[2000] <= 0.15 * len(published["published"])
+
+
+def test_a_published_route_that_can_no_longer_be_driven_in_order_is_started_from_what_can():
+    problem = line_problem(initial_weight_kg=0)
+    problem = dataclasses.replace(problem, stops=(
+        dataclasses.replace(problem.stops[0], window_end_s=10 * H + 300), problem.stops[1]))
+    plan = solve(problem, time_limit_s=None, max_iterations=20, engine="ortools",
+                 initial_routes=[("t", ["b", "a"])])
+    # From 10:00 at km 10, a (km 11) closes at 10:05: after b (km 12) it is too late.
+    assert plan.search["warm_start_dropped"] == 1
+    assert plan.search["warm_start_accepted"] is True
+    assert check_plan(problem, plan) == [] and plan.routes[0].stop_ids == ("a", "b")
