@@ -7,14 +7,15 @@ Order details
     (`needs_order_detail`); once it is committed, `request_order_details` submits a job: without
     Redis at once for the push; with Redis one queued job per cooperative and platform takes every
     push that arrived while it waited, and `coop platform-sync` takes them too as they arrive (each
-    message claimed first, so none is fetched twice). The platform is asked for each order's detail
-    (the three order-detail APIs take one id each, so the calls run side by side rather than batched
-    in one request; the orders are recorded together), with retries
+    message claimed first, so none is fetched twice). A drainer works as a stream: each message is
+    asked of the platform as soon as a look finds it (the three order-detail APIs take one id each,
+    so the calls run side by side, 16 at a time, rather than batched in one request), with retries
     and backoff on timeouts, rate limits and server errors, and a refreshed token when the platform
-    refuses the one it was given; then it records every order fetched in one `record_orders` call
-    (reserved or refused, all or nothing per order) and settles the messages. A message whose detail
-    still cannot be had stays `needs_order_detail` in the manager's list, with the platform's error
-    in its result, for `retry_order_details` or the manager's completion.
+    refuses the one it was given; a recording thread records together (one `record_orders` call:
+    reserved or refused, all or nothing per order) whatever was fetched while it recorded the last
+    batch, and settles the messages. A message whose detail still cannot be had stays
+    `needs_order_detail` in the manager's list, with the platform's error in its result, for
+    `retry_order_details` or the manager's completion.
 
 Listing stock
     `sync_listings_once` compares each linked platform SKU's figure (what we can promise on that
@@ -630,8 +631,9 @@ def _mapping(session: Session, cooperative_id: int, refs: set[tuple[str, str]]) 
 
 
 def retry_order_details(services, *, older_than_s: float = 30.0) -> list[str]:
-    """Submit again, one job per cooperative and platform, the messages whose detail could not be had
-    (the worker's sweep calls this); the jobs' ids."""
+    """Submit again, one job per cooperative and platform, the messages whose detail could not be had,
+    and those nobody fetched (a job lost with its worker, a drainer stopped holding its claims), last
+    tried or stored before `older_than_s` (`coop platform-sync` calls this); the jobs' ids."""
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_s)
     with services.db.transaction() as session:
         rows = session.execute(select(PlatformMessage.cooperative_id, PlatformMessage.platform,
@@ -641,7 +643,7 @@ def retry_order_details(services, *, older_than_s: float = 30.0) -> list[str]:
     groups: dict[tuple[int, str], list[str]] = {}
     for row in rows:
         at = (row.result or {}).get("detail_at")
-        if at and datetime.fromisoformat(at) < cutoff:
+        if (datetime.fromisoformat(at) if at else row.created_at) < cutoff:
             groups.setdefault((row.cooperative_id, row.platform), []).append(row.message_id)
     return [jobs.submit_job(services, coop, ORDER_DETAILS_JOB, {"platform": platform, "message_ids": ids})
             for (coop, platform), ids in sorted(groups.items())]

@@ -112,3 +112,23 @@ def test_a_drainer_looks_past_messages_others_claimed_and_skips_those_that_faile
     left = {m["id"] for m in messages(client, manager, "needs_order_detail")}
     assert left == {failed["id"], *waiting[:held]}
     assert dy.calls_of("order.orderDetail") == 1 + 4
+
+
+def test_a_message_whose_job_was_lost_is_fetched_by_the_retry_sweep(queued, manager):
+    """The push's job never ran (its worker died with it, say) and nothing else came for it: the sweep
+    of `coop platform-sync` submits it again once it is older than the sweep's interval."""
+    from supply import jobs
+    from supply.services.platform_links import retry_order_details
+
+    client, services, dy = queued
+    stocked_farm(client, manager, 5)
+    link(client, manager, "douyin", DY_SKU)
+    dy.add_order("4800000000000001500", [(DY_SKU, 2)])
+    push_douyin(client, ("lost-0", "4800000000000001500"))
+    [waiting] = messages(client, manager, "needs_order_detail")
+    assert "detail_error" not in (waiting["result"] or {})
+    assert retry_order_details(services, older_than_s=60) == []      # too young: its job may yet run
+    [job_id] = retry_order_details(services, older_than_s=0)
+    assert jobs.execute_job(services, job_id) == "finished"
+    assert figures(client, manager) == {"available": 3, "reserved": 2}
+    assert dy.calls_of("order.orderDetail") == 1
