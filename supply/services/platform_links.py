@@ -509,7 +509,7 @@ def _pairs_waiting(services) -> list[tuple[int, str]]:
     return [(coop, platform) for coop, platform in pairs if client_for(services, coop, platform) is not None]
 
 
-def run_detail_drain(services, stop: threading.Event, *, interval_s: float = 0.05, max_s: float = 2.0) -> None:
+def run_detail_drain(services, stop: threading.Event, *, interval_s: float = 0.05, max_s: float = 30.0) -> None:
     """Until `stop` is set: a drainer per cooperative and platform with messages awaiting their detail,
     side by side (one platform's spike never waits behind another's), started again as it ends."""
     running: dict[tuple[int, str], threading.Thread] = {}

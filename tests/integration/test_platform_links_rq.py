@@ -132,3 +132,31 @@ def test_a_message_whose_job_was_lost_is_fetched_by_the_retry_sweep(queued, mana
     assert jobs.execute_job(services, job_id) == "finished"
     assert figures(client, manager) == {"available": 3, "reserved": 2}
     assert dy.calls_of("order.orderDetail") == 1
+
+
+def test_the_sync_loop_takes_pushes_as_they_arrive_and_keeps_draining_while_they_come(queued, manager):
+    """`coop platform-sync`'s drain loop, running: pushes arriving over a while are each fetched once
+    and reserved, with no job run."""
+    import threading
+    import time
+
+    from supply.services.platform_links import run_detail_drain
+    from tests.helpers import wait_for
+
+    client, services, dy = queued
+    stocked_farm(client, manager, 20)
+    link(client, manager, "douyin", DY_SKU)
+    stop = threading.Event()
+    loop = threading.Thread(target=run_detail_drain, args=(services, stop), daemon=True)
+    loop.start()
+    try:
+        for n in range(12):
+            dy.add_order(str(4800000000000001600 + n), [(DY_SKU, 1)])
+            push_douyin(client, (f"sl-{n}", str(4800000000000001600 + n)))
+            time.sleep(0.05)
+        wait_for(lambda: figures(client, manager)["reserved"] == 12, 20, "the loop to reserve every order")
+    finally:
+        stop.set()
+        loop.join(40)
+    assert messages(client, manager, "needs_order_detail") == []
+    assert dy.calls_of("order.orderDetail") == 12
