@@ -307,8 +307,8 @@ def _environ(scope, body: bytes) -> dict:
     }
     for name, value in scope["headers"]:
         key = name.decode("latin-1").upper().replace("-", "_")
-        if key == "CONTENT_LENGTH":
-            continue   # the body's own length, set above
+        if key in _REFRAMED:
+            continue   # the body is whole: framed by its own length, set above
         if key != "CONTENT_TYPE":
             key = "HTTP_" + key
         text = value.decode("latin-1")
@@ -316,6 +316,12 @@ def _environ(scope, body: bytes) -> dict:
             text = f"{environ[key]}{'; ' if key == 'HTTP_COOKIE' else ','}{text}"
         environ[key] = text
     return environ
+
+
+# Left out of the environ. A chunked body came with Transfer-Encoding, and werkzeug reads a request
+# with that header only up to the end of the stream it is told is terminated: it read none of it,
+# and every chunked body reached the views empty (a 422 naming every required field).
+_REFRAMED = frozenset({"CONTENT_LENGTH", "TRANSFER_ENCODING"})
 
 
 def _rsgi_environ(scope, headers, body: bytes, address: str) -> dict:
@@ -336,8 +342,8 @@ def _rsgi_environ(scope, headers, body: bytes, address: str) -> dict:
     }
     for name, value in headers.items():
         key = name.upper().replace("-", "_")
-        if key == "CONTENT_LENGTH":
-            continue   # the body's own length, set above
+        if key in _REFRAMED:
+            continue   # the body is whole: framed by its own length, set above
         if key != "CONTENT_TYPE":
             key = "HTTP_" + key
         if key in environ:   # a header sent twice: one value, as HTTP folds it (cookies with "; ")
