@@ -243,7 +243,8 @@ def scale(args) -> int:
           f"prepare {prepared - loaded:.1f} s, solve ({limit:g} s limit) {solved - prepared:.1f} s, "
           f"road paths of {paths} hops {done - solved:.1f} s, together {done - loaded:.1f} s; "
           f"peak memory {peak_mb:,.0f} MiB; {load_text()}")
-    print(f"  plan: {cell(result, read_best_known().get('demo-3000'))}")
+    print(f"  plan: {cell(result, read_best_known().get('demo-3000'))}"
+          + (f": {result['failed']}" if "failed" in result else ""))
     return 0 if "failed" not in result and not result["errors"] else 1
 
 
@@ -280,7 +281,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", default="demo-300,beatty-150,andorra-pass-300,demo-1000")
     parser.add_argument("--time-limits", default="15,60", help="seconds, comma-separated")
-    parser.add_argument("--engines", default="ortools,pyvrp")
+    parser.add_argument("--engines", default=None,
+                        help="comma-separated (default ortools,pyvrp; with --scale: auto)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=1, help="with --best-known: seeds per engine")
     parser.add_argument("--best-known", action="store_true", help="long runs to improve the best known")
@@ -292,6 +294,8 @@ def main(argv=None) -> int:
                         help=f"{SMOKE} under an iteration budget, every plan checked")
     parser.add_argument("--iterations", type=int, default=300, help="budget with --smoke")
     args = parser.parse_args(argv)
+    if args.engines is None:
+        args.engines = "auto" if args.scale else "ortools,pyvrp"
     if args.smoke:
         args.instances = SMOKE
     if args.scale:
