@@ -156,7 +156,26 @@ def refuse_deep_json():
     return None
 
 
+NUL_IN_QUERY = "must not contain a NUL character"
+
+
+def refuse_nul_in_address():
+    """PostgreSQL's text cannot hold a NUL character (0x00): a path or query parameter holding one
+    failed in the database (a 500) on every route that looks a string up (a job id, a SKU, a webhook
+    address, a status filter). Nothing is named so: 404 for a path, 422 naming the query parameter.
+    Bodies are checked by their schemas."""
+    if "\x00" in request.path:
+        return _respond(404, error_body("not_found", "no resource is named with a NUL character"))
+    if b"%00" in request.query_string:
+        fields = {name: [NUL_IN_QUERY] for name, value in request.args.items(multi=True)
+                  if "\x00" in name or "\x00" in value}
+        if fields:
+            return _respond(422, error_body("validation_error", "the request has invalid fields", fields))
+    return None
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.before_request(refuse_nul_in_address)
     app.before_request(refuse_non_json_body)
     app.before_request(refuse_deep_json)
 
