@@ -376,6 +376,9 @@ def request_order_details(services, cooperative_id: int, platform: str, results:
 DRAIN_KEY_TTL_S = 30
 # A draining job or loop looks for newly stored messages this often while it works.
 DRAIN_LOOK_S = 0.05
+# Its looks go on from the last message they saw, and from the first again this often: a message
+# committed after one with a higher id (pushes commit side by side) is found within it.
+LOOK_FROM_START_S = 0.5
 # Messages a drainer claims beyond those it is fetching: the rest of a backlog is left to the other
 # drainers, so none waits behind a drainer that is slow to come to it.
 CLAIM_AHEAD = 4
@@ -408,6 +411,7 @@ def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: 
         return totals
     started = time.monotonic()
     seen_to = 0                                         # the id up to which the looks went
+    looked_from_start = started
     queued: list[tuple[int, str]] = []                  # claimed, not yet asked
     in_flight: dict = {}                                # future -> message pk
     fetched: queue.Queue = queue.Queue()                # (pk, detail, error), None when no more come
@@ -426,16 +430,17 @@ def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: 
             done = batch[-1] is None
             details = {pk: detail for pk, detail, error in batch[:-1 if done else None] if error is None}
             errors = {pk: error.as_dict() for pk, _, error in batch[:-1 if done else None] if error is not None}
-            if not (details or errors) or failure:
-                continue
             try:
-                services.db.run(lambda session: settle_order_details(session, cooperative_id, details, errors))
+                if (details or errors) and not failure:
+                    services.db.run(lambda session: settle_order_details(session, cooperative_id, details, errors))
+                    totals["fetched"] += len(details)
+                    totals["failed"] += len(errors)
+                    totals["rounds"] += 1
             except Exception as exc:   # the messages stay awaiting their detail; the sweep takes them
                 failure.append(exc)
-                continue
-            totals["fetched"] += len(details)
-            totals["failed"] += len(errors)
-            totals["rounds"] += 1
+            finally:
+                for _ in batch:
+                    fetched.task_done()
 
     recorder = threading.Thread(target=record, name=f"record-{platform}", daemon=True)
     recorder.start()
@@ -448,18 +453,28 @@ def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: 
             if looking and (last_look is None or now - last_look >= DRAIN_LOOK_S) and \
                     len(queued) + len(in_flight) < DETAIL_CONCURRENCY + CLAIM_AHEAD:
                 last_look = now
-                fresh, seen_to = _waiting(services, cooperative_id, platform, seen_to,
-                                          DETAIL_CONCURRENCY + CLAIM_AHEAD - len(queued) - len(in_flight))
+                if now - looked_from_start >= LOOK_FROM_START_S:
+                    seen_to, looked_from_start = 0, now
+                fresh = _waiting(services, cooperative_id, platform, seen_to, LOOK_ROWS)
                 looked_empty = not fresh
-                queued.extend(_claim_messages(services, conn, fresh, max_s))
+                want = DETAIL_CONCURRENCY + CLAIM_AHEAD - len(queued) - len(in_flight)
+                while fresh and want > 0:   # claimed in id order until it has enough; the rest stays ahead
+                    examined, fresh = fresh[:want], fresh[want:]
+                    won = _claim_messages(services, conn, examined, max_s)
+                    queued.extend(won)
+                    want -= len(won)
+                    seen_to = examined[-1][0]
             while queued and len(in_flight) < DETAIL_CONCURRENCY:
                 pk, external_order_id = queued.pop(0)
                 in_flight[pool.submit(_fetch_detail, services, client, cooperative_id, platform, external_order_id)] = pk
             if not in_flight:
-                if looked_empty or not looking:
-                    break   # nothing in flight, and the look just made found nothing new
-                if not queued and last_look == now:
-                    continue   # what it found others had claimed: look further at once
+                if not looking or looked_empty and not fetched.unfinished_tasks:
+                    # nothing in flight or being recorded, and the look just made found nothing new (a
+                    # drainer still recording goes on looking: it is not replaced until it ends)
+                    break
+                if last_look == now and not looked_empty:
+                    last_look = None   # what it found others had claimed: look further at once
+                    continue
                 time.sleep(max(0.0, last_look + DRAIN_LOOK_S - time.monotonic()))
                 continue
             finished, _ = wait(list(in_flight), timeout=DRAIN_LOOK_S, return_when=FIRST_COMPLETED)
@@ -532,19 +547,21 @@ def run_detail_drain(services, stop: threading.Event, *, interval_s: float = 0.0
         stop.wait(interval_s)
 
 
-def _waiting(services, cooperative_id: int, platform: str, after_id: int, limit: int) -> tuple[list[tuple[int, str]], int]:
+# Messages one look reads at most (the claims then take what the drainer can ask).
+LOOK_ROWS = 200
+
+
+def _waiting(services, cooperative_id: int, platform: str, after_id: int, limit: int) -> list[tuple[int, str]]:
     """(id, external order id) of up to `limit` messages past `after_id` awaiting their detail that no
-    attempt has failed, oldest first; and the id up to which the look went. A message committed later
-    with a lower id came with a push that queued a job of its own, which looks from the start."""
-    if limit <= 0:
-        return [], after_id
+    attempt has failed, oldest first (a message committed later with a lower id is found when the
+    drainer looks from the start again)."""
     with services.db.transaction() as session:
         rows = session.execute(select(PlatformMessage.id, PlatformMessage.external_order_id).where(
             PlatformMessage.cooperative_id == cooperative_id, PlatformMessage.platform == platform,
             PlatformMessage.status == "needs_order_detail", PlatformMessage.kind == "paid",
             PlatformMessage.result["detail_error"].as_string().is_(None),
             PlatformMessage.id > after_id).order_by(PlatformMessage.id).limit(limit)).all()
-    return [(row.id, row.external_order_id) for row in rows], (rows[-1].id if rows else after_id)
+    return [(row.id, row.external_order_id) for row in rows]
 
 
 def _fetch_detail(services, client: PlatformApiClient, cooperative_id: int, platform: str, external_order_id: str):
