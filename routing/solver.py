@@ -512,6 +512,17 @@ def _latest_return_s(problem: Problem, v: Vehicle) -> int:
     return max(dep, deadline)
 
 
+def _longest_route_s(problem: Problem, v: Vehicle) -> int:
+    """The route duration the engines are given: ``max_duration_s``, except that a vehicle on
+    the road with less time left than its drive home may still drive home (late, as
+    ``routing.check`` then says) rather than making the whole model infeasible."""
+    if problem.starts_away(v):
+        home = int(problem.durations_s[problem.start_location(v), problem.hub_location])
+        if home < UNREACHABLE:
+            return max(v.max_duration_s, home)
+    return v.max_duration_s
+
+
 def _penalised(problem: Problem, pieces: list[_Piece]) -> dict[int, int]:
     """Piece index -> index of the vehicle it was published on, for the pieces whose moving to
     another vehicle costs ``Problem.reassign_penalty`` (none when the penalty is 0; a published
@@ -615,7 +626,7 @@ def _solve_ortools_ordered(problem: Problem, pieces: list[_Piece], limit_s: floa
         time_dim.CumulVar(start).SetRange(dep, deadline)
         time_dim.CumulVar(end).SetRange(dep, deadline)
         if v.max_duration_s is not None:
-            time_dim.SetSpanUpperBoundForVehicle(v.max_duration_s, vi)
+            time_dim.SetSpanUpperBoundForVehicle(_longest_route_s(problem, v), vi)
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(start))
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(end))
 

@@ -242,3 +242,18 @@ def test_a_published_route_that_can_no_longer_be_driven_in_order_is_started_from
     assert plan.search["warm_start_dropped"] == 1
     assert plan.search["warm_start_accepted"] is True
     assert check_plan(problem, plan) == [] and plan.routes[0].stop_ids == ("a", "b")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_truck_out_of_time_drives_home_late_rather_than_failing_the_whole_plan(engine):
+    # Its shift and its route time are over before it can be back (a re-plan late in the day):
+    # the others are still planned, and the check says what is late.
+    problem = line_problem(initial_weight_kg=0, start_s=18 * H - 60, max_duration_s=30)
+    helper = Vehicle(id="u", capacity_weight_kg=1000, shift_start_s=6 * H, shift_end_s=20 * H)
+    problem = dataclasses.replace(problem, vehicles=(*problem.vehicles, helper))
+    plan = solve(problem, time_limit_s=None, max_iterations=50, engine=engine)
+    late = next(r for r in plan.routes if r.vehicle_id == "t")
+    assert late.visits == () and late.distance_m == 10_000
+    assert {r.vehicle_id for r in plan.routes if r.stop_ids} == {"u"} and plan.unassigned == ()
+    errors = check_plan(problem, plan)
+    assert errors and all("(vehicle 't')" in e for e in errors)
