@@ -240,8 +240,13 @@ class BodyGuard:
         except _Gone:
             return
         environ = _environ(scope, body)
-        status, headers, content = await asyncio.get_running_loop().run_in_executor(
-            self.pool, _run_wsgi, self.app, environ)
+        try:
+            status, headers, content = await asyncio.get_running_loop().run_in_executor(
+                self.pool, _run_wsgi, self.app, environ)
+        except Exception:  # as the RSGI door above
+            log.exception("unexpected error outside the app's error handlers")
+            await _answer(send, 500, "internal_error", "an unexpected error occurred", [])
+            return
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 

@@ -302,3 +302,19 @@ def test_the_client_address_reaches_the_failed_authentication_limit_on_ipv4_and_
     v4_log, v6_log = (log.read_text() for log in logs)
     assert "refusing 127.0.0.7 until" in v4_log and "127.0.0.8" not in v4_log
     assert "refusing ::1 until" in v6_log   # the address alone: no port, no brackets
+
+
+@pytest.mark.parametrize("door", ["rsgi", "asgi"])
+def test_an_error_outside_the_apps_handlers_is_answered_in_the_error_shape(door):
+    """What the Flask app's own handlers cannot word (a middleware failing, an environ werkzeug cannot
+    read) was granian's bare 500; the guard words it."""
+    from supply.server import BodyGuard
+    from tests.service.test_body_guard import call
+
+    def broken(environ, start_response):
+        raise UnicodeEncodeError("latin-1", "中", 0, 1, "ordinal not in range(256)")
+
+    guard = BodyGuard(broken, threads=1, max_body=1000)
+    status, _, body = call(guard, "GET", "/api/v1/farms", door=door)
+    assert status == 500 and error_of(status, body) == {"code": "internal_error",
+                                                        "message": "an unexpected error occurred"}
