@@ -389,9 +389,9 @@ def _drain_key(services, cooperative_id: int, platform: str) -> str:
 
 
 def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: float = 60.0,
-                        clear_queued: bool = True) -> dict:
+                        clear_queued: bool = True, idle_s: float = 0.0) -> dict:
     """Fetch and record every message awaiting its detail (not yet failed), as a stream, until none is
-    left unclaimed or `max_s` has passed.
+    left unclaimed (for `idle_s`) or `max_s` has passed.
 
     A message is asked of the platform as soon as a look (every DRAIN_LOOK_S) finds it, beside the
     calls already in flight (DETAIL_CONCURRENCY at most); a recording thread takes every detail fetched
@@ -411,7 +411,7 @@ def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: 
         return totals
     started = time.monotonic()
     seen_to = 0                                         # the id up to which the looks went
-    looked_from_start = started
+    looked_from_start = last_found = started
     queued: list[tuple[int, str]] = []                  # claimed, not yet asked
     in_flight: dict = {}                                # future -> message pk
     fetched: queue.Queue = queue.Queue()                # (pk, detail, error), None when no more come
@@ -457,6 +457,8 @@ def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: 
                     seen_to, looked_from_start = 0, now
                 fresh = _waiting(services, cooperative_id, platform, seen_to, LOOK_ROWS)
                 looked_empty = not fresh
+                if fresh:
+                    last_found = now
                 want = DETAIL_CONCURRENCY + CLAIM_AHEAD - len(queued) - len(in_flight)
                 while fresh and want > 0:   # claimed in id order until it has enough; the rest stays ahead
                     examined, fresh = fresh[:want], fresh[want:]
@@ -468,7 +470,7 @@ def drain_order_details(services, cooperative_id: int, platform: str, *, max_s: 
                 pk, external_order_id = queued.pop(0)
                 in_flight[pool.submit(_fetch_detail, services, client, cooperative_id, platform, external_order_id)] = pk
             if not in_flight:
-                if not looking or looked_empty and not fetched.unfinished_tasks:
+                if not looking or looked_empty and not fetched.unfinished_tasks and now - last_found >= idle_s:
                     # nothing in flight or being recorded, and the look just made found nothing new (a
                     # drainer still recording goes on looking: it is not replaced until it ends)
                     break

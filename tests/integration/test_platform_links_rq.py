@@ -160,3 +160,45 @@ def test_the_sync_loop_takes_pushes_as_they_arrive_and_keeps_draining_while_they
         loop.join(40)
     assert messages(client, manager, "needs_order_detail") == []
     assert dy.calls_of("order.orderDetail") == 12
+
+
+def test_a_message_committed_after_a_newer_one_is_not_passed_over(queued, manager, db):
+    """Pushes commit side by side, so a message can become visible after one with a higher id that a
+    running drainer has already passed: it is found when the drainer looks from the start again."""
+    import threading
+
+    from sqlalchemy import text
+
+    from supply.services.platform_links import drain_order_details
+    from tests.conftest import PG_URL, require_service
+    from tests.helpers import wait_for
+
+    require_service(bool(PG_URL), "PostgreSQL")   # SQLite lets one writer at a time: no such order there
+    client, services, dy = queued
+    stocked_farm(client, manager, 10)
+    link(client, manager, "douyin", DY_SKU)
+    for order in ("4800000000000001700", "4800000000000001701"):
+        dy.add_order(order, [(DY_SKU, 1)])
+    late = db.engine.connect()
+    slow = late.begin()   # a push whose transaction takes the lower id and commits last
+    late.execute(text("INSERT INTO platform_messages (cooperative_id, platform, message_id, kind, external_order_id, "
+                      "status, result, created_at) VALUES (1, 'douyin', 'late-0', 'paid', '4800000000000001700', "
+                      "'needs_order_detail', NULL, now())"))
+    push_douyin(client, ("early-1", "4800000000000001701"))
+    done = {}
+    drainer = threading.Thread(target=lambda: done.update(drain_order_details(services, 1, "douyin", max_s=4,
+                                                                              clear_queued=False, idle_s=4)))
+    drainer.start()
+    def late_one_reserved() -> bool:
+        return "4800000000000001700" in dy.state.detail_at
+
+    try:
+        wait_for(lambda: figures(client, manager)["reserved"] == 1, 10, "the newer message reserved")
+        slow.commit()
+        # the drainer that passed it goes on running (as under a spike): it finds it all the same
+        wait_for(late_one_reserved, 3, "the late message asked of the platform")
+    finally:
+        late.close()
+        drainer.join(30)
+    assert done["fetched"] == 2 and dy.calls_of("order.orderDetail") == 2
+    assert figures(client, manager)["reserved"] == 2
