@@ -123,7 +123,7 @@ class BodyGuard:
         address = client.rsplit(":", 1)[0].strip("[]") if client else "unknown"
         headers = scope.headers
         try:
-            body = await self._rsgi_body(headers, proto, address)
+            body = await self._rsgi_body(headers, proto, address, http2=scope.http_version[0] != "1")
         except _Refused as refusal:
             body = _error_json(refusal.code, refusal.message)
             extra = [("retry-after", "2")] if refusal.status in (429, 503) else []
@@ -142,7 +142,7 @@ class BodyGuard:
             content = _error_json("internal_error", "an unexpected error occurred")
         proto.response_bytes(status, response_headers, content)
 
-    async def _rsgi_body(self, headers, proto, address: str) -> bytes:
+    async def _rsgi_body(self, headers, proto, address: str, *, http2: bool = False) -> bytes:
         declared = headers.get("content-length")
         length = None
         if declared is not None:
@@ -152,7 +152,8 @@ class BodyGuard:
                 raise _Refused(400, "bad_request", "Content-Length is not a number") from None
             if length > self.max_body:
                 raise _Refused(413, "body_too_large", f"the body is larger than {self.max_body} bytes")
-        chunked = "transfer-encoding" in headers
+        # HTTP/2 frames a body by its stream, with no Content-Length needed: one without was dropped
+        chunked = "transfer-encoding" in headers or (http2 and declared is None)
         if not length and not chunked:
             return b""
         self._start_reading(address)
@@ -161,7 +162,7 @@ class BodyGuard:
                 # complete within the deadline, and after the grace at no less than the minimum rate
                 async with asyncio.timeout(min(self.deadline_s, self.grace_s + length / self.min_rate)):
                     return await proto()
-            return await self._rsgi_stream(proto)
+            return await self._rsgi_stream(proto, http2=http2)
         except TimeoutError:
             raise _Refused(408, "body_too_slow", "the body was not sent in time") from None
         except _RSGIClosed:
@@ -171,7 +172,7 @@ class BodyGuard:
         finally:
             self._done_reading(address)
 
-    async def _rsgi_stream(self, proto) -> bytes:
+    async def _rsgi_stream(self, proto, *, http2: bool = False) -> bytes:
         loop = asyncio.get_running_loop()
         started = loop.time()
         chunks, received = [], 0
@@ -184,6 +185,10 @@ class BodyGuard:
                 except StopAsyncIteration:
                     # granian never ends the stream this way first (see below); a stand-in may
                     return b"".join(chunks)
+                if not chunk and http2:
+                    # an empty DATA frame (the one ending the stream, often) reads as b"" too: the
+                    # stream's end is StopAsyncIteration, and a stream cut short cannot be told apart
+                    continue
                 if not chunk:
                     # granian's stream gives b"" once at the end, and then StopAsyncIteration. A broken
                     # body (cut short: the client hung up; a bad chunk size) gives b"" as well, but is
@@ -263,6 +268,8 @@ class BodyGuard:
                 chunked = True
         if length is not None and length > self.max_body:
             raise _Refused(413, "body_too_large", f"the body is larger than {self.max_body} bytes")
+        if length is None and not str(scope.get("http_version", "1.1")).startswith("1"):
+            chunked = True   # HTTP/2 and 3 frame a body by its stream (as the RSGI door)
         if not length and not chunked:
             return b""
         self._start_reading(address)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -318,3 +319,25 @@ def test_an_error_outside_the_apps_handlers_is_answered_in_the_error_shape(door)
     status, _, body = call(guard, "GET", "/api/v1/farms", door=door)
     assert status == 500 and error_of(status, body) == {"code": "internal_error",
                                                         "message": "an unexpected error occurred"}
+
+
+def curl_http2() -> str:
+    curl = shutil.which("curl")
+    if curl is None or "HTTP2" not in subprocess.run([curl, "-V"], capture_output=True, text=True).stdout:
+        pytest.skip("no curl with HTTP/2 here")
+    return curl
+
+
+def test_an_http2_body_without_content_length_reaches_the_app(live_server, manager):
+    """HTTP/2 frames a body by its stream and needs no Content-Length: the guard took such a body for
+    none, and the view saw an empty one (422 naming every field)."""
+    curl = curl_http2()
+    for name, upload in (("streamed", ["-T", "-"]), ("with its length", ["--data-binary", "@-"])):
+        answer = subprocess.run(
+            [curl, "-s", "--http2-prior-knowledge", "-X", "POST", *upload,
+             "-H", f"Authorization: {manager['Authorization']}", "-H", "Content-Type: application/json",
+             "-w", "\n%{http_version} %{http_code}", live_server + "/api/v1/farms"],
+            input=json.dumps({**FARM, "name": name}).encode(), capture_output=True, timeout=30)
+        body, _, status = answer.stdout.decode().rpartition("\n")
+        assert status == "2 201", (name, status, body)
+    assert sorted(f["name"] for f in farms(live_server, manager)) == ["streamed", "with its length"]
