@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
+import ipaddress
 import logging
 import os
 import sys
@@ -79,6 +80,21 @@ def guarded_app():
 
 
 BODY_INCOMPLETE = "the body ended before it was complete, or its chunked encoding is broken"
+
+
+def sender(address: str) -> str:
+    """Whom an address's requests are counted against: an IPv4 address (also written IPv4-mapped), or
+    an IPv6 /64, the least one subscriber is given; counted per IPv6 address, one subscriber would
+    have 2**64 shares of the limit."""
+    if ":" not in address:
+        return address
+    try:
+        ip = ipaddress.IPv6Address(address)
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, 64), strict=False))
 
 
 class _Refused(Exception):
@@ -204,6 +220,7 @@ class BodyGuard:
             chunks.append(chunk)
 
     def _start_reading(self, address: str) -> None:
+        address = sender(address)
         if self.reading_total >= self.total:
             raise _Refused(503, "service_unavailable", "too many requests are sending their body; retry shortly")
         if self.per_address is not None and self.reading.get(address, 0) >= self.per_address:
@@ -212,6 +229,7 @@ class BodyGuard:
         self.reading[address] = self.reading.get(address, 0) + 1
 
     def _done_reading(self, address: str) -> None:
+        address = sender(address)
         self.reading_total -= 1
         if self.reading[address] <= 1:
             del self.reading[address]

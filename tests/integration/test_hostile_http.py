@@ -341,3 +341,34 @@ def test_an_http2_body_without_content_length_reaches_the_app(live_server, manag
         body, _, status = answer.stdout.decode().rpartition("\n")
         assert status == "2 201", (name, status, body)
     assert sorted(f["name"] for f in farms(live_server, manager)) == ["streamed", "with its length"]
+
+
+def test_bodies_held_open_are_counted_per_ipv6_64_and_per_ipv4_address_however_written():
+    """One subscriber is given a whole IPv6 /64: counted per IPv6 address, it would have 2**64 shares
+    of the per-address bound on bodies being sent. IPv4 written IPv4-mapped counts as itself."""
+    import asyncio
+
+    from supply.server import BodyGuard
+    from tests.service.test_body_guard import _Proto, _Scope
+
+    def ok(environ, start_response):
+        start_response("200 OK", [])
+        return [b""]
+
+    def answered(clients: list[str]) -> list:
+        guard = BodyGuard(ok, threads=2, max_body=1000, per_address=2)
+        protos = [_Proto([b"x"] * 3, pause_s=0.2) for _ in clients]
+
+        async def run():
+            await asyncio.gather(*(guard.__rsgi__(_Scope("POST", "/", [("Content-Type", "text/plain"),
+                                                                       ("Transfer-Encoding", "chunked")], b"",
+                                                         (client, 5000)), proto)
+                                   for client, proto in zip(clients, protos)))
+
+        asyncio.run(run())
+        return [proto.answer[0] for proto in protos]
+
+    assert answered(["2001:db8::1", "2001:db8::2", "2001:db8::ffff:3"]) == [200, 200, 429]
+    assert answered(["2001:db8::1", "2001:db8::2", "2001:db8:0:1::3"]) == [200, 200, 200]
+    assert answered(["::ffff:10.0.0.1", "10.0.0.1", "10.0.0.1"]) == [200, 200, 429]
+    assert answered(["10.0.0.1", "10.0.0.2", "10.0.0.3"]) == [200, 200, 200]
