@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
-import ipaddress
 import logging
 import os
 import sys
@@ -26,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 from granian.rsgi import ProtocolClosed as _RSGIClosed
+
+from supply.netaddr import sender
 
 SERVERS = ("granian", "gunicorn")
 log = logging.getLogger(__name__)
@@ -80,21 +81,6 @@ def guarded_app():
 
 
 BODY_INCOMPLETE = "the body ended before it was complete, or its chunked encoding is broken"
-
-
-def sender(address: str) -> str:
-    """Whom an address's requests are counted against: an IPv4 address (also written IPv4-mapped), or
-    an IPv6 /64, the least one subscriber is given; counted per IPv6 address, one subscriber would
-    have 2**64 shares of the limit."""
-    if ":" not in address:
-        return address
-    try:
-        ip = ipaddress.IPv6Address(address)
-    except ValueError:
-        return address
-    if ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ipaddress.IPv6Network((ip, 64), strict=False))
 
 
 class _Refused(Exception):

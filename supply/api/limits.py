@@ -1,4 +1,5 @@
-"""Rate limits: signed pushes per platform and sending address, failed authentication per address.
+"""Rate limits: signed pushes per platform and sending address, failed authentication per address
+(an IPv4 address, also written IPv4-mapped, or an IPv6 /64: see supply.netaddr).
 
 Counted by flask-limiter in Redis when REDIS_URL is set (so every worker process shares the counts),
 in process memory otherwise. A limit that is off ("0" or empty) adds nothing to a request. A refused
@@ -21,6 +22,7 @@ from config import Settings
 from supply.api import platform_links, webhooks
 from supply.api.context import services
 from supply.api.errors import error_body
+from supply.netaddr import sender
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +96,9 @@ def init_rate_limits(app: Flask, settings: Settings) -> FailedAuthentications | 
 
 def client_address() -> str:
     # The connecting peer, or, behind COOP_TRUSTED_PROXIES proxies, the address the first of them
-    # received from (applied to the WSGI environment by ProxyFix in create_app).
-    return request.remote_addr or "unknown"
+    # received from (applied to the WSGI environment by ProxyFix in create_app); counted as the body
+    # guard counts it: an IPv4 address (also written IPv4-mapped), an IPv6 /64.
+    return sender(request.remote_addr or "unknown")
 
 
 def platform_and_address() -> str:
@@ -171,7 +174,9 @@ class FailedAuthentications:
 
     def refusing(self, address: str) -> bool:
         """Whether requests from this address are being refused now (read without a request context)."""
-        until = self._refused_until.get(address)
+        if not self._refused_until:
+            return False
+        until = self._refused_until.get(sender(address))
         return until is not None and until > time.time()
 
     def count(self, response: Response) -> Response:
