@@ -37,6 +37,7 @@ seed give the same plan.
 
 from __future__ import annotations
 
+from collections import Counter
 import math
 import time
 import warnings
@@ -423,13 +424,17 @@ def _check_finished(problem: Problem, pieces: list[_Piece], sequences, engine: s
 
 def _start_sequences(problem: Problem, pieces: list[_Piece], routes) -> list[list[int | None]]:
     """Given routes as piece sequences per vehicle index (None: a reload), within each vehicle's
-    trips; unknown vehicles and stops, and repeated stops, are dropped."""
+    trips; unknown vehicles and stops are dropped. A stop split into pieces that the routes visit
+    more than once (its pieces on different trips) gets one piece at each visit, the rest at its
+    last; visits beyond its pieces are dropped."""
     by_stop: dict = {}
     for k, p in enumerate(pieces):
         by_stop.setdefault(p.stop.id, []).append(k)
     index = {v.id: i for i, v in enumerate(problem.vehicles)}
     sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
-    used = set()
+    routes = [(vehicle_id, list(stop_ids)) for vehicle_id, stop_ids in routes
+              if vehicle_id in index]
+    visits_left = Counter(sid for _, stop_ids in routes for sid in stop_ids if sid in by_stop)
     for vehicle_id, stop_ids in routes:
         vi = index.get(vehicle_id)
         if vi is None:
@@ -443,9 +448,11 @@ def _start_sequences(problem: Problem, pieces: list[_Piece], routes) -> list[lis
                 if (seq[-1] is not None if seq else loaded) and reloads > 0:
                     seq.append(None)
                     reloads -= 1
-            elif sid in by_stop and sid not in used:
-                used.add(sid)
-                seq.extend(by_stop[sid])
+            elif by_stop.get(sid):
+                visits_left[sid] -= 1
+                take = by_stop[sid] if visits_left[sid] == 0 else by_stop[sid][:1]
+                by_stop[sid] = by_stop[sid][len(take):]
+                seq.extend(take)
         while seq and seq[-1] is None:
             seq.pop()
     return sequences
@@ -461,17 +468,24 @@ def _drivable(problem: Problem, pieces: list[_Piece], start) -> tuple[list, int]
     out, dropped = [], 0
     for v, seq in zip(problem.vehicles, start):
         dep = problem.departure_s(v)
-        deadline = problem.return_deadline_s(v)
-        if v.max_duration_s is not None:
-            deadline = min(deadline, dep + v.max_duration_s)
         cap_v = v.capacity_volume_l if v.capacity_volume_l is not None else 1 << 62
         here, t = problem.start_location(v), dep
         load_w, load_v, trips, kept = v.initial_weight_kg, v.initial_volume_l, 1, []
+        # The shift counts from when the vehicle leaves, and leaving later by up to the waiting
+        # so far shortens it, as long as no pickup begins after its window (``delay``: how much
+        # later it may leave).
+        waited, delay = 0, 1 << 62
+
+        def fits(end, waited, delay):
+            if end > problem.return_deadline_s(v):
+                return False
+            return v.max_duration_s is None or end - dep - min(waited, delay) <= v.max_duration_s
+
         for item in seq:
             if item is None:
                 back = int(dur[here, hub])
                 if (trips < v.max_trips and (kept or _loaded(v)) and back < UNREACHABLE
-                        and t + back + problem.reload_duration_s <= deadline):
+                        and fits(t + back + problem.reload_duration_s, waited, delay)):
                     t += back + problem.reload_duration_s
                     here, load_w, load_v, trips = hub, 0, 0, trips + 1
                     kept.append(None)
@@ -480,12 +494,16 @@ def _drivable(problem: Problem, pieces: list[_Piece], start) -> tuple[list, int]
             s = p.stop
             go, home = int(dur[here, s.location]), int(dur[s.location, hub])
             begin = max(t + go, s.window_start_s)
+            now_waited = waited + begin - (t + go)
+            now_delay = delay if s.window_end_s is None else min(
+                delay, s.window_end_s - begin + now_waited)
             if (go >= UNREACHABLE or home >= UNREACHABLE or (s.cold_chain and not v.refrigerated)
                     or (s.window_end_s is not None and begin > s.window_end_s)
                     or load_w + p.weight_kg > v.capacity_weight_kg or load_v + p.volume_l > cap_v
-                    or begin + s.service_duration_s + home > deadline):
+                    or not fits(begin + s.service_duration_s + home, now_waited, now_delay)):
                 dropped += 1
                 continue
+            waited, delay = now_waited, now_delay
             t, here = begin + s.service_duration_s, s.location
             load_w, load_v = load_w + p.weight_kg, load_v + p.volume_l
             kept.append(item)
@@ -1002,6 +1020,10 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
         except (ValueError, RuntimeError) as exc:
             raise SearchFailed(f"PyVRP rejects the problem or its parameters: {exc}") from exc
 
+    def routes_of(solution):
+        return [(r.vehicle_type(), [a.idx if a.is_client() else None for a in r.schedule()[1:-1]])
+                for r in solution.routes()]
+
     def as_solution(data, routes):
         return pyvrp.Solution(data, [pyvrp.Route(data, [
             pyvrp.Activity(pyvrp.ActivityType.CLIENT, k) if k is not None
@@ -1026,8 +1048,7 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
             warnings.simplefilter("ignore", PenaltyBoundWarning)
             first = run(data, None if limit_s is None else limit_s / 2, first_iterations, seed,
                         as_solution(data, constructed))
-        routes = [(r.vehicle_type(), [a.idx if a.is_client() else None
-                                      for a in r.schedule()[1:-1]]) for r in first.best.routes()]
+        routes = routes_of(first.best)
         optional_model = not first.best.is_feasible()
         first = (int(first.num_iterations), first.runtime)
         if optional_model:
