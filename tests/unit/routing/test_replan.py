@@ -138,10 +138,10 @@ def test_pyvrp_cannot_carry_the_penalty_on_a_vehicle_free_per_km_so_auto_picks_o
 
 
 def test_a_penalty_needing_more_profiles_than_pyvrp_has_memory_for_goes_to_ortools(monkeypatch):
-    import routing.solver
+    import routing.engine_pyvrp
 
     problem = two_trucks_near_a_pickup(3, 5)
-    monkeypatch.setattr(routing.solver, "_PYVRP_PROFILE_BYTES", 1000)
+    monkeypatch.setattr(routing.engine_pyvrp, "_PYVRP_PROFILE_BYTES", 1000)
     engine, why = choose_engine(problem)
     assert engine == "ortools" and "routing profiles" in why
     plan = solve(problem, time_limit_s=None, max_iterations=50, engine="pyvrp")  # may be forced

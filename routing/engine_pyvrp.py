@@ -1,0 +1,446 @@
+"""The PyVRP engine behind ``routing.solver.solve``: the pieces as PyVRP ``ProblemData``, a
+greedy start, the iterated local search, and what PyVRP cannot take (``_pyvrp_limit``). Imports
+only ``routing.pieces`` of the solver's rooms.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+from routing.model import UNREACHABLE, Problem, Vehicle
+from routing.pieces import (
+    _MILLI,
+    SearchFailed,
+    _loaded,
+    _max_finite,
+    _penalised,
+    _penalties,
+    _Piece,
+)
+
+
+# What the extra routing profiles of a reassign penalty may take (PyVRP keeps its own copy of
+# every profile's distance and duration matrices, and the model holds a third).
+_PYVRP_PROFILE_BYTES = 512 << 20
+
+
+def _pyvrp_limit(problem: Problem) -> tuple[str, bool] | None:
+    """Why PyVRP cannot take this problem's reassign penalty, and whether it cannot at all
+    (True) or only within the memory kept for it (False); None when it can.
+
+    PyVRP has no cost per vehicle and client; the penalty goes into the distances of a routing
+    profile per vehicle with published pickups (at that vehicle's per-km cost), so a vehicle
+    that costs nothing per km cannot carry it, and many such vehicles on a large day would take
+    more memory than the matrices are worth: OR-Tools prices it with a dimension instead.
+    """
+    if not problem.reassign_penalty:
+        return None
+    ids = {v.id for v in problem.vehicles}
+    owners = {s.published_vehicle for s in problem.stops} & ids
+    if not owners:
+        return None
+    free = [v.id for v in problem.vehicles if v.cost_per_km == 0]
+    if free:
+        return (f"vehicle {free[0]!r} costs nothing per km, so PyVRP's distances cannot carry "
+                f"the reassign penalty", True)
+    keys = {(v.refrigerated, v.id if v.id in owners else None, v.cost_per_km)
+            for v in problem.vehicles}
+    n = len(problem.stops) + len(problem.vehicles) + 2
+    need = (len(keys) + 1) * 3 * n * n * 8
+    if need > _PYVRP_PROFILE_BYTES:
+        return (f"the reassign penalty needs {len(keys)} routing profiles in PyVRP "
+                f"({need >> 20} MiB of matrices, more than {_PYVRP_PROFILE_BYTES >> 20} MiB)",
+                False)
+    return None
+
+
+# Prizes and costs PyVRP adds up stay far below 2**63 when multiplied by its penalty weights.
+_PYVRP_PENALTY_CAP = 1 << 42
+# PyVRP's iterated local search accepts a worse plan while it beats the one this many iterations
+# back (late acceptance). With its default (300) and prizes just above what leaving a pickup out
+# saves, the search of the demo's day wandered for thousands of iterations (more than a 10 s plan
+# has) among plans leaving one more pickup out than its best, and its best stayed the greedy
+# start's. A short history and heavier prizes keep it near its best: at 2,000 iterations the demo
+# day's plan costs 408,101 instead of 471,904 (best known 386,348; benchmarks/coop_routing.py).
+_PYVRP_HISTORY = 20
+_PYVRP_PRIZE_WEIGHT = 20
+
+
+def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
+    """The problem as PyVRP ``ProblemData``, and the vehicle indices of each vehicle type.
+
+    Locations: 0 is the hub where routes end (and start, for vehicles at the hub), 1 the hub
+    again as the reload depot (its service duration is the unloading time), then one per farm
+    for dry pickups, one per cold-chain piece and one per piece published on a vehicle, then one
+    start depot per vehicle type already on the road. Cold pieces get locations of their own so
+    that a second routing profile, used by vehicles without cooling, can prohibit every arc into
+    or out of them. A prohibited arc (no road, or cold chain on a dry truck) takes longer than
+    the whole day, so any route that uses it breaks a time window and is infeasible.
+
+    With a reassign penalty, each vehicle with published pickups has a routing profile of its
+    own whose distances into the pickups published on other vehicles are longer by the penalty
+    (at its per-km cost); vehicles without published pickups share one per per-km cost. Profile
+    0 stays the plain matrices (PyVRP's neighbourhoods are computed from it).
+    """
+    import pyvrp
+
+    hub = problem.hub_location
+    vehicles = problem.vehicles
+    moved = _penalised(problem, pieces)
+    dry_locs = sorted({p.stop.location for k, p in enumerate(pieces)
+                       if not p.stop.cold_chain and k not in moved})
+    where = {loc: 2 + i for i, loc in enumerate(dry_locs)}
+    index = [hub, hub, *dry_locs]
+    client_loc = []
+    for k, p in enumerate(pieces):
+        if p.stop.cold_chain or k in moved:
+            client_loc.append(len(index))
+            index.append(p.stop.location)
+        else:
+            client_loc.append(where[p.stop.location])
+    groups = _vehicle_groups(problem)
+    start_loc = {}  # vehicle type -> its start depot's location index
+    for t, members in enumerate(groups.values()):
+        v = vehicles[members[0]]
+        if problem.starts_away(v):
+            start_loc[t] = len(index)
+            index.append(problem.start_location(v))
+    ix = np.asarray(index)
+    dist = problem.distances_m[np.ix_(ix, ix)]
+    dur = problem.durations_s[np.ix_(ix, ix)]
+    horizon = max(problem.return_deadline_s(v) for v in vehicles)
+    far_m = 4 * max(_max_finite(dist), 1) + 1
+    far_s = 2 * horizon + 1
+    for k in range(0, len(index), 256):  # in place, a band of rows at a time: no full-size mask
+        band = slice(k, k + 256)
+        blocked = (dist[band] >= UNREACHABLE) | (dur[band] >= UNREACHABLE)
+        dist[band][blocked] = far_m
+        dur[band][blocked] = far_s
+
+    use_volume = (any(p.volume_l for p in pieces) or any(v.initial_volume_l for v in vehicles))
+    total_volume = sum(p.volume_l for p in pieces) + max(v.initial_volume_l for v in vehicles)
+
+    def load(w, vol):
+        return [w, vol] if use_volume else [w]
+
+    scale = _cost_scale(vehicles)
+    clients = []
+    for p, loc in zip(pieces, client_loc):
+        s = p.stop
+        kwargs = {"tw_early": s.window_start_s}
+        if s.window_end_s is not None:
+            kwargs["tw_late"] = s.window_end_s
+        clients.append(pyvrp.Client(
+            location=loc, pickup=load(p.weight_kg, p.volume_l), service_duration=s.service_duration_s,
+            prize=0 if required else -(-p.penalty // scale), required=required, name=str(s.id),
+            **kwargs))
+
+    cold = [loc for p, loc in zip(pieces, client_loc) if p.stop.cold_chain]
+    need_dry = bool(cold) and not all(v.refrigerated for v in vehicles)
+    no_cold_dur = None
+    if need_dry:
+        # The same distances; only the durations prohibit (a copy less of a large matrix).
+        no_cold_dur = dur.copy()
+        no_cold_dur[cold, :] = far_s
+        no_cold_dur[:, cold] = far_s
+        no_cold_dur[cold, cold] = 0
+    distances, durations = [dist], [dur]
+    profiles: dict[tuple, int] = {}
+
+    def profile(v: Vehicle, own) -> int:
+        cool = v.refrigerated or not need_dry
+        key = (cool, own, v.cost_per_km) if moved else (cool,)
+        if key == (True,):
+            return 0
+        if key not in profiles:
+            d = dist
+            if moved:
+                d = dist.copy()
+                cols = sorted({client_loc[k] for k, pv in moved.items() if vehicles[pv].id != own})
+                d[:, cols] += -(-problem.reassign_penalty * _MILLI // v.cost_per_km)
+                d[cols, cols] = 0
+            profiles[key] = len(distances)
+            distances.append(d)
+            durations.append(dur if cool else no_cold_dur)
+        return profiles[key]
+
+    owners = {vehicles[pv].id for pv in moved.values()}
+    types = []
+    for t, members in enumerate(groups.values()):
+        v = vehicles[members[0]]
+        dep, deadline = problem.departure_s(v), problem.return_deadline_s(v)
+        kwargs = {}
+        if v.max_duration_s is not None:
+            kwargs["shift_duration"] = v.max_duration_s
+        if v.max_trips > 1:
+            kwargs.update(reload_depots=[1], max_reloads=v.max_trips - 1)
+        if t in start_loc:
+            kwargs["start_depot"] = 2 + sorted(start_loc).index(t)
+        if _loaded(v):
+            kwargs["initial_load"] = load(v.initial_weight_kg, v.initial_volume_l)
+        cap_v = v.capacity_volume_l
+        types.append(pyvrp.VehicleType(
+            num_available=len(members),
+            capacity=load(v.capacity_weight_kg, total_volume if cap_v is None else cap_v),
+            fixed_cost=v.fixed_cost * _MILLI // scale, tw_early=dep, tw_late=max(dep, deadline),
+            unit_distance_cost=v.cost_per_km // scale,
+            profile=profile(v, v.id if v.id in owners else None), **kwargs))
+
+    depot_kwargs = {"tw_early": problem.hub_open_s}
+    if problem.hub_cutoff_s is not None:
+        depot_kwargs["tw_late"] = problem.hub_cutoff_s
+    depots = [pyvrp.Depot(location=0, **depot_kwargs),
+              pyvrp.Depot(location=1, service_duration=problem.reload_duration_s, **depot_kwargs)]
+    depots += [pyvrp.Depot(location=start_loc[t]) for t in sorted(start_loc)]
+    data = pyvrp.ProblemData(
+        locations=[pyvrp.Location(0, 0) for _ in index], clients=clients, depots=depots,
+        vehicle_types=types, distance_matrices=distances, duration_matrices=durations)
+    return data, list(groups.values())
+
+
+def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, seed: int,
+                 max_iterations: int | None, search: dict, start=None):
+    import pyvrp
+    from pyvrp.exceptions import PenaltyBoundWarning
+    from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
+
+    # Penalties for PyVRP are capped lower than for OR-Tools (its penalty weights multiply them)
+    # and weigh more (``_PYVRP_PRIZE_WEIGHT``).
+    penalty = _penalties(problem, list({p.stop.id: p.stop for p in pieces}.values()),
+                         len(pieces), cap=_PYVRP_PENALTY_CAP, weight=_PYVRP_PRIZE_WEIGHT)
+    pieces = [_Piece(p.stop, p.weight_kg, p.volume_l, penalty[p.stop.priority]) for p in pieces]
+    # Two passes. PyVRP's search adds a reload trip to make room for a required pickup, but not
+    # to take in an optional one: so first every servable pickup is required; if that finds no
+    # feasible plan within half the budget (the day does not fit), the rest goes to the model
+    # where pickups are optional with their prizes, starting from the first pass's plan. A day
+    # whose loads exceed the fleet's trips skips the first pass. Both start from a greedy plan
+    # (``_construct``), which on large days is far better than PyVRP's random start.
+    scale = _cost_scale(problem.vehicles)
+    top_prize = max(-(-p.penalty // scale) for p in pieces)
+    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max(1e5, 10.0 * top_prize)),
+                               ils=pyvrp.IteratedLocalSearchParams(history_length=_PYVRP_HISTORY))
+    started = time.perf_counter()
+    cold = [k for k, p in enumerate(pieces) if p.stop.cold_chain]
+
+    def run(data, limit, iterations, seed, initial):
+        criteria = []
+        if limit is not None:
+            # PyVRP checks the clock between iterations and may overrun slightly: keep time back.
+            criteria.append(MaxRuntime(max(0.01, 0.98 * limit - 0.02)))
+        if iterations is not None:
+            criteria.append(MaxIterations(iterations))
+        stop = criteria[0] if len(criteria) == 1 else MultipleCriteria(criteria)
+        try:
+            return _pyvrp_search(data, stop, seed, params, cold, initial)
+        except (ValueError, RuntimeError) as exc:
+            raise SearchFailed(f"PyVRP rejects the problem or its parameters: {exc}") from exc
+
+    def routes_of(solution):
+        return [(r.vehicle_type(), [a.idx if a.is_client() else None for a in r.schedule()[1:-1]])
+                for r in solution.routes()]
+
+    def as_solution(data, routes):
+        return pyvrp.Solution(data, [pyvrp.Route(data, [
+            pyvrp.Activity(pyvrp.ActivityType.CLIENT, k) if k is not None
+            else pyvrp.Activity(pyvrp.ActivityType.DEPOT, 1) for k in seq], vt)
+            for vt, seq in routes if seq])
+
+    if start is None:
+        constructed = _construct(problem, pieces)
+    else:
+        type_of = {vi: t for t, members in enumerate(_vehicle_groups(problem).values())
+                   for vi in members}
+        constructed = [(type_of[vi], seq) for vi, seq in enumerate(start) if seq]
+    first = None
+    first_iterations = 0
+    routes = constructed
+    optional_model = True
+    if not _cannot_all_fit(problem, pieces):
+        data, members = _pyvrp_data(problem, pieces, required=True)
+        first_iterations = None if max_iterations is None else max(1, max_iterations // 2)
+        with warnings.catch_warnings():
+            # A day that does not fit makes the all-required pass hit its penalty bound: expected.
+            warnings.simplefilter("ignore", PenaltyBoundWarning)
+            first = run(data, None if limit_s is None else limit_s / 2, first_iterations, seed,
+                        as_solution(data, constructed))
+        routes = routes_of(first.best)
+        optional_model = not first.best.is_feasible()
+        first = (int(first.num_iterations), first.runtime)
+        if optional_model:
+            del data  # free its matrices before the next model is built
+    if optional_model:
+        data, members = _pyvrp_data(problem, pieces, required=False)
+    rest_s = None if limit_s is None else max(0.01, limit_s - (time.perf_counter() - started))
+    rest_iterations = None if max_iterations is None else max(1, max_iterations - first_iterations)
+    result = run(data, rest_s, rest_iterations, seed + 1, as_solution(data, routes))
+    iterations = int(result.num_iterations) + (first[0] if first else 0)
+    search.update(iterations=iterations, all_required=not optional_model,
+                  search_time_s=round(result.runtime + (first[1] if first else 0), 3),
+                  stopped_by="iterations" if max_iterations is not None
+                  and iterations >= max_iterations else "time_limit")
+    best = result.best
+    if not best.is_feasible():
+        raise SearchFailed(
+            f"PyVRP found no feasible plan in {iterations} iterations "
+            f"({len(pieces)} pickups, {len(problem.vehicles)} vehicles)")
+    left_out = best.uncollected_prizes() if optional_model else 0
+    search["objective"] = int(best.distance_cost() + best.fixed_vehicle_cost() + left_out) * scale
+
+    sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
+    free = [list(m) for m in members]
+    for route in best.routes():
+        vi = free[route.vehicle_type()].pop(0)
+        sequences[vi] = [a.idx if a.is_client() else None for a in route.schedule()[1:-1]]
+    return sequences
+
+
+def _cost_scale(vehicles) -> int:
+    """Smaller cost figures suit PyVRP's penalty manager: the common factor of all costs."""
+    scale = 0
+    for v in vehicles:
+        scale = math.gcd(scale, v.cost_per_km, v.fixed_cost * _MILLI)
+    return max(scale, 1)
+
+
+def _vehicle_groups(problem: Problem) -> dict[tuple, list[int]]:
+    """Vehicles alike in everything PyVRP knows of them form one vehicle type."""
+    groups: dict[tuple, list[int]] = {}
+    # A vehicle with pickups published on it pays no reassign penalty for them: a type (and a
+    # routing profile) of its own.
+    own = ({s.published_vehicle for s in problem.stops if s.published_vehicle is not None}
+           if problem.reassign_penalty else set())
+    for vi, v in enumerate(problem.vehicles):
+        key = (v.capacity_weight_kg, v.capacity_volume_l, problem.departure_s(v),
+               problem.return_deadline_s(v), v.max_duration_s, v.cost_per_km, v.fixed_cost,
+               v.max_trips, v.refrigerated, problem.start_location(v), v.initial_weight_kg,
+               v.initial_volume_l, v.id if v.id in own else None)
+        groups.setdefault(key, []).append(vi)
+    return groups
+
+
+def _construct(problem: Problem, pieces: list[_Piece]) -> list[tuple[int, list[int | None]]]:
+    """A greedy plan to start the search from: each vehicle in turn (refrigerated ones first,
+    taking the cold pickups) goes to the pickup it can start soonest that fits its load, window
+    and return in time, and back to the hub to unload when nothing more fits, while it has trips
+    left. Returns (vehicle type, visits with None for a reload) per route; pickups it cannot
+    place stay out for the search."""
+    dur = problem.durations_s
+    hub = problem.hub_location
+    locs = np.array([p.stop.location for p in pieces], dtype=np.int64)
+    early = np.array([p.stop.window_start_s for p in pieces], dtype=np.int64)
+    late = np.array([p.stop.window_end_s if p.stop.window_end_s is not None else 1 << 50
+                     for p in pieces], dtype=np.int64)
+    service = np.array([p.stop.service_duration_s for p in pieces], dtype=np.int64)
+    weight = np.array([p.weight_kg for p in pieces], dtype=np.int64)
+    volume = np.array([p.volume_l for p in pieces], dtype=np.int64)
+    cold = np.array([p.stop.cold_chain for p in pieces], dtype=bool)
+    back = dur[locs, hub]
+    out = dur[hub, locs]
+    left = np.ones(len(pieces), dtype=bool)
+    type_of = {}
+    for t, members in enumerate(_vehicle_groups(problem).values()):
+        for vi in members:
+            type_of[vi] = t
+    order = sorted(range(len(problem.vehicles)), key=lambda vi: not problem.vehicles[vi].refrigerated)
+    routes = []
+    for vi in order:
+        v = problem.vehicles[vi]
+        allowed = left & (cold if v.refrigerated else ~cold)
+        if not allowed.any():
+            continue
+        deadline = problem.return_deadline_s(v)
+        start = problem.departure_s(v)
+        if v.max_duration_s is not None:
+            deadline = min(deadline, start + v.max_duration_s)
+        cap_w = v.capacity_weight_kg
+        cap_v = v.capacity_volume_l if v.capacity_volume_l is not None else 1 << 50
+        # ``here`` None is the hub; a vehicle already on the road starts where it is, loaded.
+        here = problem.start_location(v) if problem.starts_away(v) else None
+        if here is None and _loaded(v) and v.max_trips > 1:
+            here = hub  # at the hub with a load: unloading first is a reload
+        t, load_w, load_v, trips, seq = start, v.initial_weight_kg, v.initial_volume_l, 1, []
+        while True:
+            cand = np.flatnonzero(allowed & left)
+            if not len(cand):
+                break
+            arrive = t + (out[cand] if here is None else dur[here, locs[cand]])
+            begin = np.maximum(arrive, early[cand])
+            ok = ((begin <= late[cand]) & (begin + service[cand] + back[cand] <= deadline)
+                  & (load_w + weight[cand] <= cap_w) & (load_v + volume[cand] <= cap_v))
+            if ok.any():
+                k = cand[np.flatnonzero(ok)[np.argmin((begin - t)[ok])]]
+                seq.append(int(k))
+                left[k] = False
+                t = int(max(t + (out[k] if here is None else dur[here, locs[k]]), early[k])
+                        + service[k])
+                here, load_w, load_v = locs[k], load_w + weight[k], load_v + volume[k]
+                continue
+            if here is None or trips >= v.max_trips:
+                break
+            t += int(dur[here, hub]) + problem.reload_duration_s
+            here, load_w, load_v, trips = None, 0, 0, trips + 1
+            seq.append(None)
+        while seq and seq[-1] is None:
+            seq.pop()
+        if seq:
+            routes.append((type_of[vi], seq))
+    return routes
+
+
+def _cannot_all_fit(problem: Problem, pieces: list[_Piece]) -> bool:
+    """Whether the day's loads exceed what the fleet can carry in all its trips (cold-chain loads
+    against the refrigerated vehicles alone): then requiring every pickup is known to fail."""
+    def room(vehicles, attr):
+        return sum((getattr(v, attr) if getattr(v, attr) is not None else 1 << 62) * v.max_trips
+                   for v in vehicles)
+
+    cool = [v for v in problem.vehicles if v.refrigerated]
+    cold = [p for p in pieces if p.stop.cold_chain]
+    aboard_w = sum(v.initial_weight_kg for v in problem.vehicles)
+    aboard_v = sum(v.initial_volume_l for v in problem.vehicles)
+    return (sum(p.weight_kg for p in pieces) + aboard_w > room(problem.vehicles, "capacity_weight_kg")
+            or sum(p.volume_l for p in pieces) + aboard_v > room(problem.vehicles, "capacity_volume_l")
+            or sum(p.weight_kg for p in cold) + sum(v.initial_weight_kg for v in cool)
+            > room(cool, "capacity_weight_kg")
+            or sum(p.volume_l for p in cold) + sum(v.initial_volume_l for v in cool)
+            > room(cool, "capacity_volume_l"))
+
+
+def _pyvrp_search(data, stop, seed: int, params, cold: list[int], initial=None):
+    """``pyvrp.solve``, with the granular neighbourhood widened for cold-chain pickups.
+
+    Only the refrigerated vehicles may take cold pickups, so the moves that matter for them are
+    between cold pickups; their nearest neighbours by distance are mostly dry farms. Each cold
+    pickup gets the other cold pickups, nearest first, as its neighbours, ahead of the rest.
+    """
+    from pyvrp import IteratedLocalSearch, RandomNumberGenerator, Solution
+    from pyvrp.PenaltyManager import PenaltyManager
+    from pyvrp._pyvrp import Activity, ActivityType
+    from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
+
+    rng = RandomNumberGenerator(seed=seed)
+    neighbours = compute_neighbours(data, params.neighbourhood)
+    if len(cold) > 1:
+        size = params.neighbourhood.num_neighbours
+        dist = data.distance_matrix(0)
+        locs = np.array([data.client(k).location for k in cold])
+        for k, loc in zip(cold, locs):
+            order = [cold[j] for j in np.argsort(dist[loc, locs] + dist[locs, loc], kind="stable")
+                     if cold[j] != k][:size]
+            key = Activity(ActivityType.CLIENT, k)
+            mine = [Activity(ActivityType.CLIENT, j) for j in order]
+            rest = [a for a in neighbours[key] if not (a.is_client() and a.idx in set(order))]
+            neighbours[key] = (mine + rest)[:max(size, len(mine))]
+    ls = LocalSearch(data, rng, neighbours, PerturbationManager(params.perturbation))
+    for op in params.operators:
+        if op.supports(data):
+            ls.add_operator(op(data))
+    pm = PenaltyManager(params.penalty.midpoint_penalties(data), params.penalty)
+    if initial is None:
+        initial = ls(Solution.make_random(data, rng), pm.max_cost_evaluator(), exhaustive=True)
+    algo = IteratedLocalSearch(data, pm, ls, initial, params.ils)
+    return algo.run(stop, False, False, params.display_interval)
