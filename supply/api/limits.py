@@ -187,7 +187,9 @@ class FailedAuthentications:
         if reset_at is None:
             return response
         self._remember(address, reset_at)
-        log.warning("refusing %s until its failed-authentication window ends", address)
+        peer = request.remote_addr or "unknown"
+        log.warning("refusing %s until its failed-authentication window ends%s", peer,
+                    "" if peer == address else f" (and all of {address}, counted as one sender)")
         return rate_limited(reset_at, self._message)
 
     def _hit(self, address: str) -> float | None:

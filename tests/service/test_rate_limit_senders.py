@@ -13,13 +13,15 @@ def at(address: str) -> dict:
     return {"REMOTE_ADDR": address}
 
 
-def test_failed_authentications_are_counted_per_ipv6_64(make_client, manager):
+def test_failed_authentications_are_counted_per_ipv6_64(make_client, manager, caplog):
     client = make_client(rate_limit_unauthenticated="3 per minute")
     for n in (1, 2, 3):
         assert client.get("/api/v1/products", headers=BAD_TOKEN,
                           environ_base=at(f"2001:db8:1:2::{n}")).status_code == 401
     # A fourth address in the same /64 is the same sender: over the limit, even with a valid token.
     assert_rate_limited(client.get("/api/v1/products", headers=BAD_TOKEN, environ_base=at("2001:db8:1:2:ffff::9")))
+    assert "refusing 2001:db8:1:2:ffff::9 until its failed-authentication window ends " \
+           "(and all of 2001:db8:1:2::/64, counted as one sender)" in caplog.text
     assert_rate_limited(client.get("/api/v1/products", headers=manager, environ_base=at("2001:db8:1:2:abcd::1")))
     # The order fast lane reads the address before Flask does: it refuses the whole /64 too.
     order = {"platform": "douyin", "external_id": "from-the-64", "lines": [{"sku": SKU, "quantity": 1}]}
