@@ -8,6 +8,7 @@ from flask import Flask, jsonify, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from supply.api.pages import page_faults_of_this_request
 from supply.db.session import is_connection_error
 from supply.platforms.base import MAX_JSON_DEPTH, nested_too_deeply
 from supply.domain.errors import (
@@ -97,6 +98,10 @@ def http_error_response(error: HTTPException):
             fields = merged
         else:
             fields = flatten_messages(messages)
+        if status == 422:
+            # A query refused by its filters before its page was read names the page's faults too.
+            for name, reasons in page_faults_of_this_request().items():
+                fields.setdefault(name, reasons)
     code = CODE_BY_STATUS.get(status, "error")
     message = error.description or error.name
     if status == 422:

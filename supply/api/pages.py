@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import request
+from flask import current_app, request
 from flask_smorest import Page, abort
+from marshmallow import EXCLUDE, Schema
+
+from supply.api.schemas import QueryInt
 
 PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 10_000
@@ -61,11 +64,49 @@ class _Page(Page):
         super().__init__(collection, page_params)
 
 
+class _PageQuery(Schema):
+    """`page` and `page_size` as every other integer query parameter is read (ASCII digits only): the
+    schema flask-smorest parses them with afterwards reads them with int(), which takes "+1" or "1_0"."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    page = QueryInt(1, MAX_PAGE)
+    page_size = QueryInt(1, MAX_PAGE_SIZE)
+
+
+_PAGE_QUERY = _PageQuery()
+
+
+def page_faults() -> dict[str, list[str]]:
+    """What is wrong with this request's `page` and `page_size`, by field (empty: nothing)."""
+    faults = {name: ["given more than once"] for name in ("page", "page_size") if len(request.args.getlist(name)) > 1}
+    if "page" in request.args or "page_size" in request.args:
+        for name, messages in _PAGE_QUERY.validate(request.args).items():
+            faults.setdefault(name, messages)
+    return faults
+
+
+def paginates(view) -> bool:
+    """Whether the view answering this request takes `page` and `page_size`."""
+    view_class = getattr(view, "view_class", None)
+    method = getattr(view_class, request.method.lower(), None) if view_class is not None else view
+    return "pagination" in (getattr(method, "_apidoc", None) or {})
+
+
+def page_faults_of_this_request() -> dict[str, list[str]]:
+    """page_faults() when this request's view paginates, else nothing: a query refused before its page
+    was read (its filters) names the page's faults too."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return page_faults() if view is not None and paginates(view) else {}
+
+
 def _check_once() -> None:
-    """`?page=1&page=2`: webargs would take the first and drop the other unseen; say which is ambiguous."""
-    repeated = {name: ["given more than once"] for name in ("page", "page_size") if len(request.args.getlist(name)) > 1}
-    if repeated:
-        _refuse(repeated)
+    """Before flask-smorest reads them: `?page=1&page=2` (webargs would take the first and drop the
+    other unseen) and any page or size it would read too leniently."""
+    faults = page_faults()
+    if faults:
+        _refuse(faults)
 
 
 def _check(pagination_parameters) -> None:

@@ -1,6 +1,7 @@
 """Shared marshmallow pieces: strict types, text without control characters, the error shape."""
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -41,12 +42,43 @@ def Id(**kwargs) -> fields.Integer:
     return Int(1, MAX_ID, **kwargs)
 
 
-def QueryId(**kwargs) -> fields.Integer:
-    return Int(1, MAX_ID, strict=False, **kwargs)
+class QueryInteger(fields.Integer):
+    """An integer written as text (a query parameter): ASCII digits, after a '-' only where
+    negatives are allowed (`signed`). marshmallow's Integer reads text with int(), which also takes
+    "+1", " 1", "1_0" (as 10), full-width and Arabic-Indic digits: one number under many spellings."""
+
+    default_error_messages = {
+        "invalid": "Not a valid integer: ASCII digits (0-9) only, without a sign.",
+        "invalid_signed": "Not a valid integer: ASCII digits (0-9) only, after a '-' for a negative one.",
+    }
+
+    def __init__(self, *, signed: bool = True, **kwargs):
+        super().__init__(strict=False, **kwargs)
+        self.signed = signed
+
+    def _validated(self, value):
+        if isinstance(value, str):
+            if not (_SIGNED_DIGITS if self.signed else _DIGITS).fullmatch(value):
+                raise self.make_error("invalid_signed" if self.signed else "invalid", input=value)
+        elif value is True or value is False or not isinstance(value, int):
+            raise self.make_error("invalid_signed" if self.signed else "invalid", input=value)
+        return super()._validated(value)
+
+
+_DIGITS = re.compile("[0-9]+")
+_SIGNED_DIGITS = re.compile("-?[0-9]+")
 
 
 def QueryInt(minimum: int | None = None, maximum: int | None = None, **kwargs) -> fields.Integer:
-    return Int(minimum, maximum, strict=False, **kwargs)
+    """An integer query parameter in range (the 64-bit range without a bound), written in ASCII digits;
+    a '-' is read only when `minimum` allows negatives."""
+    minimum = INT64_MIN if minimum is None else minimum
+    maximum = INT64_MAX if maximum is None else maximum
+    return QueryInteger(signed=minimum < 0, validate=validate.Range(min=minimum, max=maximum), **kwargs)
+
+
+def QueryId(**kwargs) -> fields.Integer:
+    return QueryInt(1, MAX_ID, **kwargs)
 
 
 class StrictBoolean(fields.Boolean):
