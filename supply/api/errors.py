@@ -1,4 +1,8 @@
-"""One error shape for everything (API.md): {"error": {"code", "message", "fields"?}}."""
+"""One error shape for everything (API.md): {"error": {"code", "message", "fields"?}}.
+
+A 422 is `validation_error` when the request's shape is at fault (what the schemas refuse, every field
+named, the page's with the filters'), or the code of the domain rule that refused a well-formed request
+(`invalid_input`, `unknown_sku`, ...: supply.domain.errors)."""
 from __future__ import annotations
 
 import json
