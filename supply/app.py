@@ -16,6 +16,11 @@ from supply.wiring import Services, build_services
 
 
 class _DatabaseId(IntegerConverter):
+    """`<int:...>` in every route: ASCII digits only (werkzeug's `\\d` takes any Unicode digit, so
+    `/farms/١` was farm 1), and within the 32-bit keys."""
+
+    regex = r"[0-9]+"
+
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)

@@ -149,10 +149,10 @@ class PlanIn(Schema):
     vehicle_ids = fields.List(Id(), load_default=None, validate=validate.Length(1, 500))
     time_limit_s = Number(load_default=None, validate=validate.Range(1, 600),
                           metadata={"description": "wall-clock limit of the search (default 10 s unless max_iterations is given)"})
-    seed = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))
-    max_iterations = fields.Integer(load_default=None, validate=validate.Range(1, 1_000_000),
-                                    metadata={"description": "bound the search by its own work: with no time limit, the same "
-                                                             "day and seed give the same plan"})
+    seed = Int(0, 2**31 - 1, load_default=0)
+    max_iterations = Int(1, 1_000_000, load_default=None, allow_none=True,
+                         metadata={"description": "bound the search by its own work: with no time limit, the same "
+                                                  "day and seed give the same plan"})
 
 
 class LegOut(Schema):

@@ -32,7 +32,9 @@ def test_a_seeded_budgeted_plan_repeats_and_shows_its_engine_seed_budget_and_fig
 
 def test_plan_search_arguments_out_of_range_are_refused(client, tokens):
     manager = auth(tokens["manager"])
-    for body in ({"seed": -1}, {"max_iterations": 0}, {"max_iterations": "many"}):
+    for body in ({"seed": -1}, {"max_iterations": 0}, {"max_iterations": "many"},
+                 # a JSON body's integers are JSON integers: not text, not a float
+                 {"seed": "5"}, {"seed": 5.0}, {"max_iterations": "1_0"}, {"max_iterations": 50.5}):
         response = client.post("/api/v1/dispatch-plans", headers=manager,
                                json={"hub_id": 1, "date": DAY, **body})
         assert response.status_code == 422, response.get_json()

@@ -116,3 +116,10 @@ def test_rules_of_the_domain_keep_their_codes_and_name_their_field(client, manag
     unknown = get(client, manager, "/api/v1/trace/farm-units", f"farm_id={world['id']}", "sku=NOPE-1",
                   "date_from=2026-11-01", "date_to=2026-11-30")
     assert named(unknown, "sku", code="unknown_sku")
+
+
+@pytest.mark.parametrize("digit", ["\u0661", "\uff11", "\u0967"])
+def test_an_id_in_the_path_is_written_in_ascii_digits(client, manager, world, digit):
+    assert client.get("/api/v1/farms/1", headers=manager).status_code == 200
+    response = client.get(f"/api/v1/farms/{quote(digit)}", headers=manager)
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
