@@ -44,11 +44,11 @@ from typing import Callable
 
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from supply import jobs
-from supply.db.models import Order, PlatformMessage, PlatformProduct, Product, ProductBalance, Stream, StreamHold
+from supply.db.models import Order, PlatformMessage, Product, ProductBalance, Stream, StreamHold
 from supply.db.platform_links import PlatformAccount, PlatformListing, PlatformShipment
 from supply.domain.errors import Conflict, InvalidInput, NotFound
 from supply.domain.rules import OrderLineRequest, OrderRequest, available_to_promise
@@ -600,7 +600,9 @@ def settle_order_details(session: Session, cooperative_id: int, details: dict, e
     """Record the fetched orders (one `record_orders` call) and settle their messages; note the
     platform's error on the messages whose detail could not be had. The messages are locked first, in
     id order, so a manager completing one by hand meanwhile is not done twice."""
-    from supply.services.platform_messages import _jsonable, _outcome_body, _outcome_status, _settled_versions
+    from supply.services.platform_messages import (
+        _jsonable, _outcome_body, _outcome_status, _settled_versions, skus_of_refs,
+    )
     from supply.services.orders import record_orders
 
     messages = session.execute(select(PlatformMessage).where(PlatformMessage.id.in_(list(details) + list(errors)))
@@ -612,7 +614,7 @@ def settle_order_details(session: Session, cooperative_id: int, details: dict, e
             message.result = _jsonable({**(message.result or {}), "detail_error": errors[message.id], "detail_at": now})
     fetched = [m for m in messages if m.id in details]
     refs = {(m.platform, line.product_ref) for m in fetched for line in details[m.id].lines}
-    mapping = _mapping(session, cooperative_id, refs)
+    mapping = skus_of_refs(session, cooperative_id, refs)
     versions = _settled_versions(session, cooperative_id, {(m.platform, m.external_order_id) for m in fetched})
     batch, counts = [], {}
     for message in fetched:
@@ -638,15 +640,6 @@ def settle_order_details(session: Session, cooperative_id: int, details: dict, e
     return counts
 
 
-def _mapping(session: Session, cooperative_id: int, refs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    if not refs:
-        return {}
-    rows = session.execute(
-        select(PlatformProduct.platform, PlatformProduct.product_ref, Product.sku)
-        .join(Product, Product.id == PlatformProduct.product_id)
-        .where(PlatformProduct.cooperative_id == cooperative_id,
-               or_(*(and_(PlatformProduct.platform == p, PlatformProduct.product_ref == r) for p, r in sorted(refs)))))
-    return {(platform, ref): sku for platform, ref, sku in rows}
 
 
 def retry_order_details(services, *, older_than_s: float = 30.0) -> list[str]:

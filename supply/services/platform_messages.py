@@ -427,8 +427,12 @@ def _settled_versions(session: Session, cooperative_id: int, orders: set[tuple[s
 
 def _map_refs(session: Session, cooperative_id: int, events: list[PlatformEvent]) -> dict[tuple[str, str], str]:
     """(platform, product_ref) -> our SKU, for every product the push's order events name."""
-    refs = {(event.platform, line.product_ref) for event in events if event.kind in _ORDER_KINDS
-            for line in event.lines}
+    return skus_of_refs(session, cooperative_id, {(event.platform, line.product_ref) for event in events
+                                                  if event.kind in _ORDER_KINDS for line in event.lines})
+
+
+def skus_of_refs(session: Session, cooperative_id: int, refs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(platform, product_ref) -> our SKU, for those of `refs` a manager or a linked listing mapped."""
     if not refs:
         return {}
     rows = session.execute(

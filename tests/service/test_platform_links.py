@@ -198,17 +198,23 @@ def test_a_youzan_push_without_lines_is_completed_from_its_trade(linked, manager
     assert figures(linked, manager) == {"available": 6, "reserved": 4}
 
 
-def test_listing_stock_follows_ours_and_reads_zero_when_we_sell_out(linked, manager, platforms):
-    from supply.services.platform_links import sync_listings_once
-
-    services = linked.application.extensions["coop"]
-    stocked_farm(linked, manager, 4)
+def listed_on_both(linked, manager, platforms, *, stock: int):
+    """`stock` units of our SKU, listed on Douyin and Kuaishou (each listing at 100 until we tell them)."""
+    stocked_farm(linked, manager, stock)
     link(linked, manager, "douyin", DY_SKU, item="3600000001")
     link(linked, manager, "kuaishou", KS_SKU, item="ks-item-1")
     authorize_kuaishou(linked, manager)
     dy, ks = platforms["douyin"], platforms["kuaishou"]
     dy.add_listing(DY_SKU, "3600000001", stock=100)
     ks.add_listing(KS_SKU, "ks-item-1", stock=100)
+    return dy, ks
+
+
+def test_listing_stock_follows_ours_and_reads_zero_when_we_sell_out(linked, manager, platforms):
+    from supply.services.platform_links import sync_listings_once
+
+    services = linked.application.extensions["coop"]
+    dy, ks = listed_on_both(linked, manager, platforms, stock=4)
     assert sync_listings_once(services)["sent"] == 2
     assert (dy.state.stock[DY_SKU], ks.state.stock[KS_SKU]) == (4, 4)
 
@@ -481,13 +487,7 @@ def test_listing_stock_reads_zero_within_two_seconds_of_the_last_unit_reserved(l
     from supply.services.platform_links import run_listing_sync
 
     services = linked.application.extensions["coop"]
-    stocked_farm(linked, manager, 6)
-    link(linked, manager, "douyin", DY_SKU, item="3600000001")
-    link(linked, manager, "kuaishou", KS_SKU, item="ks-item-1")
-    authorize_kuaishou(linked, manager)
-    dy, ks = platforms["douyin"], platforms["kuaishou"]
-    dy.add_listing(DY_SKU, "3600000001", stock=100)
-    ks.add_listing(KS_SKU, "ks-item-1", stock=100)
+    dy, ks = listed_on_both(linked, manager, platforms, stock=6)
     for n in range(8):
         dy.add_order(str(4800000000000003000 + n), [(DY_SKU, 1)])
         ks.add_order(str(2400000003000 + n), [(KS_SKU, 1)])
