@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from flask import request
 from flask.views import MethodView
@@ -18,7 +19,7 @@ from supply.domain.errors import InvalidInput, NotFound, Unauthorized
 from supply.domain.rules import MAX_LINES_PER_ORDER
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
 from supply.services.platform_messages import (
-    apply_push,
+    PushCombiner,
     complete_platform_message,
     count_platform_messages,
     list_platform_messages,
@@ -85,10 +86,30 @@ def receive_push(svc, adapter, cooperative_id: int, platform: str):
         events = adapter.parse(raw)
     except InvalidPayload as exc:
         raise InvalidInput(exc.message, fields=exc.fields, code="invalid_payload") from exc
-    results = apply_push(svc.db, cooperative_id, events, refs_are_skus=isinstance(adapter, GenericAdapter))
-    after_push(svc, cooperative_id, platform, results)
+    combiner = push_combiner_of(svc)
+    results = combiner.apply(cooperative_id, platform, events, refs_are_skus=isinstance(adapter, GenericAdapter))
+    if combiner.after_commit is None:
+        after_push(svc, cooperative_id, platform, results)
     body, status = adapter.acknowledge(results)
     return json_response(body, status)
+
+
+_combiner_lock = threading.Lock()
+
+
+def push_combiner_of(svc) -> PushCombiner:
+    """The push combiner of the app whose services are `svc` (created on first use): the pushes that
+    arrive together are stored in one transaction. With Redis their order-detail job is asked once per
+    group, from the combiner's thread; without, each request runs its own inline, as before."""
+    combiner = svc.extras.get("push_combiner")
+    if combiner is None:
+        with _combiner_lock:
+            combiner = svc.extras.get("push_combiner")
+            if combiner is None:
+                follow = (lambda cooperative_id, platform, results: after_push(svc, cooperative_id, platform, results)) \
+                    if svc.settings.redis_url else None
+                combiner = svc.extras.setdefault("push_combiner", PushCombiner(svc.db, after_commit=follow))
+    return combiner
 
 
 class MappingIn(Schema):
