@@ -115,3 +115,15 @@ def test_a_push_that_breaks_the_groups_transaction_fails_alone(db):
     assert [answer[0]["status"] for n, answer in enumerate(answers) if n != 2] == ["needs_order_detail"] * 3
     assert stored(db) == {"a": (1, "needs_order_detail"), "b": (1, "needs_order_detail"),
                           "c": (1, "needs_order_detail")}
+
+
+def test_the_platform_http_session_reads_the_environments_proxies_once(monkeypatch):
+    from supply.services.platform_links import _http_session
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/coop.pem")
+    proxied = _http_session("https://openapi-fxg.jinritemai.com")
+    assert proxied.proxies.get("https") == "http://proxy.example:3128"
+    assert proxied.verify == "/etc/ssl/certs/coop.pem" and not proxied.trust_env
+    assert _http_session("http://127.0.0.1:9000").proxies == {}   # NO_PROXY names it
