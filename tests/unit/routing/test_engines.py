@@ -189,3 +189,63 @@ def test_a_plan_that_leaves_out_what_an_idle_vehicle_could_collect_is_a_search_c
         _check_finished(problem, pieces, cut_short, "ortools", {})
     everything = [list(range(len(pieces)))] + [[] for _ in problem.vehicles[1:]]
     _check_finished(problem, pieces, everything, "ortools", {})  # complete: nothing to say
+
+
+def far_clusters() -> tuple[Problem, list]:
+    """Three clusters far apart (seven, seven and six farms of 100 kg) and a start with one
+    1,000 kg truck per cluster, though two carry them all (a truck's use costs as much as 2,000
+    km): the third cluster must be split between the two others, neither can take it whole, and
+    moving one farm at a time only lengthens the day until the last one leaves."""
+    centres = [(60_000, 0, 7), (-60_000, 0, 7), (0, 60_000, 6)]
+    xy = np.array([(0, 0)] + [(cx + 300 * j, cy) for cx, cy, n in centres for j in range(n)])
+    dist = np.abs(xy[:, None, :] - xy[None, :, :]).sum(axis=2)
+    dur = dist * 6 // 100  # 60 km/h
+    stops = [Stop(id=f"f{i}", location=i, weight_kg=100, service_duration_s=300) for i in range(1, 21)]
+    vehicles = [Vehicle(id=f"t{k}", capacity_weight_kg=1000, shift_start_s=6 * 3600,
+                        shift_end_s=22 * 3600, cost_per_km=100, fixed_cost=2_000_00)
+                for k in range(3)]
+    problem = Problem(durations_s=dur, distances_m=dist, stops=stops, vehicles=vehicles)
+    start = [("t0", [f"f{i}" for i in range(1, 8)]), ("t1", [f"f{i}" for i in range(8, 15)]),
+             ("t2", [f"f{i}" for i in range(15, 21)])]
+    return problem, start
+
+
+def test_pyvrp_closes_a_vehicle_no_single_move_can_close():
+    """The closing step alone: the search proper is held at the start (three trucks), and the
+    step takes a truck out and finds the two-truck plan."""
+    import pyvrp
+    from pyvrp.stop import MaxIterations
+
+    from routing.engine_pyvrp import _objective, _search_and_close
+
+    problem, start = far_clusters()
+    m = pyvrp.Model()
+    where = [m.add_location(x=0, y=0) for _ in range(len(problem.stops) + 1)]
+    m.add_depot(where[0])
+    for s in problem.stops:
+        m.add_client(where[s.location], pickup=[s.weight_kg], service_duration=s.service_duration_s)
+    m.add_vehicle_type(num_available=3, capacity=[1000], fixed_cost=2_000_00, unit_distance_cost=100)
+    for i, a in enumerate(where):
+        for j, b in enumerate(where):
+            m.add_edge(a, b, distance=int(problem.distances_m[i, j]) // 1000,
+                       duration=int(problem.durations_s[i, j]))
+    data = m.data()
+    three = pyvrp.Solution(data, [[int(sid[1:]) - 1 for sid in seq] for _, seq in start])
+    calls = []
+
+    class Held:  # the search proper, held where it started
+        best, num_iterations, runtime = three, 0, 0.0
+
+    def run(d, limit_s, iterations, k, initial):
+        calls.append((k, d.vehicle_type(0).num_available, initial.num_routes()))
+        if k == 0:
+            return Held
+        return pyvrp.solve(d, MaxIterations(iterations), seed=k, initial_solution=initial,
+                           collect_stats=False)
+
+    best, spent, _, closed = _search_and_close(data, run, three, None, 200)
+    assert best.is_feasible() and best.num_routes() == 2 and closed == 1
+    assert _objective(best) < _objective(three) - 2_000_00 // 2  # a truck less, a longer day
+    # The first try runs with one truck fewer, from the plan without the route taken out.
+    assert calls[1] == (1, 2, 2)
+    assert spent <= 200

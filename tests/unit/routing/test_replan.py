@@ -220,16 +220,21 @@ def test_every_replan_from_where_the_trucks_are_passes_the_check(seed, n_stops, 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_replan_with_the_penalty_moves_fewer_published_stops(engine):
-    moved = {}
-    for penalty in (0, 2000):
-        problem, published = replan_day(21, 30, penalty)
-        plan = solve(problem, time_limit_s=None, max_iterations=200, seed=3, engine=engine,
-                     initial_routes=published["start"])
-        assert check_plan(problem, plan) == []
-        moved[penalty] = plan.search["reassigned"]
-    # Some moves are forced (a truck too full, or too late, for what it was given): few remain.
+    # Over three days: on one day a good morning plan may leave nothing worth moving even
+    # without the penalty.
+    moved = {0: 0, 2000: 0}
+    for day in (21, 22, 23):
+        for penalty in (0, 2000):
+            problem, published = replan_day(day, 30, penalty)
+            plan = solve(problem, time_limit_s=None, max_iterations=200, seed=3, engine=engine,
+                         initial_routes=published["start"])
+            assert check_plan(problem, plan) == []
+            moved[penalty] += plan.search["reassigned"]
+            if penalty:
+                # Some moves are forced (a truck too full, or too late, for what it was given):
+                # few remain.
+                assert plan.search["reassigned"] <= 0.15 * len(published["published"])
     assert moved[2000] < moved[0]
-    assert moved[2000] <= 0.15 * len(published["published"])
 
 
 def test_a_published_route_that_can_no_longer_be_driven_in_order_is_started_from_what_can():
