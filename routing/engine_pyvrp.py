@@ -316,6 +316,9 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
 # 0.6/0.2 and 0.5/0.5 both closed vehicles the search alone kept; neither was better on all three).
 _CLOSE_AFTER = 0.5
 _CLOSE_SLICE = 0.25
+# A try copies PyVRP's matrices (its ProblemData with fewer vehicles): not on days whose
+# matrices take more than this (3,000 farms: 370 MiB, which took the planning past 1 GB).
+_CLOSE_COPY_BYTES = 128 << 20
 
 
 def _objective(solution) -> int:
@@ -330,7 +333,8 @@ def _search_and_close(data, run, start, limit_s: float | None, iterations: int |
     route with the fewest pickups for what its vehicle costs and searches on (a quarter of the
     budget) from the plan without it, with no vehicle type allowed more routes than the plan now
     uses (a type unused keeps one). A cheaper feasible plan is kept. Only where vehicles cost
-    something to use; else the search has the whole budget. ``run(data, limit_s, iterations, k,
+    something to use and the matrices are small enough to copy (``_CLOSE_COPY_BYTES``); else the
+    search has the whole budget. ``run(data, limit_s, iterations, k,
     start)`` runs PyVRP's search (k numbers the runs, for their seeds). Returns the best solution,
     the iterations spent, the search time and how many vehicles the tries closed."""
     started = time.perf_counter()
@@ -348,7 +352,9 @@ def _search_and_close(data, run, start, limit_s: float | None, iterations: int |
         return limit_s is None or limit_s - (time.perf_counter() - started) > 0.05
 
     k = 0
-    closing = any(vt.fixed_cost for vt in data.vehicle_types())
+    n = data.num_locations
+    closing = (any(vt.fixed_cost for vt in data.vehicle_types())
+               and 2 * data.num_profiles * n * n * 8 <= _CLOSE_COPY_BYTES)
     result = run(data, *share(_CLOSE_AFTER if closing else 1.0), k, start)
     best, spent, runtime = result.best, int(result.num_iterations), result.runtime
     tried: set[int] = set()  # routes (by their first pickup) taken out once
