@@ -241,6 +241,7 @@ def problem_to_dict(problem: Problem) -> dict:
         "hub_open_s": problem.hub_open_s,
         "hub_cutoff_s": problem.hub_cutoff_s,
         "reload_duration_s": problem.reload_duration_s,
+        "reassign_penalty": problem.reassign_penalty,
         "durations_s": problem.durations_s.tolist(),
         "distances_m": problem.distances_m.tolist(),
         "stops": [dict(vars(s)) for s in problem.stops],
@@ -260,7 +261,8 @@ def problem_from_dict(data: dict) -> Problem:
         vehicles = tuple(Vehicle(**v) for v in data["vehicles"])
     except TypeError as exc:
         raise ValueError(f"problem: {exc}") from None
-    keys = ("hub_location", "hub_open_s", "hub_cutoff_s", "reload_duration_s", "name")
+    keys = ("hub_location", "hub_open_s", "hub_cutoff_s", "reload_duration_s", "reassign_penalty",
+            "name")
     return Problem(durations_s=data["durations_s"], distances_m=data["distances_m"], stops=stops,
                    vehicles=vehicles, **{k: data[k] for k in keys if k in data})
 

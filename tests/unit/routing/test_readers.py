@@ -1,5 +1,6 @@
 """Readers against small files in tests/data."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -56,6 +57,15 @@ def test_json_round_trip_keeps_the_problem(tmp_path):
     path.write_text(json.dumps(problem_to_dict(problem)))
     again = read(path).problem
     assert again == problem
+    # A re-plan's problem: trucks on the road, pickups published on them, the reassign penalty.
+    stops = [dataclasses.replace(s, published_vehicle=problem.vehicles[0].id) for s in problem.stops]
+    on_road = dataclasses.replace(problem.vehicles[0], start_location=2, start_s=36_000,
+                                  initial_weight_kg=3)
+    replan = dataclasses.replace(problem, stops=tuple(stops), reassign_penalty=2_000,
+                                 vehicles=(on_road, *problem.vehicles[1:]))
+    path.write_text(json.dumps(problem_to_dict(replan)))
+    again = read(path).problem
+    assert again == replan and again.reassign_penalty == 2_000
 
 
 def test_json_reader_names_what_is_wrong(tmp_path):
