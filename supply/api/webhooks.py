@@ -20,6 +20,7 @@ from supply.domain.rules import MAX_LINES_PER_ORDER
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
 from supply.services.platform_messages import (
     PushCombiner,
+    apply_push,
     complete_platform_message,
     count_platform_messages,
     list_platform_messages,
@@ -86,10 +87,18 @@ def receive_push(svc, adapter, cooperative_id: int, platform: str):
         events = adapter.parse(raw)
     except InvalidPayload as exc:
         raise InvalidInput(exc.message, fields=exc.fields, code="invalid_payload") from exc
-    combiner = push_combiner_of(svc)
-    results = combiner.apply(cooperative_id, platform, events, refs_are_skus=isinstance(adapter, GenericAdapter))
-    if combiner.after_commit is None:
+    refs_are_skus = isinstance(adapter, GenericAdapter)
+    if any(event.lines for event in events):
+        # A push carrying order lines records its orders against the figures in its own transaction,
+        # as before; those without (Douyin's and Kuaishou's) are stored together with the others
+        # arriving at the same time.
+        results = apply_push(svc.db, cooperative_id, events, refs_are_skus=refs_are_skus)
         after_push(svc, cooperative_id, platform, results)
+    else:
+        combiner = push_combiner_of(svc)
+        results = combiner.apply(cooperative_id, platform, events, refs_are_skus=refs_are_skus)
+        if combiner.after_commit is None:
+            after_push(svc, cooperative_id, platform, results)
     body, status = adapter.acknowledge(results)
     return json_response(body, status)
 
