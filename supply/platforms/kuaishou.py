@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -93,16 +94,22 @@ class KuaishouAdapter(PlatformAdapter):
         self.name = name
         self._app_key = app_key
         self._key = key
+        self._verified = threading.local()
 
     def verify(self, headers: Mapping[str, str], raw_body: bytes) -> None:
         message = self._decrypt(raw_body)
         app_key = message.get("appKey")
         if app_key is not None and str(app_key) != self._app_key:
             raise InvalidSignature(NOT_OURS)
+        # `parse` of this very body (the same object, in this thread) reads it without decrypting again
+        self._verified.body, self._verified.message = raw_body, message
 
     def parse(self, raw_body: bytes) -> list[PlatformEvent]:
+        verified, message = getattr(self._verified, "body", None), getattr(self._verified, "message", None)
+        self._verified.body = self._verified.message = None
         try:
-            message = self._decrypt(raw_body)
+            if not (verified is raw_body and isinstance(raw_body, bytes)):   # bytes: unchanged since verified
+                message = self._decrypt(raw_body)
         except InvalidSignature as exc:
             raise InvalidPayload("body", exc.message) from None
         try:

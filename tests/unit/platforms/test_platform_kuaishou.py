@@ -153,3 +153,18 @@ def test_every_failure_after_decryption_is_answered_alike_so_no_padding_oracle_i
             adapter.verify({}, raw)
         answers.add(err.value.message)
     assert len(answers) == 1
+
+
+def test_parse_after_verify_reads_only_the_body_verified():
+    adapter = get_adapter("kuaishou", {"app_key": APP_KEY, "message_key": MESSAGE_KEY})
+    first = encrypt(order_message("kwaishop_order_paySuccess", {"oid": 111, "status": 30, "updateTime": 1},
+                                  event_id="e-1"))
+    second = encrypt(order_message("kwaishop_order_paySuccess", {"oid": 222, "status": 30, "updateTime": 2},
+                                   event_id="e-2"))
+    adapter.verify({}, first)
+    assert [(e.message_id, e.external_order_id) for e in adapter.parse(first)] == [("e-1", "111")]
+    adapter.verify({}, first)
+    # another body than the one verified is decrypted for itself
+    assert [(e.message_id, e.external_order_id) for e in adapter.parse(second)] == [("e-2", "222")]
+    with pytest.raises(InvalidPayload):
+        adapter.parse(first[:-4] + b"AAAA")   # not verified: decrypted, and refused as before
