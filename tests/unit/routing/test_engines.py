@@ -214,7 +214,7 @@ def test_pyvrp_closes_a_vehicle_no_single_move_can_close():
     """The closing step alone: the search proper is held at the start (three trucks), and the
     step takes a truck out and finds the two-truck plan."""
     import pyvrp
-    from pyvrp.stop import MaxIterations
+    from pyvrp.stop import MaxIterations, MultipleCriteria, NoImprovement
 
     from routing.engine_pyvrp import _objective, _search_and_close
 
@@ -236,16 +236,19 @@ def test_pyvrp_closes_a_vehicle_no_single_move_can_close():
     class Held:  # the search proper, held where it started
         best, num_iterations, runtime = three, 0, 0.0
 
-    def run(d, limit_s, iterations, k, initial):
-        calls.append((k, d.vehicle_type(0).num_available, initial.num_routes()))
+    def run(d, limit_s, iterations, k, initial, patience=None):
+        calls.append((k, d.vehicle_type(0).num_available, initial.num_routes(), patience))
         if k == 0:
             return Held
-        return pyvrp.solve(d, MaxIterations(iterations), seed=k, initial_solution=initial,
-                           collect_stats=False)
+        stop = MaxIterations(iterations)
+        if patience is not None:
+            stop = MultipleCriteria([stop, NoImprovement(patience)])
+        return pyvrp.solve(d, stop, seed=k, initial_solution=initial, collect_stats=False)
 
     best, spent, _, closed = _search_and_close(data, run, three, None, 200)
     assert best.is_feasible() and best.num_routes() == 2 and closed == 1
     assert _objective(best) < _objective(three) - 2_000_00 // 2  # a truck less, a longer day
-    # The first try runs with one truck fewer, from the plan without the route taken out.
-    assert calls[1] == (1, 2, 2)
+    # The first try runs with one truck fewer, from the plan without the route taken out, and
+    # gives up after 50 iterations without a better plan (a tenth of 200, at least 50).
+    assert calls[1] == (1, 2, 2, 50)
     assert spent <= 200
