@@ -14,6 +14,7 @@ with each row: under load, compare engines at equal limits within one run.
     python benchmarks/coop_routing.py --warm --instances demo-300 --time-limits 10
     python benchmarks/coop_routing.py --smoke            # a small cut, iteration budgets, for CI
 
+``--seeds N`` runs each engine with N seeds from ``--seed``: a row per seed and the mean gap.
 ``--best-known`` runs each engine at the given limits (seeds 0..--seeds-1) and keeps the cheapest
 plan found if it beats the stored one (fewer left out first, then cost).
 """
@@ -145,6 +146,13 @@ def cell(result: dict, best: dict | None) -> str:
     return text
 
 
+def spread(gaps: list[float]) -> str:
+    """The mean gap over seeds, and its range."""
+    if not gaps:
+        return "-"
+    return f"{sum(gaps) / len(gaps):+.1f}% ({min(gaps):+.1f} to {max(gaps):+.1f})"
+
+
 def better(a: dict, b: dict | None) -> bool:
     return b is None or (a["unplanned"], a["cost"]) < (b["unplanned"], b["cost"])
 
@@ -177,19 +185,27 @@ def table(args) -> int:
         if entry is not None:
             best_known_plan(problem, entry)
         for limit in limits:
-            results = {e: run(problem, e, limit, args.seed,
-                              max_iterations=args.iterations if args.smoke else None)
-                       for e in engines}
-            ref = f"{entry['distance_m'] / 1000:,.0f} km {entry['routes_used']}r " \
-                  f"{entry['unplanned']}u" if entry else "-"
-            shown = "budget" if limit is None else f"{limit:g} s"
-            print(f"{name:<18}{shown:>7}  {ref:<{width}}"
-                  + "".join(f"{cell(results[e], entry):<{width}}" for e in engines)
-                  + load_text().split(" on")[0], flush=True)
-            for e, r in results.items():
-                if "failed" in r or r["errors"]:
-                    bad += 1
-                    print(f"  {e}: {r.get('failed') or r['errors']}")
+            gaps: dict[str, list[float]] = {e: [] for e in engines}
+            for seed in range(args.seed, args.seed + args.seeds):
+                results = {e: run(problem, e, limit, seed,
+                                  max_iterations=args.iterations if args.smoke else None)
+                           for e in engines}
+                ref = f"{entry['distance_m'] / 1000:,.0f} km {entry['routes_used']}r " \
+                      f"{entry['unplanned']}u" if entry else "-"
+                shown = "budget" if limit is None else f"{limit:g} s"
+                label = name if args.seeds == 1 else f"{name} s{seed}"
+                print(f"{label:<18}{shown:>7}  {ref:<{width}}"
+                      + "".join(f"{cell(results[e], entry):<{width}}" for e in engines)
+                      + load_text().split(" on")[0], flush=True)
+                for e, r in results.items():
+                    if "failed" in r or r["errors"]:
+                        bad += 1
+                        print(f"  {e}: {r.get('failed') or r['errors']}")
+                    elif entry:
+                        gaps[e].append(100 * (r["cost"] - entry["cost"]) / entry["cost"])
+            if args.seeds > 1 and entry:
+                print(f"{name:<18}{'mean':>7}  {'':<{width}}"
+                      + "".join(f"{spread(gaps[e]):<{width}}" for e in engines))
     return 1 if bad else 0
 
 
@@ -284,7 +300,8 @@ def main(argv=None) -> int:
     parser.add_argument("--engines", default=None,
                         help="comma-separated (default ortools,pyvrp; with --scale: auto)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--seeds", type=int, default=1, help="with --best-known: seeds per engine")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="seeds per engine, from --seed (the table: a row each and the mean)")
     parser.add_argument("--best-known", action="store_true", help="long runs to improve the best known")
     parser.add_argument("--scale", action="store_true", help="3,000 farms: time and memory")
     parser.add_argument("--warm", action="store_true",
