@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -68,7 +69,8 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="60 pushes at 50/s on SQLite, inline jobs")
     parser.add_argument("--pushes", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=500.0, help="pushes a second")
-    parser.add_argument("--threads", type=int, default=32, help="sending threads")
+    parser.add_argument("--threads", type=int, default=64,
+                        help="sending threads (connections kept open; the platforms push over many)")
     parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database")
     parser.add_argument("--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default=None, help="rq workers on this Redis (with --postgres)")
@@ -272,7 +274,8 @@ def main(argv=None) -> int:
         lag = (max(zero_at.values()) - last_reserved) if len(zero_at) == 2 else float("nan")
         print(f"platform links benchmark: {setup}, coop serve x{args.web_workers}; {args.pushes} pushes (Douyin and "
               f"Kuaishou, one order each) at {args.rate:.0f}/s asked, {args.pushes / sending_s:.0f}/s sent; "
-              f"{units} units in stock; {len(failures)} pushes refused")
+              f"{units} units in stock; {len(failures)} pushes refused"
+              + (f" ({dict(Counter(map(str, failures)))})" if failures else ""))
         print(f"  orders recorded {len(rows)}, reserved {len(reserved)} (stock {units}), still awaiting detail {waiting}, "
               f"oversell {max(0, len(reserved) - units)}")
         print(f"  push answered (stored, acknowledged): p50 {percentile(answered, 0.5):.3f} s, "
