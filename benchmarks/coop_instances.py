@@ -166,6 +166,8 @@ def encode(problem: Problem) -> bytes:
             for key, default in defaults.items():
                 if key in item and item[key] == default:
                     del item[key]
+    if data.get("reassign_penalty") == 0:
+        del data["reassign_penalty"]
     raw = json.dumps(data, separators=(",", ":")).encode()
     return gzip.compress(raw, compresslevel=9, mtime=0)
 

@@ -239,7 +239,9 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
     cold = [k for k, p in enumerate(pieces) if p.stop.cold_chain]
 
     def run(data, limit, iterations, seed, initial, optional, patience=None):
-        criteria = [] if patience is None else [NoImprovement(patience)]
+        # ``patience``: iterations (an int) or seconds (a float) without a better plan.
+        criteria = ([] if patience is None else
+                    [NoImprovement(patience) if isinstance(patience, int) else _Stalled(patience)])
         if limit is not None:
             # PyVRP checks the clock between iterations and may overrun slightly: keep time back.
             criteria.append(MaxRuntime(max(0.01, 0.98 * limit - 0.02)))
@@ -312,16 +314,30 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
     return sequences
 
 
-# The search's share of its budget before it tries to close vehicles, and how long a try goes
-# on without finding a better plan before it gives up (a share of the whole budget, counted in
-# iterations). On demo-300, beatty-150 and andorra-pass-300 at the iterations a 10 s plan has,
-# five seeds each: tries of a fixed quarter of the budget gave +1.5%, +0.0% and +1.7% from the best
-# known; tries that give up after a tenth gave +1.0%, +0.1% and +1.2% (a twentieth: +2.3% on demo-300).
-_CLOSE_AFTER = 0.5
+# How long a search goes on without finding a better plan before it stops to try closing a
+# vehicle, and a try before it gives up: a share of the whole budget (iterations, or seconds). On
+# demo-300, beatty-150 and andorra-pass-300 at the iterations a 10 s plan has, five seeds each,
+# against the best known then: tries of a fixed quarter of the budget after half of it gave +1.5%,
+# +0.0% and +1.7%; tries that give up after a tenth gave +1.0%, +0.1% and +1.2% (a twentieth: +2.3%
+# on demo-300). The search itself stops early only when it stalls: at 1,000 farms it still
+# improves at 10 s, and cut at half of it, its plan left out pickups idle vehicles could take.
 _CLOSE_PATIENCE = 0.1
 # A try copies PyVRP's matrices (its ProblemData with fewer vehicles): not on days whose
 # matrices take more than this (3,000 farms: 370 MiB, which took the planning past 1 GB).
 _CLOSE_COPY_BYTES = 128 << 20
+
+
+class _Stalled:
+    """PyVRP stopping criterion: no better plan for ``seconds``."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.best, self.since = seconds, None, time.perf_counter()
+
+    def __call__(self, best_cost) -> bool:
+        now = time.perf_counter()
+        if self.best is None or best_cost < self.best:
+            self.best, self.since = best_cost, now
+        return now - self.since >= self.seconds
 
 
 def _objective(solution) -> int:
@@ -329,19 +345,20 @@ def _objective(solution) -> int:
 
 
 def _search_and_close(data, run, start, limit_s: float | None, iterations: int | None):
-    """PyVRP's search for half the budget, then tries to close vehicles with the rest.
+    """PyVRP's search until it stalls, then tries to close vehicles with what is left.
 
     The search opens a vehicle as soon as that shortens the day, and closes one only when its
-    last pickup moves out, which no single move rewards once routes are full. A try takes out the
-    route with the fewest pickups for what its vehicle costs and searches on from the plan
-    without it, with no vehicle type allowed more routes than the plan now uses (a type unused
-    keeps one), until it finds no better plan for a tenth of the budget. A cheaper feasible plan
-    is kept and the next route tried; routes tried once are not tried again. What is left of the
-    budget then searches the whole fleet from the best plan. Only where vehicles cost something
-    to use and the matrices are small enough to copy (``_CLOSE_COPY_BYTES``); else the search has
-    the whole budget. ``run(data, limit_s, iterations, k, start, patience=None)`` runs PyVRP's
-    search (k numbers the runs, for their seeds). Returns the best solution, the iterations spent,
-    the search time and how many vehicles the tries closed."""
+    last pickup moves out, which no single move rewards once routes are full. Once the search has
+    found no better plan for a tenth of the budget, a try takes out the route with the fewest
+    pickups for what its vehicle costs and searches on from the plan without it, with no vehicle
+    type allowed more routes than the plan now uses (a type unused keeps one), until it too stalls
+    for a tenth of the budget. A cheaper feasible plan is kept and the next route tried; routes
+    tried once are not tried again. What is left of the budget then searches the whole fleet from
+    the best plan. Only where vehicles cost something to use and the matrices are small enough to
+    copy (``_CLOSE_COPY_BYTES``); else the search has the whole budget. ``run(data, limit_s,
+    iterations, k, start, patience=None)`` runs PyVRP's search (k numbers the runs, for their
+    seeds; patience is iterations, an int, or seconds). Returns the best solution, the iterations
+    spent, the search time and how many vehicles the tries closed."""
     started = time.perf_counter()
     spent, runtime = 0, 0.0
 
@@ -360,12 +377,12 @@ def _search_and_close(data, run, start, limit_s: float | None, iterations: int |
     n = data.num_locations
     closing = (any(vt.fixed_cost for vt in data.vehicle_types())
                and 2 * data.num_profiles * n * n * 8 <= _CLOSE_COPY_BYTES)
-    result = run(data, *share(_CLOSE_AFTER if closing else 1.0), k, start)
+    # Iterations (or seconds, with a time limit alone) without a better plan after which a
+    # search stops to try closing a vehicle, or a try gives up.
+    patience = (max(50, int(_CLOSE_PATIENCE * iterations)) if iterations is not None
+                else _CLOSE_PATIENCE * limit_s if limit_s is not None else None)
+    result = run(data, *share(1.0), k, start, patience=patience if closing else None)
     best, spent, runtime = result.best, int(result.num_iterations), result.runtime
-    # Iterations without a better plan after which a try gives up; with a time limit, from the
-    # pace of the search so far.
-    budget = iterations if iterations is not None else spent / max(runtime, 1e-3) * (limit_s or 0)
-    patience = max(50, int(_CLOSE_PATIENCE * budget))
     tried: set[int] = set()  # routes (by their first pickup) taken out once
     closed = 0
     import pyvrp
