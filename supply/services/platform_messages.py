@@ -626,7 +626,12 @@ class PushCombiner:
             for item in group:
                 by_key.setdefault(item[0], []).append(item)
             for key, items in by_key.items():
-                self._apply(key, items)
+                try:
+                    self._apply(key, items)
+                except BaseException as exc:  # noqa: BLE001 - no request is left waiting, the thread goes on
+                    log.exception("a group of %d pushes failed outside its transaction", len(items))
+                    for _, _, slot, _ in items:
+                        slot.fail(exc)
 
     def _apply(self, key: tuple[int, bool], items: list) -> None:
         cooperative_id, refs_are_skus = key
@@ -666,12 +671,14 @@ class _PushSlot:
         self._error: BaseException | None = None
 
     def give(self, results: list[dict]) -> None:
-        self._results = results
-        self._done.set()
+        if not self._done.is_set():
+            self._results = results
+            self._done.set()
 
     def fail(self, error: BaseException) -> None:
-        self._error = error
-        self._done.set()
+        if not self._done.is_set():
+            self._error = error
+            self._done.set()
 
     def wait(self) -> list[dict]:
         self._done.wait()

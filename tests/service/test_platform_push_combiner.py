@@ -127,3 +127,19 @@ def test_the_platform_http_session_reads_the_environments_proxies_once(monkeypat
     assert proxied.proxies.get("https") == "http://proxy.example:3128"
     assert proxied.verify == "/etc/ssl/certs/coop.pem" and not proxied.trust_env
     assert _http_session("http://127.0.0.1:9000").proxies == {}   # NO_PROXY names it
+
+
+def test_no_push_waits_forever_when_what_follows_the_commit_raises_past_its_guard(db):
+    def follow(cooperative_id, platform, results):
+        raise SystemExit("not an Exception")
+
+    combiner = PushCombiner(db, after_commit=follow)
+    with pytest.raises(SystemExit):
+        combiner.apply(1, "douyin", [paid("dy-exit-1", "9001")], refs_are_skus=False)
+    # The push was stored before; the combiner goes on with the next.
+    combiner.after_commit = None
+    answer = combiner.apply(1, "douyin", [paid("dy-exit-2", "9002")], refs_are_skus=False)
+    assert [r["message_id"] for r in answer] == ["dy-exit-2"]
+    with db.transaction() as session:
+        stored = set(session.scalars(select(PlatformMessage.message_id)))
+    assert {"dy-exit-1", "dy-exit-2"} <= stored
