@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import queue
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -26,6 +23,7 @@ from supply.domain.rules import OrderLineRequest, OrderRequest
 from supply.db.session import is_connection_error
 from supply.platforms import InvalidPayload, PlatformEvent
 from supply.platforms.base import refused_event
+from supply.services.group_commit import GroupCommit
 from supply.services.orders import (
     OrderOutcome,
     cancel_order_by_external_id,
@@ -567,88 +565,41 @@ def _jsonable(value):
 
 # -- pushes arriving together ------------------------------------------------------------------------
 
-class PushCombiner:
-    """Groups the pushes that arrive together in one process into one transaction.
+class PushCombiner(GroupCommit):
+    """Groups the pushes that arrive together in one process into one transaction (`GroupCommit`).
 
     Under a spike each push would otherwise cost its own transaction: a connection check, a savepoint,
     a read of the settled versions, an insert and a commit, several round trips for a single message.
-    Here a request queues its push's events (verified and read already) and waits; one thread takes
-    whatever is queued for a cooperative, applies it all with `apply_push` as one push (each event
-    still decided as it would be alone, in arrival order) and commits, and only then hands each
-    request its results, so a push acknowledged is always stored. A request waits at most one
-    transaction more than it would alone. `after_commit(cooperative_id, platform, results)`, when
-    given, runs in that thread after the commit, once per platform of the group with the results of
-    its pushes (the order-detail job of every push in the group), before the requests are answered.
+    Here a request queues its push's events (verified and read already) and waits; the group's thread
+    applies what is queued for a cooperative with `apply_push` as one push (each event still decided
+    as it would be alone, in arrival order), commits, and only then hands each request its results.
+    `after_commit(cooperative_id, platform, results)`, when given, runs in that thread after the
+    commit, once per platform of the group with the results of its pushes (the order-detail job of
+    every push in the group), before the requests are answered.
     """
 
+    thread_name = "push-combiner"
+
     def __init__(self, database, *, max_events: int = 500, idle_s: float = 10.0, after_commit=None):
+        super().__init__(max_size=max_events, idle_s=idle_s)
         self.database = database
-        self.max_events = max_events
-        self.idle_s = idle_s
         self.after_commit = after_commit
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
 
     def apply(self, cooperative_id: int, platform: str, events: list[PlatformEvent], *,
               refs_are_skus: bool) -> list[dict]:
         """`apply_push(...)` of this push (from `platform`'s address), committed with the others queued
         meanwhile."""
-        slot = _PushSlot()
-        with self._lock:  # the thread only stops under this lock, and only with nothing queued
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="push-combiner", daemon=True)
-                self._thread.start()
-            self._queue.put(((cooperative_id, refs_are_skus), events, slot, platform))
-        return slot.wait()
+        return self.submit((cooperative_id, refs_are_skus), (events, platform))
 
-    def _run(self) -> None:
-        while True:
-            try:
-                group = [self._queue.get(timeout=self.idle_s)]
-            except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():
-                        self._thread = None
-                        return
-                continue
-            count = len(group[0][1])
-            while count < self.max_events:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                group.append(item)
-                count += len(item[1])
-            by_key: dict[tuple[int, bool], list] = {}
-            for item in group:
-                by_key.setdefault(item[0], []).append(item)
-            for key, items in by_key.items():
-                try:
-                    self._apply(key, items)
-                except BaseException as exc:  # noqa: BLE001 - no request is left waiting, the thread goes on
-                    log.exception("a group of %d pushes failed outside its transaction", len(items))
-                    for _, _, slot, _ in items:
-                        slot.fail(exc)
+    def size(self, item) -> int:
+        return len(item[0])
 
-    def _apply(self, key: tuple[int, bool], items: list) -> None:
+    def commit(self, key: tuple[int, bool], items: list) -> list[list[dict]]:
         cooperative_id, refs_are_skus = key
-        try:
-            results = apply_push(self.database, cooperative_id,
-                                 [event for _, events, _, _ in items for event in events], refs_are_skus=refs_are_skus)
-        except Exception as exc:  # noqa: BLE001 - handed to the waiting requests
-            if len(items) == 1 or isinstance(exc, ServiceUnavailable):
-                for _, _, slot, _ in items:
-                    slot.fail(exc)
-                return
-            # One push broke the group's transaction: apply each alone, so only that one fails.
-            for item in items:
-                self._apply(key, [item])
-            return
+        results = apply_push(self.database, cooperative_id, [e for events, _ in items for e in events],
+                             refs_are_skus=refs_are_skus)
         per_push, per_platform, start = [], {}, 0
-        for _, events, _, platform in items:
+        for events, platform in items:
             per_push.append(results[start:start + len(events)])
             per_platform.setdefault(platform, []).extend(per_push[-1])
             start += len(events)
@@ -658,30 +609,4 @@ class PushCombiner:
                     self.after_commit(cooperative_id, platform, platform_results)
                 except Exception:  # the pushes are stored; what follows them is the sweep's to retry
                     log.exception("what follows %d stored %s pushes failed", len(items), platform)
-        for (_, _, slot, _), push_results in zip(items, per_push):
-            slot.give(push_results)
-
-
-class _PushSlot:
-    __slots__ = ("_done", "_results", "_error")
-
-    def __init__(self):
-        self._done = threading.Event()
-        self._results: list[dict] | None = None
-        self._error: BaseException | None = None
-
-    def give(self, results: list[dict]) -> None:
-        if not self._done.is_set():
-            self._results = results
-            self._done.set()
-
-    def fail(self, error: BaseException) -> None:
-        if not self._done.is_set():
-            self._error = error
-            self._done.set()
-
-    def wait(self) -> list[dict]:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._results
+        return per_push
