@@ -303,8 +303,7 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
         raise SearchFailed(
             f"PyVRP found no feasible plan in {iterations} iterations "
             f"({len(pieces)} pickups, {len(problem.vehicles)} vehicles)")
-    left_out = best.uncollected_prizes() if optional_model else 0
-    search["objective"] = int(best.distance_cost() + best.fixed_vehicle_cost() + left_out) * scale
+    search["objective"] = _objective(best) * scale  # prizes are 0 where every pickup is required
 
     sequences: list[list[int | None]] = [[] for _ in problem.vehicles]
     free = [list(m) for m in members]

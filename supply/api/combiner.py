@@ -2,22 +2,14 @@
 (supply.api.fastlane) and the documented view (POST /api/v1/orders)."""
 from __future__ import annotations
 
-import threading
-
 from supply.domain.rules import OrderRequest
-from supply.services.group_commit import GroupCommit
+from supply.services.group_commit import GroupCommit, shared
 from supply.services.orders import OrderOutcome, record_orders
-
-_combiner_lock = threading.Lock()
 
 
 def order_combiner_of(ctx) -> OrderCombiner:
     """The combiner of the app whose services are `ctx` (created on first use)."""
-    combiner = ctx.extras.get("order_combiner")
-    if combiner is None:
-        with _combiner_lock:
-            combiner = ctx.extras.setdefault("order_combiner", OrderCombiner(ctx.db))
-    return combiner
+    return shared(ctx, "order_combiner", lambda: OrderCombiner(ctx.db))
 
 
 class OrderCombiner(GroupCommit):

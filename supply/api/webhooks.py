@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from flask import request
 from flask.views import MethodView
@@ -18,6 +17,7 @@ from supply.api.util import coop_id, json_response
 from supply.domain.errors import InvalidInput, NotFound, Unauthorized
 from supply.domain.rules import MAX_LINES_PER_ORDER
 from supply.platforms import GenericAdapter, InvalidPayload, InvalidSignature
+from supply.services.group_commit import shared
 from supply.services.platform_messages import (
     PushCombiner,
     apply_push,
@@ -103,22 +103,16 @@ def receive_push(svc, adapter, cooperative_id: int, platform: str):
     return json_response(body, status)
 
 
-_combiner_lock = threading.Lock()
-
-
 def push_combiner_of(svc) -> PushCombiner:
     """The push combiner of the app whose services are `svc` (created on first use): the pushes that
     arrive together are stored in one transaction. With Redis their order-detail job is asked once per
     group, from the combiner's thread; without, each request runs its own inline, as before."""
-    combiner = svc.extras.get("push_combiner")
-    if combiner is None:
-        with _combiner_lock:
-            combiner = svc.extras.get("push_combiner")
-            if combiner is None:
-                follow = (lambda cooperative_id, platform, results: after_push(svc, cooperative_id, platform, results)) \
-                    if svc.settings.redis_url else None
-                combiner = svc.extras.setdefault("push_combiner", PushCombiner(svc.db, after_commit=follow))
-    return combiner
+    def make() -> PushCombiner:
+        follow = (lambda cooperative_id, platform, results: after_push(svc, cooperative_id, platform, results)) \
+            if svc.settings.redis_url else None
+        return PushCombiner(svc.db, after_commit=follow)
+
+    return shared(svc, "push_combiner", make)
 
 
 class MappingIn(Schema):

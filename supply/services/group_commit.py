@@ -20,6 +20,20 @@ from supply.domain.errors import ServiceUnavailable
 log = logging.getLogger(__name__)
 
 
+_shared_lock = threading.Lock()
+
+
+def shared(ctx, key: str, make):
+    """The group committer `key` of the app whose services are `ctx`, made by `make()` on first use."""
+    found = ctx.extras.get(key)
+    if found is None:
+        with _shared_lock:
+            found = ctx.extras.get(key)
+            if found is None:
+                found = ctx.extras.setdefault(key, make())
+    return found
+
+
 class GroupCommit:
     """Subclasses give `commit(key, items) -> results` (one per item, in order; raising fails the
     group) and, where an item weighs more than one, `size(item)`."""
