@@ -203,7 +203,142 @@ def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
     return data, list(groups.values())
 
 
+# Searches run side by side, each in a process of its own with a seed of its own; the cheapest
+# plan is kept. PyVRP's search is single-threaded, and runs of one day with different seeds
+# differ by several percent (demo-300 at 10 s: +3.7% to +15.5% from the best known over three
+# seeds), so a second search on the second core is worth more than anything one search can do
+# with it. A fixed number, not the machine's core count: a seeded, budgeted plan must be the same
+# on every machine (on one core the searches share it and each gets half the time).
+PARALLEL_SEARCHES = 2
+# Only where each search's copy of the matrices stays small (3,000 farms keep one search: two
+# would take the planning past 1 GB).
+_PARALLEL_BYTES = 128 << 20
+# Seeds of the searches after the first, spread far apart.
+_SEED_STRIDE = 104_729
+
+
 def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, seed: int,
+                 max_iterations: int | None, search: dict, start=None,
+                 searches: int | None = None):
+    """PyVRP's plan: ``searches`` (``PARALLEL_SEARCHES``) searches side by side, each with its
+    own seed (the first with ``seed``, and from ``start`` when given), in forked processes; the
+    one whose plan costs least (penalties of left-out pickups included) wins, the first on a
+    tie, so a seeded, budgeted plan repeats. One search where the matrices are large or the
+    platform cannot fork. ``search`` gets the winner's figures and
+    ``searches``, ``search_won`` (which search won, 0 the first) and ``search_objectives``."""
+    searches = PARALLEL_SEARCHES if searches is None else searches
+    n = len(pieces) + len(problem.vehicles) + 3
+    if searches > 1 and 4 * n * n * 8 > _PARALLEL_BYTES:
+        searches = 1
+    seeds = [(seed + _SEED_STRIDE * k) % 2**31 for k in range(searches)]
+    # From a given start (the published plan) the first search starts there and the others
+    # from nothing: a start the search cannot improve on (a van packed with the morning's cold
+    # pickups, where no single move swaps one for a late one) does not hold the plan back.
+    calls = [(lambda s=s, k=k: _one_search(problem, pieces, limit_s, s, max_iterations,
+                                           start if k == 0 else None))
+             for k, s in enumerate(seeds)]
+    outcomes = run_side_by_side(calls)
+    found = [(o[0], k) for k, o in enumerate(outcomes) if not isinstance(o, BaseException)]
+    if not found:
+        raise outcomes[0]
+    objective, won = min(found)
+    sequences, figures = outcomes[won][1], outcomes[won][2]
+    search.update(figures)
+    search.update(searches=len(calls), search_won=won,
+                  search_objectives=[None if isinstance(o, BaseException) else o[0]
+                                     for o in outcomes])
+    return sequences
+
+
+def run_side_by_side(calls: list) -> list:
+    """Run each call; the first here, the others each in a forked process at the same time.
+    Returns what each returned, or the exception it raised (a process that died or could not
+    start gives a RuntimeError). Without ``fork`` (or inside a daemonic process, which may not
+    have children) the calls after the first are skipped, each with a RuntimeError."""
+    import multiprocessing as mp
+
+    if len(calls) == 1:
+        return [_outcome(calls[0])]
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:
+        ctx = None
+    children = []
+    for call in calls[1:]:
+        if ctx is None or mp.current_process().daemon:
+            children.append(None)
+            continue
+        receive, send = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=_child, args=(call, send), daemon=True)
+        try:
+            process.start()
+        except OSError:
+            children.append(None)
+            continue
+        send.close()
+        children.append((process, receive))
+    try:
+        outcomes = [_outcome(calls[0])]
+        for child in children:
+            if child is None:
+                outcomes.append(RuntimeError("no process for this search"))
+                continue
+            process, receive = child
+            try:
+                outcomes.append(receive.recv())
+            except (EOFError, OSError):
+                process.join(timeout=5)
+                outcomes.append(RuntimeError(f"the search's process ended ({process.exitcode})"))
+        return outcomes
+    finally:
+        for child in children:
+            if child is not None:
+                child[1].close()
+                child[0].join(timeout=5)
+                if child[0].is_alive():
+                    child[0].kill()
+                    child[0].join()
+
+
+def _outcome(call):
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - handed to the caller, which decides
+        return exc
+
+
+def _child(call, send) -> None:
+    _die_with_parent()
+    try:
+        send.send(_outcome(call))
+    except Exception as exc:  # noqa: BLE001 - e.g. an exception that does not pickle
+        send.send(RuntimeError(f"the search's result could not be sent: {exc!r}"))
+    finally:
+        send.close()
+
+
+def _die_with_parent() -> None:
+    """On Linux, the child gets SIGKILL when its parent dies (a planning job killed mid-search
+    leaves no search behind)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _one_search(problem: Problem, pieces: list[_Piece], limit_s: float | None, seed: int,
+                max_iterations: int | None, start=None):
+    """One search; returns (objective, sequences, figures)."""
+    search: dict = {}
+    sequences = _search_once(problem, pieces, limit_s, seed, max_iterations, search, start)
+    return search["objective"], sequences, search
+
+
+def _search_once(problem: Problem, pieces: list[_Piece], limit_s: float | None, seed: int,
                  max_iterations: int | None, search: dict, start=None):
     import pyvrp
     from pyvrp.exceptions import PenaltyBoundWarning
@@ -385,6 +520,7 @@ def _search_and_close(data, run, start, limit_s: float | None, iterations: int |
     tried: set[int] = set()  # routes (by their first pickup) taken out once
     closed = 0
     import pyvrp
+    from pyvrp.exceptions import PenaltyBoundWarning
 
     while closing and left() and best.is_feasible():
         routes = list(best.routes())
@@ -404,7 +540,10 @@ def _search_and_close(data, run, start, limit_s: float | None, iterations: int |
                                             for t, vt in enumerate(data.vehicle_types())])
         kept = [_copy_route(fewer, r) for j, r in enumerate(routes) if j != drop]
         k += 1
-        result = run(fewer, *share(1.0), k, pyvrp.Solution(fewer, kept), patience=patience)
+        with warnings.catch_warnings():
+            # Fewer vehicles than the plan needs make the penalties climb to their bound: expected.
+            warnings.simplefilter("ignore", PenaltyBoundWarning)
+            result = run(fewer, *share(1.0), k, pyvrp.Solution(fewer, kept), patience=patience)
         spent, runtime = spent + int(result.num_iterations), runtime + result.runtime
         if result.best.is_feasible() and _objective(result.best) < _objective(best):
             best = pyvrp.Solution(data, [_copy_route(data, r) for r in result.best.routes()])

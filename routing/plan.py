@@ -87,7 +87,10 @@ class Plan:
     ``engine`` names the solver that produced the routes; ``search`` holds its figures: why the
     engine was chosen (``engine_reason``), ``seed``, ``time_limit_s``, ``max_iterations``, the
     ``iterations`` done, ``search_time_s``, what stopped it (``stopped_by``) and the engine's
-    ``objective`` (1/1000 currency unit, penalties of left-out pickups included).
+    ``objective`` (1/1000 currency unit, penalties of left-out pickups included). PyVRP runs
+    ``searches`` side by side and keeps the cheapest: ``search_won`` says which (0 the first,
+    the one from ``seed``), ``search_objectives`` what each found; the other figures are the
+    winner's.
     """
 
     routes: tuple[Route, ...]

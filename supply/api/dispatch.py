@@ -226,7 +226,9 @@ class PlanOut(Schema):
     replan_reason = fields.String(allow_none=True)
     engine = fields.String(allow_none=True)
     search = fields.Dict(metadata={"description": "how the plan was searched: engine_reason, seed, time_limit_s, "
-                                                  "max_iterations, iterations, search_time_s, stopped_by, objective"})
+                                                  "max_iterations, iterations, search_time_s, stopped_by, objective; "
+                                                  "with PyVRP also searches, search_won, "
+                                                  "search_objectives, vehicles_closed"})
     cost = fields.Float(allow_none=True)
     distance_m = fields.Integer()
     duration_s = fields.Integer()
