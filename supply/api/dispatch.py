@@ -24,7 +24,7 @@ from supply.services.fleet import (
     register_vehicle,
 )
 from supply.services.pickups import confirm_pickup, count_pickups, list_pickups
-from supply.services.planning import check_plan_request
+from supply.services.planning import DEFAULT_TIME_LIMIT_S, check_plan_request
 from supply.services.plans import get_plan, get_route_for, publish_plan, serialize_plan, serialize_route
 from supply.services.quality import REJECT_REASONS
 
@@ -148,7 +148,8 @@ class PlanIn(Schema):
     date = fields.Date(required=True)
     vehicle_ids = fields.List(Id(), load_default=None, validate=validate.Length(1, 500))
     time_limit_s = Number(load_default=None, validate=validate.Range(1, 600),
-                          metadata={"description": "wall-clock limit of the search (default 10 s unless max_iterations is given)"})
+                          metadata={"description": f"wall-clock limit of the search (default "
+                                                   f"{DEFAULT_TIME_LIMIT_S:g} s unless max_iterations is given)"})
     seed = Int(0, 2**31 - 1, load_default=0)
     max_iterations = Int(1, 1_000_000, load_default=None, allow_none=True,
                          metadata={"description": "bound the search by its own work: with no time limit, the same "

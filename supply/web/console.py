@@ -142,13 +142,15 @@ def job(job_id: str):
 @signed_in("manager")
 def plans():
     from supply.services.fleet import list_hubs
+    from supply.services.planning import DEFAULT_TIME_LIMIT_S
     from supply.services.web import list_plans
 
     day = _day() if request.args.get("date") else None
     with services().db.transaction() as db:
         rows = list_plans(db, _coop(), on=day)
         hubs = list_hubs(db, _coop())
-    return render_template("console_plans.html", plans=rows, hubs=hubs, day=day or _day())
+    return render_template("console_plans.html", plans=rows, hubs=hubs, day=day or _day(),
+                           default_time_limit_s=DEFAULT_TIME_LIMIT_S)
 
 
 @bp.post("/plans")

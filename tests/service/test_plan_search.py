@@ -25,6 +25,10 @@ def test_a_seeded_budgeted_plan_repeats_and_shows_its_engine_seed_budget_and_fig
     assert (search["seed"], search["max_iterations"], search["time_limit_s"]) == (7, 50, None)
     assert search["iterations"] == 50 and search["stopped_by"] == "iterations"
     assert search["objective"] >= 0 and search["solve_time_s"] >= 0
+    # Two searches side by side; the plan is the cheaper one's, and so is the objective recorded.
+    assert search["searches"] == 2 and search["objective"] == min(search["search_objectives"])
+    assert search == {**again["search"], "solve_time_s": search["solve_time_s"],
+                      "search_time_s": search["search_time_s"]}
     assert [[(s["farm_id"], s["kind"]) for s in r["stops"]] for r in first["routes"]] == \
         [[(s["farm_id"], s["kind"]) for s in r["stops"]] for r in again["routes"]]
     assert first["distance_m"] == again["distance_m"] > 0
@@ -55,3 +59,24 @@ def test_a_new_version_starts_from_the_published_plan(client, tokens):
     # From a plan that was already good, a short search keeps it as good.
     assert second["cost"] <= first["cost"]
     assert len(second["unplanned"]) <= len(first["unplanned"])
+
+
+def test_a_plan_asked_for_without_a_limit_searches_for_the_default_limit(client, tokens, monkeypatch):
+    from supply.services import planning
+
+    manager = auth(tokens["manager"])
+    day = build_day(client, tokens, publish=False)
+    for p in day["pickups"]:
+        assert client.post(f"/api/v1/pickups/{p['id']}/confirm", json={"quantity_ready": p["quantity"]},
+                           headers=manager).status_code == 200
+    asked = []
+    real = planning.solve
+
+    def recorded(problem, *, time_limit_s, **kwargs):
+        asked.append(time_limit_s)
+        return real(problem, time_limit_s=None, **{**kwargs, "max_iterations": 20})
+
+    monkeypatch.setattr(planning, "solve", recorded)
+    plan(client, manager, day["hub"]["id"])
+    plan(client, manager, day["hub"]["id"], time_limit_s=3)
+    assert asked == [planning.DEFAULT_TIME_LIMIT_S, 3]

@@ -86,6 +86,7 @@ def test_a_plan_is_made_compared_mapped_and_published_from_the_console(client, t
     assert EVIL not in plan_page and "&lt;script&gt;alert(1)&lt;/script&gt;" in plan_page
     versions = client.get(f"/m/plans?date={DAY}").get_data(as_text=True)
     assert versions.count("<tr data-plan-id=") == 2 and versions.count(">草稿<") == 2
+    assert 'name="time_limit_s" value="45"' in versions  # the planning job's default limit
     plan_id = plan_url.rsplit("/", 1)[1]
     assert _form(client, f"/m/plans/{plan_id}/publish", {}).status_code == 302
     versions = client.get(f"/m/plans?date={DAY}").get_data(as_text=True)
