@@ -194,9 +194,14 @@ def table(args) -> int:
                       f"{entry['unplanned']}u" if entry else "-"
                 shown = "budget" if limit is None else f"{limit:g} s"
                 label = name if args.seeds == 1 else f"{name} s{seed}"
+                # The iterations of each plan's search (PyVRP: the winning search's) show how
+                # much work the limit bought on this machine at this moment.
+                done = " ".join(f"{r['iterations']:,}" for r in results.values()
+                                if r.get("iterations") is not None)
                 print(f"{label:<18}{shown:>7}  {ref:<{width}}"
                       + "".join(f"{cell(results[e], entry):<{width}}" for e in engines)
-                      + load_text().split(" on")[0], flush=True)
+                      + load_text().split(" on")[0] + (f", iterations {done}" if done else ""),
+                      flush=True)
                 for e, r in results.items():
                     if "failed" in r or r["errors"]:
                         bad += 1

@@ -47,15 +47,30 @@ def _pyvrp_limit(problem: Problem) -> tuple[str, bool] | None:
     if free:
         return (f"vehicle {free[0]!r} costs nothing per km, so PyVRP's distances cannot carry "
                 f"the reassign penalty", True)
-    keys = {(v.refrigerated, v.id if v.id in owners else None, v.cost_per_km)
-            for v in problem.vehicles}
-    n = len(problem.stops) + len(problem.vehicles) + 2
-    need = (len(keys) + 1) * 3 * n * n * 8
+    need = _matrix_bytes(problem, len(problem.stops))
     if need > _PYVRP_PROFILE_BYTES:
-        return (f"the reassign penalty needs {len(keys)} routing profiles in PyVRP "
+        return (f"the reassign penalty needs {_profiles(problem)} routing profiles in PyVRP "
                 f"({need >> 20} MiB of matrices, more than {_PYVRP_PROFILE_BYTES >> 20} MiB)",
                 False)
     return None
+
+
+def _profiles(problem: Problem) -> int:
+    """How many routing profiles PyVRP gets: one per per-km cost and vehicle with published
+    pickups under a reassign penalty, else the plain one and the one without cooling."""
+    ids = {v.id for v in problem.vehicles}
+    owners = ({s.published_vehicle for s in problem.stops} & ids) if problem.reassign_penalty else set()
+    if not owners:
+        return 2
+    return len({(v.refrigerated, v.id if v.id in owners else None, v.cost_per_km)
+                for v in problem.vehicles})
+
+
+def _matrix_bytes(problem: Problem, n_pieces: int) -> int:
+    """About what PyVRP's matrices of the problem take (its copy of each profile's distances and
+    durations, and the model's)."""
+    n = n_pieces + len(problem.vehicles) + 2
+    return (_profiles(problem) + 1) * 3 * n * n * 8
 
 
 # Prizes and costs PyVRP adds up stay far below 2**63 when multiplied by its penalty weights.
@@ -227,8 +242,7 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
     platform cannot fork. ``search`` gets the winner's figures and
     ``searches``, ``search_won`` (which search won, 0 the first) and ``search_objectives``."""
     searches = PARALLEL_SEARCHES if searches is None else searches
-    n = len(pieces) + len(problem.vehicles) + 3
-    if searches > 1 and 4 * n * n * 8 > _PARALLEL_BYTES:
+    if searches > 1 and _matrix_bytes(problem, len(pieces)) > _PARALLEL_BYTES:
         searches = 1
     seeds = [(seed + _SEED_STRIDE * k) % 2**31 for k in range(searches)]
     # From a given start (the published plan) the first search starts there and the others
