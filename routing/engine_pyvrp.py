@@ -221,9 +221,9 @@ def _pyvrp_data(problem: Problem, pieces: list[_Piece], required: bool = False):
 # Searches run side by side, each in a process of its own with a seed of its own; the cheapest
 # plan is kept. PyVRP's search is single-threaded, and runs of one day with different seeds
 # differ by several percent (demo-300 at 10 s: +3.7% to +15.5% from the best known over three
-# seeds), so a second search on the second core is worth more than anything one search can do
-# with it. A fixed number, not the machine's core count: a seeded, budgeted plan must be the same
-# on every machine (on one core the searches share it and each gets half the time).
+# seeds), so a second search on the second core makes an unlucky search matter less. A fixed
+# number, not the machine's core count: a seeded, budgeted plan must be the same on every
+# machine (on one core the searches share it and each gets half the time).
 PARALLEL_SEARCHES = 2
 # Only where each search's copy of the matrices stays small (3,000 farms keep one search: two
 # would take the planning past 1 GB).
@@ -261,6 +261,10 @@ def _solve_pyvrp(problem: Problem, pieces: list[_Piece], limit_s: float | None, 
     search.update(searches=len(calls), search_won=won,
                   search_objectives=[None if isinstance(o, BaseException) else o[0]
                                      for o in outcomes])
+    failed = {k: f"{type(o).__name__}: {o}" for k, o in enumerate(outcomes)
+              if isinstance(o, BaseException)}
+    if failed:
+        search["searches_failed"] = failed
     return sequences
 
 
@@ -291,6 +295,7 @@ def run_side_by_side(calls: list) -> list:
             continue
         send.close()
         children.append((process, receive))
+    answered = False
     try:
         outcomes = [_outcome(calls[0])]
         for child in children:
@@ -303,12 +308,16 @@ def run_side_by_side(calls: list) -> list:
             except (EOFError, OSError):
                 process.join(timeout=5)
                 outcomes.append(RuntimeError(f"the search's process ended ({process.exitcode})"))
+        answered = True
         return outcomes
     finally:
+        # A child that has answered ends by itself; one still searching when this process stops
+        # (an interrupt) is killed at once.
         for child in children:
             if child is not None:
                 child[1].close()
-                child[0].join(timeout=5)
+                if answered:
+                    child[0].join(timeout=5)
                 if child[0].is_alive():
                     child[0].kill()
                     child[0].join()
