@@ -13,6 +13,7 @@ with each row: under load, compare engines at equal limits within one run.
     python benchmarks/coop_routing.py --scale            # 3,000 farms: prepare + solve, time, memory
     python benchmarks/coop_routing.py --warm --instances demo-300 --time-limits 10 --publish-limit 60
     python benchmarks/coop_routing.py --smoke            # a small cut, iteration budgets, for CI
+    python benchmarks/coop_routing.py --time-limits 10 --searches 1   # one PyVRP search, not two
 
 ``--seeds N`` runs each engine with N seeds from ``--seed``: a row per seed and the mean gap.
 ``--best-known`` runs each engine at the given limits (seeds 0..--seeds-1) and keeps the cheapest
@@ -318,7 +319,13 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true",
                         help=f"{SMOKE} under an iteration budget, every plan checked")
     parser.add_argument("--iterations", type=int, default=300, help="budget with --smoke")
+    parser.add_argument("--searches", type=int, default=None,
+                        help="PyVRP searches side by side (default: routing's PARALLEL_SEARCHES, 2)")
     args = parser.parse_args(argv)
+    if args.searches is not None:
+        import routing.engine_pyvrp
+
+        routing.engine_pyvrp.PARALLEL_SEARCHES = args.searches
     if args.engines is None:
         args.engines = "auto" if args.scale else "ortools,pyvrp"
     if args.smoke:
