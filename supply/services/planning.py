@@ -44,7 +44,7 @@ PLANNABLE = ("confirmed", "short")
 REASSIGN_PENALTY = 2000
 # The search's wall-clock limit when a plan is asked for without one. A plan is published within
 # a minute of a spike: the rest of the minute goes to allocating, reading the day and storing
-# the plan (3,000 farms: 49 s in all at this limit, benchmarks/coop_routing.py --scale). The
+# the plan (3,000 farms: 52 s in all at this limit, benchmarks/coop_routing.py --scale). The
 # longer the search, the cheaper the plan: on the cooperative's own days PyVRP's plans at 45 s
 # were 2.8% from the best known on demo-300 and 3.1% at 1,000 farms (where they leave out as few
 # pickups as the best known at one seed of three), against 4.2% and 9.9% at 10 s
