@@ -11,12 +11,18 @@ def plan(client, manager, hub_id, **search) -> dict:
     return client.get(f"/api/v1/dispatch-plans/{job['result']['plan_id']}", headers=manager).get_json()
 
 
-def test_a_seeded_budgeted_plan_repeats_and_shows_its_engine_seed_budget_and_figures(client, tokens):
-    manager = auth(tokens["manager"])
+def confirmed_day(client, tokens, manager) -> dict:
+    """A day whose pickups are all confirmed as ready, not yet planned."""
     day = build_day(client, tokens, publish=False)
     for p in day["pickups"]:
         assert client.post(f"/api/v1/pickups/{p['id']}/confirm", json={"quantity_ready": p["quantity"]},
                            headers=manager).status_code == 200
+    return day
+
+
+def test_a_seeded_budgeted_plan_repeats_and_shows_its_engine_seed_budget_and_figures(client, tokens):
+    manager = auth(tokens["manager"])
+    day = confirmed_day(client, tokens, manager)
     first = plan(client, manager, day["hub"]["id"], seed=7, max_iterations=50)
     again = plan(client, manager, day["hub"]["id"], seed=7, max_iterations=50)
     assert (first["version"], again["version"]) == (1, 2)
@@ -47,10 +53,7 @@ def test_plan_search_arguments_out_of_range_are_refused(client, tokens):
 
 def test_a_new_version_starts_from_the_published_plan(client, tokens):
     manager = auth(tokens["manager"])
-    day = build_day(client, tokens, publish=False)
-    for p in day["pickups"]:
-        assert client.post(f"/api/v1/pickups/{p['id']}/confirm", json={"quantity_ready": p["quantity"]},
-                           headers=manager).status_code == 200
+    day = confirmed_day(client, tokens, manager)
     first = plan(client, manager, day["hub"]["id"], max_iterations=50)
     assert first["search"]["warm_start"] is False
     assert client.post(f"/api/v1/dispatch-plans/{first['id']}/publish", headers=manager).status_code == 200
@@ -65,10 +68,7 @@ def test_a_plan_asked_for_without_a_limit_searches_for_the_default_limit(client,
     from supply.services import planning
 
     manager = auth(tokens["manager"])
-    day = build_day(client, tokens, publish=False)
-    for p in day["pickups"]:
-        assert client.post(f"/api/v1/pickups/{p['id']}/confirm", json={"quantity_ready": p["quantity"]},
-                           headers=manager).status_code == 200
+    day = confirmed_day(client, tokens, manager)
     asked = []
     real = planning.solve
 
