@@ -15,7 +15,7 @@ from supply.api.util import actor, coop_id
 from supply.domain.allocation import POLICIES
 from supply.jobs import get_job, submit_job
 from supply.services.auth import create_driver
-from supply.services.collection import close_road, collect_stop
+from supply.services.collection import close_road, collect_stop, report_position
 from supply.services.fleet import (
     HubInput,
     list_hubs,
@@ -191,6 +191,13 @@ class StopOut(Schema):
     items = fields.List(fields.Nested(StopItemOut))
 
 
+class LastPositionOut(Schema):
+    lat = fields.Float()
+    lon = fields.Float()
+    accuracy_m = fields.Float(allow_none=True)
+    reported_at = fields.DateTime()
+
+
 class RouteOut(Schema):
     id = fields.Integer()
     plan_id = fields.Integer()
@@ -205,6 +212,8 @@ class RouteOut(Schema):
     duration_s = fields.Integer()
     trips = fields.Integer()
     stops = fields.List(fields.Nested(StopOut))
+    last_position = fields.Nested(LastPositionOut, allow_none=True, metadata={
+        "description": "where the driver last reported the vehicle on the plan's day (POST .../position)"})
 
 
 class UnplannedOut(Schema):
@@ -267,6 +276,28 @@ class CollectedOut(Schema):
     collected = fields.Dict(keys=fields.String(), values=fields.Integer())
     rejected = fields.Dict(keys=fields.String(), values=fields.Integer())
     orders = fields.List(fields.Dict())
+
+
+class PositionIn(Schema):
+    lat = Number(required=True, validate=validate.Range(-90, 90), metadata={"description": "WGS-84 degrees"})
+    lon = Number(required=True, validate=validate.Range(-180, 180), metadata={"description": "WGS-84 degrees"})
+    accuracy_m = Number(load_default=None, validate=validate.Range(0, 100_000),
+                        metadata={"description": "the phone's estimate of its error, metres"})
+    reported_at = fields.AwareDateTime(load_default=None, metadata={
+        "description": "when the vehicle was there (default: now); on the route's day, not in the future"})
+
+
+class PositionOut(Schema):
+    id = fields.Integer()
+    route_id = fields.Integer()
+    vehicle_id = fields.Integer()
+    lat = fields.Float()
+    lon = fields.Float()
+    accuracy_m = fields.Float(allow_none=True)
+    reported_at = fields.DateTime()
+    received_at = fields.DateTime()
+    road_distance_m = fields.Float(allow_none=True, metadata={"description": "from the nearest road, metres"})
+    replayed = fields.Boolean(metadata={"description": "the same report was received before"})
 
 
 class ClosureIn(Schema):
@@ -477,6 +508,21 @@ class StopCollected(MethodView):
             rejects.setdefault(line["sku"], []).append(line)
         with services().db.transaction() as session:
             return collect_stop(session, g.principal, stop_id, quantities, rejects, grades)
+
+
+@blp.route("/routes/<int(max=2147483647):route_id>/position")
+class RoutePosition(MethodView):
+    @requires("driver", "manager")
+    @blp.arguments(PositionIn)
+    @blp.response(201, PositionOut)
+    def post(self, data, route_id):
+        """Where the route's vehicle is, from the driver's phone. A re-plan of the day starts the
+        vehicle there when the report is newer than its last collected stop. The same report sent
+        again (same time) is kept once and answered with the first."""
+        ctx = services()
+        with ctx.db.transaction() as session:
+            report, replayed = report_position(session, ctx.network, g.principal, route_id, **data)
+        return {**report, "replayed": replayed}
 
 
 @blp.route("/road-closures")

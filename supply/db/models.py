@@ -498,6 +498,27 @@ class RoadClosure(Base):
     )
 
 
+
+class VehiclePosition(Base):
+    """Where a driver's phone said the vehicle was (migration 0011). A re-plan of the day starts the
+    vehicle from its latest report when that is newer than its last collected stop. One row per
+    vehicle and report time: a report sent again (a phone that lost the answer) is kept once."""
+    __tablename__ = "vehicle_positions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"))
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"))
+    route_id: Mapped[int] = mapped_column(ForeignKey("routes.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("vehicle_id", "reported_at", name="uq_vehicle_positions_report"),
+        CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="ck_vehicle_position_range"),
+    )
+
 # --- pages: sign-in links, web sessions, the driver's marks (migration 0008) ----------------------
 
 

@@ -1,18 +1,25 @@
-"""On the road: a driver collects a stop (stock, pickups and orders follow), and a road closes
-(published plans that use it are flagged for a re-plan)."""
+"""On the road: a driver collects a stop (stock, pickups and orders follow), reports where the
+vehicle is (a re-plan starts it there), and a road closes (published plans that use it are flagged
+for a re-plan)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import math
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from routing.matrix import travel_matrix
 from routing.network import Network
-from supply.db.models import DispatchPlan, Hub, Pickup, Product, RoadClosure, Stop
+from supply.db.models import Cooperative, DispatchPlan, Hub, Pickup, Product, RoadClosure, Stop, VehiclePosition
+from supply.db.session import insert_ignore
 from supply.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from supply.services.pickups import collect_pickup, record_shortfall
-from supply.services.plans import _farms_of
+from supply.services.plans import _farms_of, get_route_for
+
+# A phone's clock may run a little ahead of the server's: reports up to this far in the future pass.
+POSITION_CLOCK_SKEW = timedelta(minutes=5)
 
 
 def collect_stop(session: Session, principal, stop_id: int, quantities: dict[str, int],
@@ -61,6 +68,65 @@ def collect_stop(session: Session, principal, stop_id: int, quantities: dict[str
     session.flush()
     return {"stop_id": stop.id, "status": stop.status, "collected": {sku: i.quantity_collected for sku, i in items.items()},
             "rejected": {sku: q for sku, q in rejected.items() if q}, "orders": moved}
+
+
+def report_position(session: Session, network: Network | None, principal, route_id: int, *, lat: float, lon: float,
+                    reported_at: datetime | None = None, accuracy_m: float | None = None,
+                    now: datetime | None = None) -> tuple[dict, bool]:
+    """The driver's phone says where the route's vehicle is (WGS-84 degrees, at `reported_at`, by
+    default now). Kept once per vehicle and report time: `(report, replayed)`, where a report sent
+    again gets the first one back. A re-plan of the day starts the vehicle from its latest report
+    when that is newer than its last collected stop (supply.services.planning). Only a route of the
+    published plan, and only a time on the route's day and not in the future; `road_distance_m` is
+    how far the point is from the nearest road of the network (a re-plan does not use a report
+    further than it places farms)."""
+    now = now or datetime.now(timezone.utc)
+    bad = {}
+    for name, value, low, high in (("lat", lat, -90, 90), ("lon", lon, -180, 180)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
+                or not low <= value <= high:
+            bad[name] = [f"degrees from {low} to {high}"]
+    if accuracy_m is not None and (isinstance(accuracy_m, bool) or not isinstance(accuracy_m, (int, float))
+                                   or not math.isfinite(accuracy_m) or not 0 <= accuracy_m <= 100_000):
+        bad["accuracy_m"] = ["metres from 0 to 100000"]
+    if reported_at is not None and reported_at.tzinfo is None:
+        bad["reported_at"] = ["a time with its UTC offset"]
+    if bad:
+        raise InvalidInput("the position is not valid", fields=bad)
+    route = get_route_for(session, principal, route_id)
+    plan = route.plan
+    if plan.status != "published":
+        raise Conflict("only routes of the published plan have a position", code="plan_not_published")
+    at = (reported_at or now).astimezone(timezone.utc).replace(microsecond=0)
+    if at > now + POSITION_CLOCK_SKEW:
+        raise InvalidInput("the position is reported for a time in the future",
+                           fields={"reported_at": ["not after now"]})
+    tz = ZoneInfo(session.get(Cooperative, plan.cooperative_id).timezone)
+    if at.astimezone(tz).date() != plan.date:
+        raise InvalidInput("the position is reported for another day than the route's",
+                           fields={"reported_at": [f"on {plan.date.isoformat()}"]})
+    actor = f"driver:{principal.driver_id}" if principal.role == "driver" else principal.actor
+    same = (VehiclePosition.vehicle_id == route.vehicle_id, VehiclePosition.reported_at == at)
+    replayed = session.execute(select(VehiclePosition.id).where(*same)).scalar() is not None
+    if not replayed:  # a concurrent resend waits here for the first to commit, then finds its row
+        insert_ignore(session, VehiclePosition, cooperative_id=plan.cooperative_id, vehicle_id=route.vehicle_id,
+                      route_id=route.id, actor=actor, lat=float(lat), lon=float(lon),
+                      accuracy_m=None if accuracy_m is None else float(accuracy_m), reported_at=at,
+                      received_at=now)
+    row = session.execute(select(VehiclePosition).where(*same)).scalar_one()
+    if (row.route_id, row.lat, row.lon) != (route.id, float(lat), float(lon)):
+        raise Conflict("another position was reported for this vehicle at that time",
+                       code="position_time_taken")
+    return position_out(row, network), replayed
+
+
+def position_out(row: VehiclePosition, network: Network | None) -> dict:
+    road_m = None
+    if network is not None:
+        road_m = round(float(network.snap(row.lon, row.lat, max_snap_m=math.inf).distance_m), 1)
+    return {"id": row.id, "route_id": row.route_id, "vehicle_id": row.vehicle_id, "lat": row.lat, "lon": row.lon,
+            "accuracy_m": row.accuracy_m, "reported_at": row.reported_at, "received_at": row.received_at,
+            "road_distance_m": road_m}
 
 
 def collect_item(session: Session, pickup: Pickup, quantity: int, got: int, *, actor: str, ref: str) -> list[dict]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from routing.network import Network, SnapError
 from routing.solver import solve
 from supply.db.models import (
     Cooperative, DispatchPlan, Farm, Hub, Pickup, Product, RoadClosure, Route, Stop, StopItem, Vehicle,
+    VehiclePosition,
 )
 from supply.domain.errors import InvalidInput
 from supply.jobs import serialise
@@ -84,9 +85,12 @@ def plan_dispatch(db, network: Network, cooperative_id: int, hub_id: int, on: da
     with collected stops leaves its last collected stop's farm at `now` (default: the clock; a
     time outside the day, as when a day is planned ahead or corrected after it ended, counts as
     that stop's departure) or that departure if later, with the load collected since it last
-    unloaded, the trips and route time it has left; vehicles with nothing collected start from the
-    hub as before. The search starts from the published routes, and moving a pickup to another
-    vehicle costs REASSIGN_PENALTY. Collected stops are kept as they were.
+    unloaded, the trips and route time it has left. Where its driver's phone reported a position
+    after that stop was collected (supply.services.collection.report_position), it leaves from
+    there, from the report's time or `now` if later, with the same load; vehicles with neither
+    start from the hub as before. The plan records each start (`search["vehicle_starts"]`). The
+    search starts from the published routes, and moving a pickup to another vehicle costs
+    REASSIGN_PENALTY. Collected stops are kept as they were.
     """
     progress = progress or (lambda pct, msg=None: None)
     with db.transaction() as session:
@@ -135,6 +139,7 @@ class _Prepared:
     by_key: dict[str, _StopGroup]
     unplanned: list[dict]
     problem: Problem
+    starts: dict[int, "_Position"] = field(default_factory=dict)  # vehicles starting where they are
 
 
 def _prepare(session: Session, network: Network, cooperative_id: int, hub_id: int, on: date,
@@ -163,12 +168,20 @@ def _prepare(session: Session, network: Network, cooperative_id: int, hub_id: in
             continue
         nodes.append(int(node))
         located.append((group, len(nodes) - 1))
-    start_at: dict[int, int] = {}  # vehicle id -> location of its last collected stop's farm
-    for vehicle_id, position in (replan.positions if replan is not None else {}).items():
-        try:
-            node = network.snap(position.farm.lon, position.farm.lat, max_snap_m=max_snap_m).node
-        except SnapError:
-            continue  # a farm it collected at is off the (closed) roads now: it starts from the hub
+    start_at: dict[int, int] = {}  # vehicle id -> location of where it is
+    for vehicle_id, position in list((replan.positions if replan is not None else {}).items()):
+        while position is not None:
+            try:
+                node = network.snap(position.lon, position.lat, max_snap_m=max_snap_m).node
+                break
+            except SnapError:
+                # A report off the roads: its last collected stop; a farm off the (closed) roads
+                # now: the hub.
+                position = position.fallback
+        if position is None:
+            del replan.positions[vehicle_id]
+            continue
+        replan.positions[vehicle_id] = position
         nodes.append(int(node))
         start_at[vehicle_id] = len(nodes) - 1
     matrix = travel_matrix(network, nodes)
@@ -192,7 +205,8 @@ def _prepare(session: Session, network: Network, cooperative_id: int, hub_id: in
         reload_duration_s=RELOAD_DURATION_S, name=f"hub {hub.id} {on}",
         reassign_penalty=REASSIGN_PENALTY if published_on else 0)
     return _Prepared(hub=hub, on=on, day0=day0, network=network, vehicles=vehicles,
-                     nodes=nodes, by_key={g.key: g for g, _ in located}, unplanned=unplanned, problem=problem)
+                     nodes=nodes, by_key={g.key: g for g, _ in located}, unplanned=unplanned, problem=problem,
+                     starts={vid: replan.positions[vid] for vid in start_at})
 
 
 def _store_plan(session: Session, prepared: _Prepared, result, cooperative_id: int, job_id: str | None):
@@ -204,15 +218,20 @@ def _store_plan(session: Session, prepared: _Prepared, result, cooperative_id: i
         DispatchPlan.hub_id == hub.id, DispatchPlan.date == on)).scalar() or 0) + 1
     plan = DispatchPlan(cooperative_id=cooperative_id, hub_id=hub.id, date=on, version=version, status="draft",
                         job_id=job_id, engine=result.engine, cost=float(result.cost), unplanned=unplanned,
-                        search=dict(result.search, solve_time_s=round(result.solve_time_s, 3)))
+                        search=dict(result.search, solve_time_s=round(result.solve_time_s, 3),
+                                    **({"vehicle_starts": {str(vid): {"from": p.source, "at": p.at.isoformat()}
+                                                           for vid, p in prepared.starts.items()}}
+                                       if prepared.starts else {})))
     session.add(plan)
     session.flush()
     vehicles_by_id = {v.id: v for v in prepared.vehicles}
     carried = _collected_stops_of_published(session, hub.id, on)
     paths = _road_paths(prepared, result.routes)
     for route in result.routes:
+        start = prepared.starts.get(route.vehicle_id)
         _store_route(session, prepared.network, plan, route, vehicles_by_id[route.vehicle_id], prepared.nodes,
-                     prepared.by_key, prepared.day0, carried.pop(route.vehicle_id, []), paths)
+                     prepared.by_key, prepared.day0, carried.pop(route.vehicle_id, []), paths,
+                     departed_at=start.route_departure_at if start else None)
     for vehicle_id, done in carried.items():  # a vehicle with collected stops and nothing more to do
         _store_collected_only(session, plan, session.get(Vehicle, vehicle_id), done)
     session.flush()
@@ -275,14 +294,18 @@ def _unplanned(group: _StopGroup, reason: str, detail: str) -> list[dict]:
 
 
 def _store_route(session: Session, network: Network, plan: DispatchPlan, route, vehicle: Vehicle, nodes: list[int],
-                 by_key: dict[str, _StopGroup], day0: datetime, carried: list[Stop], paths: dict | None = None) -> None:
-    # A route re-planned from where the truck is starts at its last collected farm; the row keeps
-    # the day's departure from the hub and the road to the collected stops.
+                 by_key: dict[str, _StopGroup], day0: datetime, carried: list[Stop], paths: dict | None = None,
+                 departed_at: datetime | None = None) -> None:
+    # A route re-planned from where the truck is starts at its last collected farm or its reported
+    # position; the row keeps the day's departure from the hub (`departed_at`) and the road to the
+    # collected stops (the road it drove to a reported position is not known, nor counted).
     path_nodes = [nodes[loc] for loc in route.locations]
     hops = [(paths or {}).get((a, b)) or _road_path(network, a, b) for a, b in zip(path_nodes, path_nodes[1:])]
     departure_at = day0 + timedelta(seconds=route.start_s)
     return_at = day0 + timedelta(seconds=route.end_s)
     driven = 0
+    if departed_at is not None:
+        departure_at = min(departure_at, departed_at)
     if carried:
         departure_at = min(departure_at, carried[0].route.departure_at)
         driven = sum(int(leg.get("distance_m", 0)) for stop in carried for leg in (stop.legs or []))
@@ -367,14 +390,19 @@ def _road_path(network: Network, a: int, b: int) -> tuple[list[dict], list[tuple
 
 @dataclass
 class _Position:
-    """Where a vehicle of the published plan is: at its last collected stop."""
+    """Where a vehicle of the published plan is: at its last collected stop, or where its driver's
+    phone last said it was when that report is newer (``fallback``: the collected stop, if any, for
+    a report off the roads)."""
 
-    farm: Farm
-    departure_at: datetime      # of that stop, as planned
-    load_kg: float              # aboard when leaving it (what it collected since it last unloaded)
+    lat: float
+    lon: float
+    at: datetime                # when it is there: the stop's planned departure, or the report's time
+    load_kg: float              # aboard (what it collected since it last unloaded)
     load_l: float
-    reloads: int                # trips to the hub already made before it
+    reloads: int                # trips to the hub already made
     route_departure_at: datetime
+    source: str = "collected stop"
+    fallback: "_Position | None" = None
 
 
 @dataclass
@@ -402,16 +430,32 @@ def _replan_state(session: Session, hub_id: int, on: date) -> _Replan | None:
     if collected:
         farms = {f.id: f for f in session.execute(select(Farm).where(
             Farm.id.in_({s.farm_id for s in collected}))).scalars()}
+    reports = _latest_reports(session, published)
     routes, published_on, positions = [], {}, {}
     for route in published.routes:
         done = [s for s in route.stops if s.status == "collected" and s.farm_id in farms]
         last = max(done, key=lambda s: (s.collected_at or s.departure_at, s.sequence)) if done else None
+        position = None
         if last is not None:
-            positions[route.vehicle_id] = _Position(
-                farm=farms[last.farm_id], departure_at=last.departure_at, load_kg=last.load_after_kg or 0,
+            farm = farms[last.farm_id]
+            position = _Position(
+                lat=farm.lat, lon=farm.lon, at=last.departure_at, load_kg=last.load_after_kg or 0,
                 load_l=last.load_after_l or 0,
                 reloads=sum(1 for s in route.stops if s.kind == "reload" and s.sequence < last.sequence),
                 route_departure_at=route.departure_at)
+        report = reports.get(route.vehicle_id)
+        if report is not None and (last is None or last.collected_at is None or report.reported_at > last.collected_at):
+            # Newer than its last collection: it is there now, with what it had aboard since (a
+            # reload at the hub in between is not known, so the load is kept: the plan may send it
+            # to unload once more, never over its capacity).
+            position = _Position(lat=report.lat, lon=report.lon, at=report.reported_at,
+                                 load_kg=position.load_kg if position else 0,
+                                 load_l=position.load_l if position else 0,
+                                 reloads=position.reloads if position else 0,
+                                 route_departure_at=route.departure_at, source="reported position",
+                                 fallback=position)
+        if position is not None:
+            positions[route.vehicle_id] = position
         keys = []
         for stop in route.stops:
             if stop.kind == "reload":
@@ -425,6 +469,23 @@ def _replan_state(session: Session, hub_id: int, on: date) -> _Replan | None:
     return _Replan(start=routes, published_on=published_on, positions=positions)
 
 
+def _latest_reports(session: Session, plan: DispatchPlan) -> dict[int, VehiclePosition]:
+    """Each of the plan's vehicles' latest position report on the plan's day (by the report's time)."""
+    tz = ZoneInfo(session.get(Cooperative, plan.cooperative_id).timezone)
+    day0 = datetime.combine(plan.date, time(0), tz)
+    vehicle_ids = {r.vehicle_id for r in plan.routes}
+    if not vehicle_ids:
+        return {}
+    latest = (select(VehiclePosition.vehicle_id, func.max(VehiclePosition.reported_at).label("at"))
+              .where(VehiclePosition.cooperative_id == plan.cooperative_id,
+                     VehiclePosition.vehicle_id.in_(vehicle_ids), VehiclePosition.reported_at >= day0,
+                     VehiclePosition.reported_at < day0 + timedelta(days=1))
+              .group_by(VehiclePosition.vehicle_id).subquery())
+    rows = session.execute(select(VehiclePosition).join(latest, (VehiclePosition.vehicle_id == latest.c.vehicle_id)
+                                                         & (VehiclePosition.reported_at == latest.c.at))).scalars()
+    return {row.vehicle_id: row for row in rows}
+
+
 def _start_of(vehicle: Vehicle, replan: _Replan | None, start_at: dict[int, int], day0: datetime,
               now: datetime | None) -> dict:
     """The routing vehicle's start on a re-plan: where it is, from when, with what aboard, and the
@@ -432,7 +493,7 @@ def _start_of(vehicle: Vehicle, replan: _Replan | None, start_at: dict[int, int]
     position = replan.positions.get(vehicle.id) if replan is not None else None
     if position is None or vehicle.id not in start_at:
         return {}
-    start_s = _since(day0, position.departure_at)
+    start_s = _since(day0, position.at)
     if now is not None and day0 <= now < day0 + timedelta(days=1):
         start_s = max(start_s, _since(day0, now))
     max_duration_s = vehicle.max_duration_s

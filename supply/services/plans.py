@@ -2,12 +2,13 @@
 JSON shape (a plan, a route with its stops and items); which routes a principal may see."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from supply.db.models import DispatchPlan, Farm, Pickup, Product, Route, Vehicle
+from supply.db.models import Cooperative, DispatchPlan, Farm, Pickup, Product, Route, Vehicle, VehiclePosition
 from supply.domain.errors import Conflict, Forbidden, NotFound
 
 
@@ -87,7 +88,21 @@ def serialize_route(session: Session, route: Route, farms: dict[int, Farm] | Non
                        "weight_kg": round(i.quantity * pickups[i.pickup_id][1].unit_weight_kg, 3),
                        "cold_chain": pickups[i.pickup_id][1].cold_chain} for i in s.items],
         } for s in route.stops],
+        "last_position": last_position(session, route),
     }
+
+
+def last_position(session: Session, route: Route) -> dict | None:
+    """The route's vehicle's latest position report on the plan's day, from any of its routes."""
+    plan = route.plan
+    day0 = datetime.combine(plan.date, time(0), ZoneInfo(session.get(Cooperative, plan.cooperative_id).timezone))
+    row = session.execute(select(VehiclePosition).where(
+        VehiclePosition.vehicle_id == route.vehicle_id, VehiclePosition.reported_at >= day0,
+        VehiclePosition.reported_at < day0 + timedelta(days=1)).order_by(VehiclePosition.reported_at.desc())
+        .limit(1)).scalar()
+    if row is None:
+        return None
+    return {"lat": row.lat, "lon": row.lon, "accuracy_m": row.accuracy_m, "reported_at": row.reported_at}
 
 
 def _pickups_of(session: Session, route: Route) -> dict[int, tuple[Pickup, Product]]:

@@ -172,12 +172,17 @@ def plan():
 def plan_detail(plan_id: int):
     from supply.services.plans import get_plan, serialize_plan
     from supply.services.web import plan_map
+    from supply.web.driver import amap_url
     from supply.web.mapsvg import plan_svg
 
     ctx = services()
     with ctx.db.transaction() as db:
         data = serialize_plan(db, get_plan(db, _coop(), plan_id))
         scene = plan_map(db, ctx.network, _coop(), plan_id)
+    for route in data["routes"]:
+        if route["last_position"]:  # where the driver last reported the truck, on Amap
+            where = route["last_position"]
+            where["amap"] = amap_url(where["lat"], where["lon"], route["vehicle_name"])
     return render_template("console_plan.html", plan=data, map_svg=Markup(plan_svg(scene)), scene=scene)
 
 

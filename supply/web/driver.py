@@ -140,6 +140,31 @@ def collect(stop_id: int):
     return redirect(url_for("driver.route", route_id=route_id, _anchor=f"stop-{stop_id}"))
 
 
+@bp.post("/routes/<int(max=2147483647):route_id>/position")
+@signed_in("driver", "manager")
+def position(route_id: int):
+    """The phone's position (JSON from the page's script: lat, lon, accuracy_m, reported_at), checked
+    as the API checks it; a re-plan of the day starts the vehicle there."""
+    from marshmallow import ValidationError
+
+    from supply.api.dispatch import PositionIn
+    from supply.services.collection import report_position
+
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise InvalidInput("the position must be a JSON object", fields={"body": ["not an object"]})
+    try:
+        data = PositionIn().load(body)
+    except ValidationError as exc:
+        raise InvalidInput("the position is not valid", fields={k: [str(m) for m in (v if isinstance(v, list) else [v])]
+                                                                for k, v in exc.messages.items()}) from exc
+    ctx = services()
+    with ctx.db.transaction() as db:
+        report, replayed = report_position(db, ctx.network, g.principal, route_id, **data)
+    return {"reported_at": report["reported_at"].isoformat(), "road_distance_m": report["road_distance_m"],
+            "replayed": replayed}
+
+
 @bp.get("/sw.js")
 def service_worker():
     """Served under /d/ so that it may control the driver's pages."""

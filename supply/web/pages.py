@@ -93,6 +93,8 @@ ERROR_TEXT = {
     "conflict": N_("That cannot be done now: the figures changed meanwhile."),
     "insufficient_stock": N_("Not enough stock for that."),
     "already_collected": N_("This stop was already marked collected."),
+    "plan_not_published": N_("This plan is not the published one."),
+    "position_time_taken": N_("Another position was sent for this truck at the same moment."),
     "plan_superseded": N_("A newer version of this plan exists."),
     "pickup_not_open": N_("This pickup can no longer be confirmed."),
     "below_reserved": N_("That would leave less than is reserved."),
@@ -113,7 +115,8 @@ FIELD_LABELS = {
     "unit_volume_l": N_("Volume per unit (L)"), "capacity_kg": N_("Capacity (kg)"), "capacity_l": N_("Capacity (L)"),
     "shift_start": N_("Shift from"), "shift_end": N_("Shift to"), "hub_id": N_("Hub"), "date": N_("Date"),
     "starts_at": N_("From"), "ends_at": N_("Until"), "reason": N_("Reason"), "driver_id": N_("Driver"),
-    "time_limit_s": N_("Solver time (s)"),
+    "time_limit_s": N_("Solver time (s)"), "reported_at": N_("Time of the position"),
+    "accuracy_m": N_("Accuracy (m)"),
 }
 # marshmallow's and the services' usual reasons; any other is shown as it came
 REASONS = {

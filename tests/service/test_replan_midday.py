@@ -1,7 +1,8 @@
 """Re-planning in the middle of the day: a published plan, some stops collected, a road closed that a
 route uses later on. The new version starts each truck with collected stops from its last collected farm,
 no earlier than the time of the re-plan, with what it has aboard; it keeps the collected stops as they
-were and leaves most pickups still to collect on the truck they were published on. The routing problem
+were and leaves most pickups still to collect on the truck they were published on. A truck whose driver
+reported a position after its last collection starts from that position instead. The routing problem
 and the solver's plan are checked by routing.check."""
 from __future__ import annotations
 
@@ -171,3 +172,105 @@ def test_a_replan_after_a_closure_starts_each_truck_where_it_is_with_its_load(cl
     stayed = sum(1 for farm_id, vehicle_id in was.items() if now_on.get(farm_id) == vehicle_id)
     assert stayed >= 0.75 * len(was), (was, now_on)
     assert result.search["reassigned"] == sum(1 for f, v in was.items() if f in now_on and now_on[f] != v)
+
+
+def set_collected_at(client, stop_id: int, when: datetime) -> None:
+    """The collection happened at `when` on the plan's day (the API stamps the real clock)."""
+    from supply.db.models import Stop
+
+    with client.application.extensions["coop"].db.transaction() as session:
+        session.get(Stop, stop_id).collected_at = when
+
+
+def test_a_replan_starts_a_truck_where_its_driver_reported_it_when_that_is_newer(client, published_day,
+                                                                                 monkeypatch):
+    """A truck whose driver reported a position after its last collection starts there, with its load;
+    one with nothing collected starts at its report, empty. Then: a collection after the report puts
+    the truck back at that farm, and a report off the roads counts for nothing."""
+    from supply.services import planning
+
+    manager, v1 = published_day["manager"], published_day["plan"]
+    services = client.application.extensions["coop"]
+    network = services.network
+    routes = sorted((r for r in v1["routes"] if len(pickups(r)) >= 3), key=lambda r: -len(pickups(r)))
+    assert len(routes) >= 2, [(r["vehicle_id"], len(pickups(r))) for r in v1["routes"]]
+    a, b = routes[0], routes[1]
+    farms = published_day["farms"]
+
+    def collect(stop, when):
+        body = {"quantities": [{"sku": i["sku"], "quantity": i["quantity"]} for i in stop["items"]]}
+        ok(client.post(f"/api/v1/stops/{stop['id']}/collected", json=body, headers=manager), 200)
+        set_collected_at(client, stop["id"], when)
+
+    def report(route, point, when):
+        body = {"lat": point[0], "lon": point[1], "reported_at": when.isoformat(), "accuracy_m": 12.5}
+        return ok(client.post(f"/api/v1/routes/{route['id']}/position", json=body, headers=manager))
+
+    def near(farm):  # a point about 100 m north-east of a farm
+        return farm["lat"] + 0.0007, farm["lon"] + 0.0007
+
+    seen = {}
+    real_prepare, real_solve = planning._prepare, planning.solve
+
+    def prepare(*args, **kwargs):
+        seen["prepared"] = real_prepare(*args, **kwargs)
+        return seen["prepared"]
+
+    def solve(problem, **kwargs):
+        seen["plan"] = real_solve(problem, **kwargs)
+        return seen["plan"]
+
+    def replan(now):
+        monkeypatch.setattr(planning, "_prepare", prepare)
+        monkeypatch.setattr(planning, "solve", solve)
+        summary = planning.plan_dispatch(services.db, network, 1, published_day["hub"]["id"],
+                                         date.fromisoformat(DAY), max_iterations=200, time_limit_s=None, now=now)
+        monkeypatch.undo()
+        prepared = seen["prepared"]
+        assert check_plan(prepared.problem, seen["plan"]) == []
+        plan = client.get(f"/api/v1/dispatch-plans/{summary['plan_id']}", headers=manager).get_json()
+        return prepared, {v.id: v for v in prepared.problem.vehicles}, plan
+
+    first_a = pickups(a)[0]
+    collect(first_a, at(f"{DAY}T09:00:00+08:00"))
+    reported_a = report(a, near(farms[pickups(a)[1]["farm_id"]]), at(f"{DAY}T09:40:00+08:00"))
+    assert reported_a["vehicle_id"] == a["vehicle_id"] and reported_a["road_distance_m"] < 500
+    reported_b = report(b, near(farms[pickups(b)[-1]["farm_id"]]), at(f"{DAY}T09:20:00+08:00"))
+
+    now = at(f"{DAY}T10:00:00+08:00")
+    prepared, vehicles, v2 = replan(now)
+    day0 = prepared.day0
+    va, vb = vehicles[a["vehicle_id"]], vehicles[b["vehicle_id"]]
+    assert prepared.nodes[va.start_location] == network.snap(reported_a["lon"], reported_a["lat"]).node
+    assert va.start_s == int((now - day0).total_seconds())
+    assert va.initial_weight_kg == math.ceil(first_a["load_after_kg"]) > 0
+    assert prepared.nodes[vb.start_location] == network.snap(reported_b["lon"], reported_b["lat"]).node
+    assert vb.initial_weight_kg == 0 and vb.start_s == int((now - day0).total_seconds())
+    starts = v2["search"]["vehicle_starts"]
+    assert {k: v["from"] for k, v in starts.items()} == {str(a["vehicle_id"]): "reported position",
+                                                         str(b["vehicle_id"]): "reported position"}
+    assert at(starts[str(a["vehicle_id"])]["at"]) == at(f"{DAY}T09:40:00+08:00")
+    route_a = next(r for r in v2["routes"] if r["vehicle_id"] == a["vehicle_id"])
+    assert route_a["stops"][0]["farm_id"] == first_a["farm_id"] and route_a["stops"][0]["status"] == "collected"
+    assert all(at(s["arrival_at"]) >= now for s in route_a["stops"][1:])
+    route_b = next(r for r in v2["routes"] if r["vehicle_id"] == b["vehicle_id"])
+    assert at(route_b["departure_at"]) == at(b["departure_at"])  # the day's departure from the hub is kept
+    assert all(at(s["arrival_at"]) >= now for s in route_b["stops"])
+
+    # a collects its next pickup after its report: it is at that farm. b reports from 20 km off
+    # the roads: it starts at the hub (nothing collected).
+    ok(client.post(f"/api/v1/dispatch-plans/{v2['id']}/publish", headers=manager), 200)
+    route_a = next(r for r in v2["routes"] if r["vehicle_id"] == a["vehicle_id"])
+    next_a = next(s for s in route_a["stops"] if s["kind"] == "pickup" and s["status"] != "collected")
+    collect(next_a, at(f"{DAY}T10:20:00+08:00"))
+    route_b = next(r for r in v2["routes"] if r["vehicle_id"] == b["vehicle_id"])
+    off = report(route_b, (42.30, 1.20), at(f"{DAY}T10:25:00+08:00"))
+    assert off["road_distance_m"] > 5000
+    prepared, vehicles, v3 = replan(at(f"{DAY}T10:30:00+08:00"))
+    va, vb = vehicles[a["vehicle_id"]], vehicles[b["vehicle_id"]]
+    farm = farms[next_a["farm_id"]]
+    assert prepared.nodes[va.start_location] == network.snap(farm["lon"], farm["lat"]).node
+    assert va.initial_weight_kg == math.ceil(next_a["load_after_kg"])
+    assert vb.start_location is None and vb.initial_weight_kg == 0
+    assert v3["search"]["vehicle_starts"] == {str(a["vehicle_id"]): {
+        "from": "collected stop", "at": v3["search"]["vehicle_starts"][str(a["vehicle_id"])]["at"]}}

@@ -56,6 +56,7 @@ TABLE = [
     ("get", "/api/v1/routes/{route_id}", None, {"manager", "driver"}),
     ("get", "/api/v1/routes/{route_id}/sheet.html", None, {"manager", "driver"}),
     ("get", "/api/v1/routes/{route_id}/sheet.pdf", None, {"manager", "driver"}),
+    ("post", "/api/v1/routes/{route_id}/position", {"lat": 42.5, "lon": 1.5}, {"manager", "driver"}),
     ("post", "/api/v1/stops/{stop_id}/collected", {"quantities": [{"sku": SKU, "quantity": 1}]},
      {"manager", "driver"}),
     ("post", "/api/v1/road-closures", {"lat": 42.5, "lon": 1.52, "starts_at": "2026-11-24T05:00:00+08:00",

@@ -47,9 +47,10 @@ def wait_for_job(client, headers, accepted) -> dict:
     raise AssertionError(f"job {job_id} did not finish")
 
 
-def build_day(client, tokens, *, publish: bool = True) -> dict:
+def build_day(client, tokens, *, publish: bool = True, on: str = DAY) -> dict:
     """Three farms (one named like a script), one product, orders allocated, confirmed, planned
-    for one truck driven by the `driver` token's driver, and published (unless told not to)."""
+    for one truck driven by the `driver` token's driver, and published (unless told not to), on
+    the day `on`."""
     manager = auth(tokens["manager"])
     hub = _ok(client.post("/api/v1/hubs", json=HUB, headers=manager))
     _ok(client.post("/api/v1/vehicles", headers=manager, json={
@@ -66,8 +67,8 @@ def build_day(client, tokens, *, publish: bool = True) -> dict:
     for n in range(6):
         _ok(client.post("/api/v1/orders", json=order(external_id=f"o-{n}", lines=(("NOODLE-500", 10),)),
                         headers=manager))
-    wait_for_job(client, manager, client.post("/api/v1/allocations", json={"date": DAY}, headers=manager))
-    pickups = client.get(f"/api/v1/pickups?date={DAY}", headers=manager).get_json()
+    wait_for_job(client, manager, client.post("/api/v1/allocations", json={"date": on}, headers=manager))
+    pickups = client.get(f"/api/v1/pickups?date={on}", headers=manager).get_json()
     result = {"hub": hub, "farms": farms, "pickups": pickups}
     if not publish:
         return result
@@ -75,7 +76,7 @@ def build_day(client, tokens, *, publish: bool = True) -> dict:
         _ok(client.post(f"/api/v1/pickups/{p['id']}/confirm", json={"quantity_ready": p["quantity"]},
                         headers=manager), 200)
     job = wait_for_job(client, manager, client.post("/api/v1/dispatch-plans", headers=manager, json={
-        "hub_id": hub["id"], "date": DAY, "time_limit_s": 1}))
+        "hub_id": hub["id"], "date": on, "time_limit_s": 1}))
     plan_id = job["result"]["plan_id"]
     _ok(client.post(f"/api/v1/dispatch-plans/{plan_id}/publish", headers=manager), 200)
     plan = client.get(f"/api/v1/dispatch-plans/{plan_id}", headers=manager).get_json()

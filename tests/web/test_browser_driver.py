@@ -130,3 +130,31 @@ def test_a_mark_queued_when_the_session_ended_is_sent_after_signing_in_again(db,
     page.locator(f"form.mark[data-stop-id='{stop['id']}'] .state.done").wait_for(timeout=15000)
     assert _figures(db)["marks"] == before["marks"] + 1
     context.close()
+
+
+def test_the_driver_reports_where_the_truck_is_from_the_phone(app, db, tokens, client, served, browser):
+    """The page asks the phone for its position (granted, here a point near a farm of the day) and
+    sends it: the vehicle's report is stored for today's route, with its accuracy."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from supply.db.models import VehiclePosition
+    from tests.web.conftest import build_day
+
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()  # reports are for today's route
+    route = build_day(client, tokens, on=today)["route"]
+    context = browser.new_context(**PHONE, geolocation={"latitude": 42.5345, "longitude": 1.5800, "accuracy": 25},
+                                  permissions=["geolocation"])
+    page = context.new_page()
+    page.goto(f"{served}/s/{_link(db, tokens['driver_id'])}")
+    assert page.url.endswith(f"/d/routes/{route['id']}")
+    form = page.locator("form.position")
+    assert form.locator("button").inner_text() == "📍 报告我的位置"
+    form.locator("button").click()
+    form.locator(".state.done").wait_for(timeout=15000)
+    assert form.locator(".state.done").inner_text().startswith("✔ 位置已发送于")
+    with db.transaction() as session:
+        rows = session.execute(select(VehiclePosition)).scalars().all()
+        assert [(r.route_id, r.vehicle_id, r.lat, r.lon, r.accuracy_m, r.actor) for r in rows] == [
+            (route["id"], route["vehicle_id"], 42.5345, 1.58, 25.0, f"driver:{tokens['driver_id']}")]
+    context.close()

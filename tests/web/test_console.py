@@ -8,6 +8,7 @@ import re
 
 from openpyxl import load_workbook
 
+from tests.conftest import auth
 from tests.web.conftest import DAY, EVIL, build_day, csrf_of, sign_in
 
 
@@ -91,6 +92,14 @@ def test_a_plan_is_made_compared_mapped_and_published_from_the_console(client, t
     assert _form(client, f"/m/plans/{plan_id}/publish", {}).status_code == 302
     versions = client.get(f"/m/plans?date={DAY}").get_data(as_text=True)
     assert re.search(rf'<tr data-plan-id="{plan_id}" class="published">', versions)
+    # The driver sends the truck's position: the plan's page shows when, and where on Amap.
+    assert "司机最后发送的位置" not in client.get(plan_url).get_data(as_text=True)
+    route_id = client.get(f"/api/v1/dispatch-plans/{plan_id}", headers=auth(tokens["manager"])).get_json()["routes"][0]["id"]
+    sent = client.post(f"/api/v1/routes/{route_id}/position", headers=auth(tokens["driver"]),
+                       json={"lat": 42.5345, "lon": 1.58, "reported_at": f"{DAY}T10:05:00+08:00"})
+    assert sent.status_code == 201, sent.get_json()
+    plan_page = client.get(plan_url).get_data(as_text=True)
+    assert re.search(r"📍 司机最后发送的位置 10:05 · <a href=\"https://uri.amap.com/marker\?position=1\.5", plan_page)
 
 
 def test_a_driver_link_is_issued_with_its_qr_code_and_revoked_from_the_console(client, tokens, app):

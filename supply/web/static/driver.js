@@ -83,6 +83,36 @@
   window.addEventListener("offline", status);
   setInterval(flush, 5000);
   flush();
+  // Where the truck is, on the driver's request: a re-plan of the day starts it there. Not queued
+  // offline (a position is news only while it is fresh).
+  var where = document.querySelector("form.position");
+  if (where && navigator.geolocation) {
+    where.hidden = false;
+    var said = where.querySelector(".state");
+    var tell = function (state, text) { said.className = "state " + state; said.textContent = text || said.dataset[state] || ""; };
+    where.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!navigator.onLine) { tell("error", said.dataset.offline); return; }
+      tell("queued", said.dataset.asking);
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        fetch(where.action, {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
+          body: JSON.stringify({ lat: pos.coords.latitude, lon: pos.coords.longitude,
+                                 accuracy_m: Math.min(pos.coords.accuracy || 0, 100000),
+                                 reported_at: new Date(pos.timestamp).toISOString() })
+        }).then(function (r) {
+          return r.json().catch(function () { return {}; }).then(function (body) {
+            if (r.status === 200) {
+              tell("done", "✔ " + said.dataset.done + " " + new Date(body.reported_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+            } else {
+              tell("error", (body.error && body.error.message) || said.dataset.error);
+            }
+          });
+        }).catch(function () { tell("error", said.dataset.offline); });
+      }, function () { tell("error", said.dataset.denied); }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 30000 });
+    });
+  }
   var sw = document.querySelector('meta[name="sw"]');
   if (sw && "serviceWorker" in navigator) {
     navigator.serviceWorker.register(sw.content, { scope: sw.content.replace(/sw\.js$/, "") }).then(function () {
