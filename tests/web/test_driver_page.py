@@ -179,3 +179,31 @@ def test_units_rejected_at_the_farm_gate_are_marked_with_their_reason(app, db, t
     with db.transaction() as session:
         rejected = [r for r in session.query(FarmGateRecord) if getattr(r, "reason", None) == "damaged"]
         assert sum(r.quantity for r in rejected) == 3
+
+
+def test_the_page_takes_a_position_as_the_api_does_and_refuses_what_the_api_refuses(app, db, tokens, day):
+    from supply.db.models import VehiclePosition
+
+    def count():
+        with db.transaction() as session:
+            return session.execute(select(func.count()).select_from(VehiclePosition)).scalar_one()
+
+    client = _driver_client(app, db, tokens["driver_id"])
+    url = f"/d/routes/{day['route']['id']}/position"
+    page = client.get(f"/d/routes/{day['route']['id']}").get_data(as_text=True)
+    assert f'action="{url}"' in page and "报告我的位置" in page
+    csrf = csrf_of(page)
+    assert client.post(url, json={"lat": 42.53, "lon": 1.58}).status_code == 400  # no CSRF token
+    for body, field in (({"lat": 200, "lon": 1.58}, "lat"), ({"lat": 42.53}, "lon"), ([42.53, 1.58], "body"),
+                        ({"lat": 42.53, "lon": 1.58, "reported_at": "2026-12-01T09:00:00+08:00"}, "reported_at")):
+        refused = client.post(url, headers={"X-CSRFToken": csrf}, json=body)
+        assert refused.status_code == 422 and field in refused.get_json()["error"]["fields"], (body, refused.get_json())
+    other = _driver_client(app, db, tokens["other_driver_id"])
+    other_csrf = csrf_of(other.get("/d/").get_data(as_text=True))
+    assert other.post(url, headers={"X-CSRFToken": other_csrf}, json={"lat": 42.53, "lon": 1.58}).status_code == 403
+    assert count() == 0
+    body = {"lat": 42.53, "lon": 1.58, "accuracy_m": 30, "reported_at": "2026-11-30T09:00:00+08:00"}
+    sent = client.post(url, headers={"X-CSRFToken": csrf}, json=body)
+    assert sent.status_code == 200 and sent.get_json()["replayed"] is False, sent.get_json()
+    again = client.post(url, headers={"X-CSRFToken": csrf}, json=body)
+    assert again.get_json()["replayed"] is True and count() == 1
