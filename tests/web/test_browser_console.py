@@ -59,3 +59,26 @@ def test_a_manager_closes_a_road_by_clicking_the_map(client, tokens, served, bro
     assert "道路已封闭" in page.locator(".flash").inner_text()
     assert page.locator("figure.pick svg g.closure").count() == 1
     context.close()
+
+
+def test_no_console_page_is_wider_than_a_phone(client, tokens, served, browser):
+    """On a phone the pages fit the screen: the plan versions show as cards, wide tables scroll
+    inside their box, never the page sideways."""
+    from tests.web.browser import PHONE
+
+    build_day(client, tokens)
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"{served}/signin")
+    page.fill("input[name=token]", tokens["manager"])
+    page.click("button[type=submit]")
+    for path in ("/m/", f"/m/pickups?date={DAY}", f"/m/plans?date={DAY}", "/m/farms", "/m/products",
+                 "/m/vehicles", "/m/drivers", "/m/closures"):
+        page.goto(f"{served}{path}")
+        width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], (path, width)
+    page.goto(f"{served}/m/plans?date={DAY}")
+    assert page.locator("table.versions thead").is_hidden()
+    assert page.locator("table.versions tbody tr td.status").first.evaluate(
+        "td => getComputedStyle(td, '::before').content").startswith('"状态')
+    context.close()

@@ -149,7 +149,7 @@ def test_the_driver_reports_where_the_truck_is_from_the_phone(app, db, tokens, c
     page.goto(f"{served}/s/{_link(db, tokens['driver_id'])}")
     assert page.url.endswith(f"/d/routes/{route['id']}")
     form = page.locator("form.position")
-    assert form.locator("button").inner_text() == "📍 报告我的位置"
+    assert form.locator("button").inner_text() == "报告我的位置"
     form.locator("button").click()
     form.locator(".state.done").wait_for(timeout=15000)
     assert form.locator(".state.done").inner_text().startswith("✔ 位置已发送于")
