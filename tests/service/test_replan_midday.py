@@ -74,6 +74,33 @@ def pickups(route) -> list[dict]:
     return [s for s in route["stops"] if s["kind"] == "pickup"]
 
 
+def replan(client, monkeypatch, hub_id: int, now: datetime, iterations: int = 200):
+    """A new version of the day planned at `now`: (its summary, the routing problem as prepared,
+    the solver's plan)."""
+    from supply.services import planning
+
+    seen = {}
+    real_prepare, real_solve = planning._prepare, planning.solve
+
+    def prepare(*args, **kwargs):
+        seen["prepared"] = real_prepare(*args, **kwargs)
+        return seen["prepared"]
+
+    def solve(problem, **kwargs):
+        seen["plan"] = real_solve(problem, **kwargs)
+        return seen["plan"]
+
+    monkeypatch.setattr(planning, "_prepare", prepare)
+    monkeypatch.setattr(planning, "solve", solve)
+    services = client.application.extensions["coop"]
+    try:
+        summary = planning.plan_dispatch(services.db, services.network, 1, hub_id, date.fromisoformat(DAY),
+                                         max_iterations=iterations, time_limit_s=None, now=now)
+    finally:
+        monkeypatch.undo()
+    return summary, seen["prepared"], seen["plan"]
+
+
 def test_a_replan_after_a_closure_starts_each_truck_where_it_is_with_its_load(client, published_day,
                                                                               monkeypatch):
     from supply.services import planning
@@ -102,28 +129,12 @@ def test_a_replan_after_a_closure_starts_each_truck_where_it_is_with_its_load(cl
     # were already past it.
     departures = sorted(at(stops[-1]["departure_at"]) for stops in collected.values())
     now = departures[0] + (departures[-1] - departures[0]) / 2 + timedelta(minutes=1)
-    seen = {}
-    real_prepare, real_solve = planning._prepare, planning.solve
-
-    def prepare(*args, **kwargs):
-        seen["prepared"] = real_prepare(*args, **kwargs)
-        return seen["prepared"]
-
-    def solve(problem, **kwargs):
-        seen["plan"] = real_solve(problem, **kwargs)
-        return seen["plan"]
-
-    monkeypatch.setattr(planning, "_prepare", prepare)
-    monkeypatch.setattr(planning, "solve", solve)
     services = client.application.extensions["coop"]
-    summary = planning.plan_dispatch(services.db, services.network, 1, published_day["hub"]["id"],
-                                     date.fromisoformat(DAY), max_iterations=200, time_limit_s=None, now=now)
-    monkeypatch.undo()
+    summary, prepared, result = replan(client, monkeypatch, published_day["hub"]["id"], now)
     v2 = client.get(f"/api/v1/dispatch-plans/{summary['plan_id']}", headers=manager).get_json()
     assert v2["version"] == 2
 
     # The routing problem: trucks with collected stops start at their last farm, from then on, loaded.
-    prepared, result = seen["prepared"], seen["plan"]
     problem = prepared.problem
     assert check_plan(problem, result) == []
     assert problem.reassign_penalty == planning.REASSIGN_PENALTY > 0
@@ -187,11 +198,8 @@ def test_a_replan_starts_a_truck_where_its_driver_reported_it_when_that_is_newer
     """A truck whose driver reported a position after its last collection starts there, with its load;
     one with nothing collected starts at its report, empty. Then: a collection after the report puts
     the truck back at that farm, and a report off the roads counts for nothing."""
-    from supply.services import planning
-
     manager, v1 = published_day["manager"], published_day["plan"]
-    services = client.application.extensions["coop"]
-    network = services.network
+    network = client.application.extensions["coop"].network
     routes = sorted((r for r in v1["routes"] if len(pickups(r)) >= 3), key=lambda r: -len(pickups(r)))
     assert len(routes) >= 2, [(r["vehicle_id"], len(pickups(r))) for r in v1["routes"]]
     a, b = routes[0], routes[1]
@@ -209,27 +217,11 @@ def test_a_replan_starts_a_truck_where_its_driver_reported_it_when_that_is_newer
     def near(farm):  # a point about 100 m north-east of a farm
         return farm["lat"] + 0.0007, farm["lon"] + 0.0007
 
-    seen = {}
-    real_prepare, real_solve = planning._prepare, planning.solve
-
-    def prepare(*args, **kwargs):
-        seen["prepared"] = real_prepare(*args, **kwargs)
-        return seen["prepared"]
-
-    def solve(problem, **kwargs):
-        seen["plan"] = real_solve(problem, **kwargs)
-        return seen["plan"]
-
-    def replan(now):
-        monkeypatch.setattr(planning, "_prepare", prepare)
-        monkeypatch.setattr(planning, "solve", solve)
-        summary = planning.plan_dispatch(services.db, network, 1, published_day["hub"]["id"],
-                                         date.fromisoformat(DAY), max_iterations=200, time_limit_s=None, now=now)
-        monkeypatch.undo()
-        prepared = seen["prepared"]
-        assert check_plan(prepared.problem, seen["plan"]) == []
-        plan = client.get(f"/api/v1/dispatch-plans/{summary['plan_id']}", headers=manager).get_json()
-        return prepared, {v.id: v for v in prepared.problem.vehicles}, plan
+    def new_version(now):
+        summary, prepared, plan = replan(client, monkeypatch, published_day["hub"]["id"], now)
+        assert check_plan(prepared.problem, plan) == []
+        stored = client.get(f"/api/v1/dispatch-plans/{summary['plan_id']}", headers=manager).get_json()
+        return prepared, {v.id: v for v in prepared.problem.vehicles}, stored
 
     first_a = pickups(a)[0]
     collect(first_a, at(f"{DAY}T09:00:00+08:00"))
@@ -238,7 +230,7 @@ def test_a_replan_starts_a_truck_where_its_driver_reported_it_when_that_is_newer
     reported_b = report(b, near(farms[pickups(b)[-1]["farm_id"]]), at(f"{DAY}T09:20:00+08:00"))
 
     now = at(f"{DAY}T10:00:00+08:00")
-    prepared, vehicles, v2 = replan(now)
+    prepared, vehicles, v2 = new_version(now)
     day0 = prepared.day0
     va, vb = vehicles[a["vehicle_id"]], vehicles[b["vehicle_id"]]
     assert prepared.nodes[va.start_location] == network.snap(reported_a["lon"], reported_a["lat"]).node
@@ -266,7 +258,7 @@ def test_a_replan_starts_a_truck_where_its_driver_reported_it_when_that_is_newer
     route_b = next(r for r in v2["routes"] if r["vehicle_id"] == b["vehicle_id"])
     off = report(route_b, (42.30, 1.20), at(f"{DAY}T10:25:00+08:00"))
     assert off["road_distance_m"] > 5000
-    prepared, vehicles, v3 = replan(at(f"{DAY}T10:30:00+08:00"))
+    prepared, vehicles, v3 = new_version(at(f"{DAY}T10:30:00+08:00"))
     va, vb = vehicles[a["vehicle_id"]], vehicles[b["vehicle_id"]]
     farm = farms[next_a["farm_id"]]
     assert prepared.nodes[va.start_location] == network.snap(farm["lon"], farm["lat"]).node
