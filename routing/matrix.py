@@ -268,8 +268,8 @@ def _flat_cumsums(net: Network):
     """Edge id of every flat position of edge_nodes, and cumulative length (dm) and time (ds)
     up to each position (restarting from the previous edge's total: only differences within an
     edge are meaningful)."""
-    cache = net._cache
-    if "flat_cumsums" not in cache:
+
+    def make():
         n_pos = len(net.edge_nodes)
         pos_edge = np.repeat(np.arange(net.n_edges), np.diff(net.node_ptr))
         seg_pos = np.arange(net.n_segments) + net.edge_of_segment() + 1  # position after each segment
@@ -279,12 +279,9 @@ def _flat_cumsums(net: Network):
         inc_time[seg_pos] = net.seg_time_ds
         if net.seg_time_ds.sum() >= _MAX_TIME_DS or net.seg_length_dm.sum() >= _SHIFT:
             raise ValueError("network too large for exact matrices (over 900 h or 26,000 km of road)")
-        cache["flat_cumsums"] = (
-            pos_edge,
-            np.cumsum(inc_len).astype(np.float64),
-            np.cumsum(inc_time).astype(np.float64),
-        )
-    return cache["flat_cumsums"]
+        return pos_edge, np.cumsum(inc_len).astype(np.float64), np.cumsum(inc_time).astype(np.float64)
+
+    return net.cached("flat_cumsums", make)
 
 
 def _decode(weights):

@@ -194,6 +194,13 @@ class Network:
             )
         return lines
 
+    def cached(self, key: str, make):
+        """`make()` computed once for this network's geometry and kept: copies with other closures
+        share it, so it must not depend on which edges are closed."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
     # -- closures ------------------------------------------------------------------------
 
     def close_edges(self, edges: Iterable[int]) -> "Network":
