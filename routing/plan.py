@@ -88,9 +88,10 @@ class Plan:
     engine was chosen (``engine_reason``), ``seed``, ``time_limit_s``, ``max_iterations``, the
     ``iterations`` done, ``search_time_s``, what stopped it (``stopped_by``) and the engine's
     ``objective`` (1/1000 currency unit, penalties of left-out pickups included). PyVRP runs
-    ``searches`` side by side and keeps the cheapest: ``search_won`` says which (0 the first,
-    the one from ``seed``), ``search_objectives`` what each found; the other figures are the
-    winner's.
+    ``searches`` side by side, in two rounds (the second from the first's cheapest plan), and
+    keeps the cheapest: ``search_objectives`` says what each found (the first round's, then the
+    second's), ``search_won`` which (0 the first, the one from ``seed``); the other figures are
+    the winner's (``iterations`` and ``search_time_s`` of both rounds).
     """
 
     routes: tuple[Route, ...]
