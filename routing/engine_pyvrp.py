@@ -241,8 +241,9 @@ _SEED_STRIDE = 104_729
 # plans cheaper than the best known (demo-300 with 8 and 9 vehicles, andorra-pass-300 with 8).
 # Not equal work everywhere: on andorra-pass-300 the two rounds took about 3.5 times as long for
 # the same iterations (shorter rounds stall sooner, and the tries to close a vehicle, whose
-# iterations cost several times more, take more of them), so at a time limit its gain is unknown;
-# demo-300 and beatty-150 took about as long as with one round.
+# iterations cost several times more, take more of them). At the planning's 45 s limit, seeds
+# 0-2, one round after the other the same morning: demo-300 +2.1% -> +1.9%, beatty-150 +3.2% ->
+# +2.0%, andorra-pass-300 +0.3% -> -0.1%, demo-1000 +2.6% -> +1.1% (best known of then).
 _FIRST_ROUND_SHARE = 0.5
 
 
