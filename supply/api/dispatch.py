@@ -287,14 +287,10 @@ class PositionIn(Schema):
         "description": "when the vehicle was there (default: now); on the route's day, not in the future"})
 
 
-class PositionOut(Schema):
+class PositionOut(LastPositionOut):
     id = fields.Integer()
     route_id = fields.Integer()
     vehicle_id = fields.Integer()
-    lat = fields.Float()
-    lon = fields.Float()
-    accuracy_m = fields.Float(allow_none=True)
-    reported_at = fields.DateTime()
     received_at = fields.DateTime()
     road_distance_m = fields.Float(allow_none=True, metadata={"description": "from the nearest road, metres"})
     replayed = fields.Boolean(metadata={"description": "the same report was received before"})
