@@ -74,10 +74,24 @@
     });
   });
   load().forEach(function (m) { show(m.stop, "queued"); });
-  // Signing out leaves no copy of the route on the phone (unless marks still wait to be sent).
+  // Signing out leaves no copy of the route on the phone (unless marks still wait to be sent). The
+  // copy is deleted before the form is sent, after the service worker has been told to keep no more
+  // (a copy it or this page was still writing would otherwise come back after the deletion).
+  var signingOut = false;
   var signout = document.querySelector("form.signout");
-  if (signout && window.caches) signout.addEventListener("submit", function () {
-    if (!load().length) caches.delete("coop-driver-v1");
+  if (signout && window.caches) signout.addEventListener("submit", function (ev) {
+    if (load().length) return;
+    ev.preventDefault();
+    signingOut = true;
+    var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    var told = !worker ? Promise.resolve() : new Promise(function (resolve) {
+      var channel = new MessageChannel();
+      channel.port1.onmessage = resolve;
+      worker.postMessage("signout", [channel.port2]);
+      setTimeout(resolve, 3000);
+    });
+    var send = function () { signout.submit(); };
+    told.then(function () { return caches.delete("coop-driver-v1"); }).then(send, send);
   });
   window.addEventListener("online", flush);
   window.addEventListener("offline", status);
@@ -118,6 +132,7 @@
     navigator.serviceWorker.register(sw.content, { scope: sw.content.replace(/sw\.js$/, "") }).then(function () {
       return navigator.serviceWorker.ready;
     }).then(function () {
+      if (signingOut) return;
       // The route and its assets, kept for when the network is gone.
       var assets = [location.pathname];
       document.querySelectorAll('link[rel="stylesheet"],script[src]').forEach(function (el) { assets.push(el.href || el.src); });
