@@ -25,12 +25,11 @@ from routing.network import Network, SnapError
 from routing.solver import solve
 from supply.db.models import (
     Cooperative, DispatchPlan, Farm, Hub, Pickup, Product, RoadClosure, Route, Stop, StopItem, Vehicle,
-    VehiclePosition,
 )
 from supply.domain.errors import InvalidInput
 from supply.jobs import serialise
 from supply.services.fleet import get_hub
-from supply.services.plans import plan_summary
+from supply.services.plans import latest_positions, plan_summary
 
 log = logging.getLogger(__name__)
 
@@ -430,7 +429,7 @@ def _replan_state(session: Session, hub_id: int, on: date) -> _Replan | None:
     if collected:
         farms = {f.id: f for f in session.execute(select(Farm).where(
             Farm.id.in_({s.farm_id for s in collected}))).scalars()}
-    reports = _latest_reports(session, published)
+    reports = latest_positions(session, published, {r.vehicle_id for r in published.routes})
     routes, published_on, positions = [], {}, {}
     for route in published.routes:
         done = [s for s in route.stops if s.status == "collected" and s.farm_id in farms]
@@ -467,23 +466,6 @@ def _replan_state(session: Session, hub_id: int, on: date) -> _Replan | None:
                 published_on.setdefault(key, route.vehicle_id)
         routes.append((route.vehicle_id, keys))
     return _Replan(start=routes, published_on=published_on, positions=positions)
-
-
-def _latest_reports(session: Session, plan: DispatchPlan) -> dict[int, VehiclePosition]:
-    """Each of the plan's vehicles' latest position report on the plan's day (by the report's time)."""
-    tz = ZoneInfo(session.get(Cooperative, plan.cooperative_id).timezone)
-    day0 = datetime.combine(plan.date, time(0), tz)
-    vehicle_ids = {r.vehicle_id for r in plan.routes}
-    if not vehicle_ids:
-        return {}
-    latest = (select(VehiclePosition.vehicle_id, func.max(VehiclePosition.reported_at).label("at"))
-              .where(VehiclePosition.cooperative_id == plan.cooperative_id,
-                     VehiclePosition.vehicle_id.in_(vehicle_ids), VehiclePosition.reported_at >= day0,
-                     VehiclePosition.reported_at < day0 + timedelta(days=1))
-              .group_by(VehiclePosition.vehicle_id).subquery())
-    rows = session.execute(select(VehiclePosition).join(latest, (VehiclePosition.vehicle_id == latest.c.vehicle_id)
-                                                         & (VehiclePosition.reported_at == latest.c.at))).scalars()
-    return {row.vehicle_id: row for row in rows}
 
 
 def _start_of(vehicle: Vehicle, replan: _Replan | None, start_at: dict[int, int], day0: datetime,

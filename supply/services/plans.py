@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supply.db.models import Cooperative, DispatchPlan, Farm, Pickup, Product, Route, Vehicle, VehiclePosition
@@ -94,15 +94,25 @@ def serialize_route(session: Session, route: Route, farms: dict[int, Farm] | Non
 
 def last_position(session: Session, route: Route) -> dict | None:
     """The route's vehicle's latest position report on the plan's day, from any of its routes."""
-    plan = route.plan
-    day0 = datetime.combine(plan.date, time(0), ZoneInfo(session.get(Cooperative, plan.cooperative_id).timezone))
-    row = session.execute(select(VehiclePosition).where(
-        VehiclePosition.vehicle_id == route.vehicle_id, VehiclePosition.reported_at >= day0,
-        VehiclePosition.reported_at < day0 + timedelta(days=1)).order_by(VehiclePosition.reported_at.desc())
-        .limit(1)).scalar()
+    row = latest_positions(session, route.plan, {route.vehicle_id}).get(route.vehicle_id)
     if row is None:
         return None
     return {"lat": row.lat, "lon": row.lon, "accuracy_m": row.accuracy_m, "reported_at": row.reported_at}
+
+
+def latest_positions(session: Session, plan: DispatchPlan, vehicle_ids: set[int]) -> dict[int, VehiclePosition]:
+    """Each of these vehicles' latest position report on the plan's day (by the report's time)."""
+    if not vehicle_ids:
+        return {}
+    day0 = datetime.combine(plan.date, time(0), ZoneInfo(session.get(Cooperative, plan.cooperative_id).timezone))
+    latest = (select(VehiclePosition.vehicle_id, func.max(VehiclePosition.reported_at).label("at"))
+              .where(VehiclePosition.cooperative_id == plan.cooperative_id,
+                     VehiclePosition.vehicle_id.in_(vehicle_ids), VehiclePosition.reported_at >= day0,
+                     VehiclePosition.reported_at < day0 + timedelta(days=1))
+              .group_by(VehiclePosition.vehicle_id).subquery())
+    rows = session.execute(select(VehiclePosition).join(latest, (VehiclePosition.vehicle_id == latest.c.vehicle_id)
+                                                         & (VehiclePosition.reported_at == latest.c.at))).scalars()
+    return {row.vehicle_id: row for row in rows}
 
 
 def _pickups_of(session: Session, route: Route) -> dict[int, tuple[Pickup, Product]]:

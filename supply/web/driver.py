@@ -148,6 +148,7 @@ def position(route_id: int):
     from marshmallow import ValidationError
 
     from supply.api.dispatch import PositionIn
+    from supply.api.errors import flatten_messages
     from supply.services.collection import report_position
 
     body = request.get_json(silent=True) if request.is_json else None
@@ -156,8 +157,7 @@ def position(route_id: int):
     try:
         data = PositionIn().load(body)
     except ValidationError as exc:
-        raise InvalidInput("the position is not valid", fields={k: [str(m) for m in (v if isinstance(v, list) else [v])]
-                                                                for k, v in exc.messages.items()}) from exc
+        raise InvalidInput("the position is not valid", fields=flatten_messages(exc.messages)) from exc
     ctx = services()
     with ctx.db.transaction() as db:
         report, replayed = report_position(db, ctx.network, g.principal, route_id, **data)
