@@ -210,34 +210,35 @@ def far_clusters() -> tuple[Problem, list]:
     return problem, start
 
 
-def test_pyvrp_closes_a_vehicle_no_single_move_can_close():
-    """The closing step alone: the search proper is held at the start (three trucks), and the
-    step takes a truck out and finds the two-truck plan."""
+def _far_clusters_data(problem: Problem, prize: int | None = None):
+    """far_clusters as PyVRP data (pickups optional with ``prize``, else required)."""
     import pyvrp
-    from pyvrp.stop import MaxIterations, MultipleCriteria, NoImprovement
 
-    from routing.engine_pyvrp import _objective, _search_and_close
-
-    problem, start = far_clusters()
     m = pyvrp.Model()
     where = [m.add_location(x=0, y=0) for _ in range(len(problem.stops) + 1)]
     m.add_depot(where[0])
     for s in problem.stops:
-        m.add_client(where[s.location], pickup=[s.weight_kg], service_duration=s.service_duration_s)
+        m.add_client(where[s.location], pickup=[s.weight_kg], service_duration=s.service_duration_s,
+                     **({} if prize is None else {"prize": prize, "required": False}))
     m.add_vehicle_type(num_available=3, capacity=[1000], fixed_cost=2_000_00, unit_distance_cost=100)
     for i, a in enumerate(where):
         for j, b in enumerate(where):
             m.add_edge(a, b, distance=int(problem.distances_m[i, j]) // 1000,
                        duration=int(problem.durations_s[i, j]))
-    data = m.data()
-    three = pyvrp.Solution(data, [[int(sid[1:]) - 1 for sid in seq] for _, seq in start])
-    calls = []
+    return m.data()
+
+
+def _closing_run(three, calls):
+    """``run`` for _search_and_close: the search proper held at ``three``, the tries searching."""
+    import pyvrp
+    from pyvrp.stop import MaxIterations, MultipleCriteria, NoImprovement
 
     class Held:  # the search proper, held where it started
         best, num_iterations, runtime = three, 0, 0.0
 
     def run(d, limit_s, iterations, k, initial, patience=None):
-        calls.append((k, d.vehicle_type(0).num_available, initial.num_routes(), patience))
+        calls.append((k, d.vehicle_type(0).num_available, initial.num_routes(), patience,
+                      [c.required for c in d.clients()]))
         if k == 0:
             return Held
         stop = MaxIterations(iterations)
@@ -245,10 +246,46 @@ def test_pyvrp_closes_a_vehicle_no_single_move_can_close():
             stop = MultipleCriteria([stop, NoImprovement(patience)])
         return pyvrp.solve(d, stop, seed=k, initial_solution=initial, collect_stats=False)
 
-    best, spent, _, closed = _search_and_close(data, run, three, None, 200)
+    return run
+
+
+def test_pyvrp_closes_a_vehicle_no_single_move_can_close():
+    """The closing step alone: the search proper is held at the start (three trucks), and the
+    step takes a truck out and finds the two-truck plan."""
+    import pyvrp
+
+    from routing.engine_pyvrp import _objective, _search_and_close
+
+    problem, start = far_clusters()
+    data = _far_clusters_data(problem)
+    three = pyvrp.Solution(data, [[int(sid[1:]) - 1 for sid in seq] for _, seq in start])
+    calls = []
+    best, spent, _, closed = _search_and_close(data, _closing_run(three, calls), three, None, 200)
     assert best.is_feasible() and best.num_routes() == 2 and closed == 1
     assert _objective(best) < _objective(three) - 2_000_00 // 2  # a truck less, a longer day
     # The first try runs with one truck fewer, from the plan without the route taken out, and
     # gives up after 50 iterations without a better plan (a tenth of 200, at least 50).
-    assert calls[1] == (1, 2, 2, 50)
+    assert calls[1][:4] == (1, 2, 2, 50)
     assert spent <= 200
+
+
+def test_a_closing_try_requires_the_optional_pickups_the_plan_serves():
+    """Where pickups are optional, a try may not close a truck by leaving its pickups out: those
+    the plan serves are required in the try (the one it leaves out stays optional), and the try
+    still finds the two-truck plan serving them all."""
+    import pyvrp
+
+    from routing.engine_pyvrp import _search_and_close
+
+    problem, start = far_clusters()
+    data = _far_clusters_data(problem, prize=5_000_00)
+    # f20 left out of the start: the plan serves 19 pickups with three trucks.
+    three = pyvrp.Solution(data, [[int(sid[1:]) - 1 for sid in seq if sid != "f20"]
+                                  for _, seq in start])
+    calls = []
+    best, _, _, closed = _search_and_close(data, _closing_run(three, calls), three, None, 200)
+    assert all(not required for required in calls[0][4])  # the search proper: all optional
+    assert calls[1][4] == [True] * 19 + [False]  # the try: the 19 served required, f20 not
+    assert best.is_feasible() and best.num_routes() == 2 and closed == 1
+    served = {a.idx for r in best.routes() for a in r.schedule() if a.is_client()}
+    assert served >= set(range(19))
