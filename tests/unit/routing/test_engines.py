@@ -238,7 +238,8 @@ def _closing_run(three, calls):
 
     def run(d, limit_s, iterations, k, initial, patience=None):
         calls.append((k, d.vehicle_type(0).num_available, initial.num_routes(), patience,
-                      [c.required for c in d.clients()]))
+                      [c.required for c in d.clients()], d.num_vehicle_types,
+                      [vt.fixed_cost for vt in d.vehicle_types()]))
         if k == 0:
             return Held
         stop = MaxIterations(iterations)
@@ -289,3 +290,73 @@ def test_a_closing_try_requires_the_optional_pickups_the_plan_serves():
     assert best.is_feasible() and best.num_routes() == 2 and closed == 1
     served = {a.idx for r in best.routes() for a in r.schedule() if a.is_client()}
     assert served >= set(range(19))
+
+
+def _two_types_data(problem: Problem, van_only: set[int] = frozenset()):
+    """far_clusters as PyVRP data with two trucks of type 0 and one dearer vehicle of type 1; the
+    locations in ``van_only`` are reached by type 1 alone (type 0's profile prohibits them, as
+    ``_pyvrp_data`` does the cold-chain pickups for trucks without cooling)."""
+    import pyvrp
+
+    day = 22 * 3600
+    m = pyvrp.Model()
+    where = [m.add_location(x=0, y=0) for _ in range(len(problem.stops) + 1)]
+    m.add_depot(where[0])
+    for s in problem.stops:
+        m.add_client(where[s.location], pickup=[s.weight_kg], service_duration=s.service_duration_s)
+    plain, every = m.add_profile(), m.add_profile()
+    m.add_vehicle_type(num_available=2, capacity=[1000], fixed_cost=2_000_00, unit_distance_cost=100,
+                       tw_late=day, profile=plain)
+    m.add_vehicle_type(num_available=1, capacity=[1000], fixed_cost=3_000_00, unit_distance_cost=100,
+                       tw_late=day, profile=every)
+    for i, a in enumerate(where):
+        for j, b in enumerate(where):
+            d, t = int(problem.distances_m[i, j]) // 1000, int(problem.durations_s[i, j])
+            m.add_edge(a, b, distance=d, duration=t, profile=every)
+            prohibited = i != j and (i in van_only or j in van_only)
+            m.add_edge(a, b, distance=d, duration=2 * day + 1 if prohibited else t, profile=plain)
+    return m.data()
+
+
+def _start_on_two_types(data):
+    """Clusters one and two on the trucks of type 0, the third on the vehicle of type 1."""
+    import pyvrp
+
+    return pyvrp.Solution(data, [pyvrp.Route(data, list(range(0, 7)), 0),
+                                 pyvrp.Route(data, list(range(7, 14)), 0),
+                                 pyvrp.Route(data, list(range(14, 20)), 1)])
+
+
+def test_a_closing_try_on_the_last_route_of_its_type_closes_that_type():
+    """The route of the one vehicle of type 1 is tried first (fewest pickups for what it costs);
+    the try runs without that type (PyVRP keeps no type with no vehicle) and finds the plan on
+    the two trucks, which costs less."""
+    from routing.engine_pyvrp import _objective, _search_and_close
+
+    problem, _ = far_clusters()
+    data = _two_types_data(problem)
+    three = _start_on_two_types(data)
+    calls = []
+    best, _, _, closed = _search_and_close(data, _closing_run(three, calls), three, None, 200)
+    assert calls[1][5] == 1 and calls[1][1] == 2  # type 1 gone, the two trucks of type 0 kept
+    assert best.is_feasible() and closed == 1 and _objective(best) < _objective(three)
+    assert [r.vehicle_type() for r in best.routes()] == [0, 0]
+
+
+def test_a_route_whose_pickups_only_its_type_reaches_is_not_tried_without_that_type():
+    """The third cluster is reached by type 1 alone: its route is never taken out (a try without
+    the type could not serve them); the tries take out the trucks' routes instead, and every try
+    keeps type 1 (the dearer one, 3,000 yuan)."""
+    from routing.engine_pyvrp import _others_reach, _search_and_close
+
+    problem, _ = far_clusters()
+    data = _two_types_data(problem, van_only=set(range(15, 21)))
+    three = _start_on_two_types(data)
+    van_route = list(three.routes())[2]
+    assert not _others_reach(data, van_route, 1) and _others_reach(data, list(three.routes())[0], 0)
+    calls = []
+    best, _, _, _ = _search_and_close(data, _closing_run(three, calls), three, None, 200)
+    tries = [c for c in calls if c[0] > 0 and c[3] is not None]
+    assert tries and all(3_000_00 in c[6] for c in tries)
+    assert tries[0][6] == [2_000_00, 3_000_00] and tries[0][1] == 1  # a truck's route taken out
+    assert best.is_feasible() and any(r.vehicle_type() == 1 for r in best.routes())
