@@ -612,8 +612,8 @@ def _search_and_close(data, run, start, limit_s: float | None, iterations: int |
             continue  # only its type reaches some of its pickups (cold chain on the one van)
         types = [t for t in range(data.num_vehicle_types) if not (last and t == gone)]
         served = {a.idx for r in routes for a in r.schedule() if a.is_client()}
-        fewer = data.replace(vehicle_types=[data.vehicle_type(t).replace(num_available=max(1, used[t]))
-                                            for t in types],
+        fewer = data.replace(vehicle_types=[data.vehicle_type(t).replace(
+                                                num_available=max(1, used[t])) for t in types],
                              clients=[c if c.required or k not in served else _required(c)
                                       for k, c in enumerate(data.clients())])
         kept = [_copy_route(fewer, r, types.index(r.vehicle_type()))
@@ -643,10 +643,10 @@ def _search_and_close(data, run, start, limit_s: float | None, iterations: int |
 # late, which the penalties make dearer than the prizes. On demo-300 (four searches watched) every
 # try ended some eight pickups short and was dropped, and 10 vehicles stayed on the road (best
 # known: 9). Required, the search must place them (fixing what that breaks), and tries close
-# vehicles. At the planning's 45 s, seeds 0-2: demo-300 +1.8%, +1.6%, +1.4% from the best known,
-# 9 vehicles each (the day before: +3.7%, +0.6%, +2.8% with 10, 9, 10); demo-1000 +1.8%, +0.5%,
-# +1.8% (the day before: +0.8%, +3.1%, -0.4%). Days
-# where every pickup is required already (beatty-150, andorra-pass-300) are unchanged.
+# vehicles. At the planning's 45 s, seeds 0-2: demo-300 +1.8%, +1.6%, +1.4% from the best
+# known, 9 vehicles each (at 05:00 the same day: +3.7%, +0.6%, +2.8% with 10, 9, 10); demo-1000
+# +1.8%, +0.5%, +1.8% (at 05:00: +0.8%, +3.1%, -0.4%). Days where every pickup is required
+# already (beatty-150, andorra-pass-300) are unchanged.
 def _required(client):
     """The client, required (a closing try's copy of a pickup the plan serves)."""
     import pyvrp
@@ -671,14 +671,14 @@ def _copy_route(data, route, vehicle_type: int | None = None):
                        route.vehicle_type() if vehicle_type is None else vehicle_type)
 
 
-# Until 2026-11-30 a try kept one vehicle of the type it took out, so taking out the last route of
-# a type (the one small truck, the one van) only reshuffled the same fleet: beatty-150 plans kept a
-# fourth big truck and a small one where the best known has three and a small one, and tries on the
-# van spent their time on a plan that could not lose it. Now such a try closes the type, and is
-# skipped where the van's cold pickups need it. At 45 s, seeds 0-2, the same hour: demo-300 +1.6%,
-# +1.4%, -0.3% with 9, 8 and 8 vehicles (keeping one: +1.8%, +1.6%, +1.4%, 9 each); andorra-pass-300
-# +0.7%, -0.0%, +0.2% with 8, 9, 8 (+0.2%, +0.1%, +0.1%, 9 each, best known 8); beatty-150 -0.1%,
-# +5.0%, +1.7% (0.0%, +4.1%, +1.4%).
+# Until the morning of 2026-11-30 a try kept one vehicle of the type it took out, so taking out
+# the last route of a type (the one small truck, the one van) only reshuffled the same fleet:
+# beatty-150 plans kept a fourth big truck and a small one where the best known has three and a
+# small one, and tries on the van spent their time on a plan that could not lose it. Now such a
+# try closes the type, and is skipped where the van's cold pickups need it. At 45 s, seeds 0-2,
+# the same hour: demo-300 +1.6%, +1.4%, -0.3% with 9, 8 and 8 vehicles (keeping one: +1.8%,
+# +1.6%, +1.4%, 9 each); andorra-pass-300 +0.7%, -0.0%, +0.2% with 8, 9, 8 (+0.2%, +0.1%, +0.1%,
+# 9 each, best known 8); beatty-150 -0.1%, +5.0%, +1.7% (0.0%, +4.1%, +1.4%).
 def _others_reach(data, route, gone: int) -> bool:
     """Whether a vehicle type other than ``gone`` can go to and from each pickup of the route
     (a prohibited arc, as into a cold-chain pickup for a truck without cooling, takes longer
