@@ -210,8 +210,9 @@ def far_clusters() -> tuple[Problem, list]:
     return problem, start
 
 
-def _far_clusters_data(problem: Problem, prize: int | None = None):
-    """far_clusters as PyVRP data (pickups optional with ``prize``, else required)."""
+def _far_clusters_model(problem: Problem, prize: int | None = None):
+    """far_clusters' hub and farms in a PyVRP model (pickups optional with ``prize``, else
+    required), and its locations, for the vehicles and edges to be added."""
     import pyvrp
 
     m = pyvrp.Model()
@@ -220,6 +221,12 @@ def _far_clusters_data(problem: Problem, prize: int | None = None):
     for s in problem.stops:
         m.add_client(where[s.location], pickup=[s.weight_kg], service_duration=s.service_duration_s,
                      **({} if prize is None else {"prize": prize, "required": False}))
+    return m, where
+
+
+def _far_clusters_data(problem: Problem, prize: int | None = None):
+    """far_clusters as PyVRP data: three 1,000 kg trucks, one routing profile."""
+    m, where = _far_clusters_model(problem, prize)
     m.add_vehicle_type(num_available=3, capacity=[1000], fixed_cost=2_000_00, unit_distance_cost=100)
     for i, a in enumerate(where):
         for j, b in enumerate(where):
@@ -296,14 +303,8 @@ def _two_types_data(problem: Problem, van_only: set[int] = frozenset()):
     """far_clusters as PyVRP data with two trucks of type 0 and one dearer vehicle of type 1; the
     locations in ``van_only`` are reached by type 1 alone (type 0's profile prohibits them, as
     ``_pyvrp_data`` does the cold-chain pickups for trucks without cooling)."""
-    import pyvrp
-
     day = 22 * 3600
-    m = pyvrp.Model()
-    where = [m.add_location(x=0, y=0) for _ in range(len(problem.stops) + 1)]
-    m.add_depot(where[0])
-    for s in problem.stops:
-        m.add_client(where[s.location], pickup=[s.weight_kg], service_duration=s.service_duration_s)
+    m, where = _far_clusters_model(problem)
     plain, every = m.add_profile(), m.add_profile()
     m.add_vehicle_type(num_available=2, capacity=[1000], fixed_cost=2_000_00, unit_distance_cost=100,
                        tw_late=day, profile=plain)
