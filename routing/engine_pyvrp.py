@@ -554,8 +554,9 @@ def _search_and_close(data, run, start, limit_s: float | None, iterations: int |
     pickups for what its vehicle costs and searches on from the plan without it, with every
     pickup the plan serves required (``_required``) and no vehicle type allowed more routes than
     the plan now uses: a type the plan does not use keeps one, and the type of a route that was
-    its last goes (such a route is not tried where no other type reaches all its pickups, as the
-    one van's cold ones). The try searches until it too stalls for a tenth of the budget. A
+    its last goes. A route is not tried where no other type reaches all its pickups (the one
+    van's cold ones), nor where the vehicles left cannot carry what the plan collects in their
+    trips (``_can_carry``). The try searches until it too stalls for a tenth of the budget. A
     cheaper feasible plan is kept and the next route tried; routes tried once are not tried
     again. What is left of the budget then searches the whole fleet from the best plan. Only
     where vehicles cost something to use and the matrices are small enough to copy
@@ -612,8 +613,11 @@ def _search_and_close(data, run, start, limit_s: float | None, iterations: int |
             continue  # only its type reaches some of its pickups (cold chain on the one van)
         types = [t for t in range(data.num_vehicle_types) if not (last and t == gone)]
         served = {a.idx for r in routes for a in r.schedule() if a.is_client()}
-        fewer = data.replace(vehicle_types=[data.vehicle_type(t).replace(
-                                                num_available=max(1, used[t])) for t in types],
+        available = [max(1, used[t]) for t in types]
+        if not _can_carry(data, served, types, available):
+            continue  # the fleet left cannot carry what the plan collects, on any route
+        fewer = data.replace(vehicle_types=[data.vehicle_type(t).replace(num_available=a)
+                                            for t, a in zip(types, available)],
                              clients=[c if c.required or k not in served else _required(c)
                                       for k, c in enumerate(data.clients())])
         kept = [_copy_route(fewer, r, types.index(r.vehicle_type()))
@@ -688,6 +692,33 @@ def _others_reach(data, route, gone: int) -> bool:
                 {data.vehicle_type(t).profile for t in range(data.num_vehicle_types) if t != gone}]
     locations = [data.client(a.idx).location for a in route.schedule() if a.is_client()]
     return all(any(m[0, loc] <= day and m[loc, 0] <= day for m in matrices) for loc in locations)
+
+
+def _can_carry(data, served: set[int], types: list[int], available: list[int]) -> bool:
+    """Whether ``available`` vehicles of ``types`` have room for the ``served`` pickups on all
+    their trips: for each set of types that reaches some pickups (the refrigerated ones alone
+    reach the cold), the pickups only those types reach within what they carry in a day
+    (capacity times trips, less what they start with), in every load dimension. Necessary, not
+    sufficient: windows and shifts may still rule a plan out."""
+    day = max(vt.tw_late for vt in data.vehicle_types())
+    vts = [data.vehicle_type(t) for t in types]
+    by_profile = {vt.profile: data.duration_matrix(vt.profile) for vt in vts}
+    room, need = {}, {}
+    for k in served:
+        loc = data.client(k).location
+        reach = frozenset(j for j, vt in enumerate(vts)
+                          if by_profile[vt.profile][0, loc] <= day and by_profile[vt.profile][loc, 0] <= day)
+        need[reach] = np.add(need.get(reach, 0), data.client(k).pickup)
+    for reach in need:
+        room[reach] = sum(a * (np.asarray(vt.capacity) * _trips(vt, len(served)) - np.asarray(vt.initial_load))
+                          for j, (vt, a) in enumerate(zip(vts, available)) if j in reach)
+    return all(np.all(sum((n for r, n in need.items() if r <= reach), start=0) <= room[reach])
+               for reach in need)
+
+
+def _trips(vehicle_type, most: int) -> int:
+    """Trips a vehicle of the type may make (reloads count only with a depot to reload at)."""
+    return 1 + (min(vehicle_type.max_reloads, most) if vehicle_type.reload_depots else 0)
 
 
 def _cost_scale(vehicles) -> int:
@@ -802,8 +833,14 @@ def _cannot_all_fit(problem: Problem, pieces: list[_Piece]) -> bool:
             > room(cool, "capacity_volume_l"))
 
 
+def _misses_required(data, solution) -> bool:
+    served = {a.idx for r in solution.routes() for a in r.schedule() if a.is_client()}
+    return any(c.required and k not in served for k, c in enumerate(data.clients()))
+
+
 def _pyvrp_search(data, stop, seed: int, params, cold: list[int], initial=None):
-    """``pyvrp.solve``, with the granular neighbourhood widened for cold-chain pickups.
+    """``pyvrp.solve``, with the granular neighbourhood widened for cold-chain pickups, from
+    ``initial`` with its missing required pickups placed.
 
     Only the refrigerated vehicles may take cold pickups, so the moves that matter for them are
     between cold pickups; their nearest neighbours by distance are mostly dry farms. Each cold
@@ -834,5 +871,12 @@ def _pyvrp_search(data, stop, seed: int, params, cold: list[int], initial=None):
     pm = PenaltyManager(params.penalty.midpoint_penalties(data), params.penalty)
     if initial is None:
         initial = ls(Solution.make_random(data, rng), pm.max_cost_evaluator(), exhaustive=True)
+    elif initial.num_missing_clients() and _misses_required(data, initial):
+        # A start without some required pickups (a closing try's, a warm start with new pickups,
+        # a greedy plan that could not place them all) costs less, penalised, than any plan with
+        # them all: the search's late acceptance compares every candidate with it and keeps going
+        # back to it, so each iteration places the same pickups anew from the same start and
+        # nothing carries over. The local search places them first, as PyVRP's own random start.
+        initial = ls(initial, pm.max_cost_evaluator(), exhaustive=True)
     algo = IteratedLocalSearch(data, pm, ls, initial, params.ils)
     return algo.run(stop, False, False, params.display_interval)

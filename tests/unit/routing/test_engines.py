@@ -224,10 +224,10 @@ def _far_clusters_model(problem: Problem, prize: int | None = None):
     return m, where
 
 
-def _far_clusters_data(problem: Problem, prize: int | None = None):
-    """far_clusters as PyVRP data: three 1,000 kg trucks, one routing profile."""
+def _far_clusters_data(problem: Problem, prize: int | None = None, capacity: int = 1000):
+    """far_clusters as PyVRP data: three trucks (1,000 kg), one routing profile."""
     m, where = _far_clusters_model(problem, prize)
-    m.add_vehicle_type(num_available=3, capacity=[1000], fixed_cost=2_000_00, unit_distance_cost=100)
+    m.add_vehicle_type(num_available=3, capacity=[capacity], fixed_cost=2_000_00, unit_distance_cost=100)
     for i, a in enumerate(where):
         for j, b in enumerate(where):
             m.add_edge(a, b, distance=int(problem.distances_m[i, j]) // 1000,
@@ -257,16 +257,21 @@ def _closing_run(three, calls):
     return run
 
 
+def pyvrp_solution(data, start):
+    """far_clusters' start (farm ids f1..f20 on routes) as a PyVRP solution of ``data``."""
+    import pyvrp
+
+    return pyvrp.Solution(data, [[int(sid[1:]) - 1 for sid in seq] for _, seq in start])
+
+
 def test_pyvrp_closes_a_vehicle_no_single_move_can_close():
     """The closing step alone: the search proper is held at the start (three trucks), and the
     step takes a truck out and finds the two-truck plan."""
-    import pyvrp
-
     from routing.engine_pyvrp import _objective, _search_and_close
 
     problem, start = far_clusters()
     data = _far_clusters_data(problem)
-    three = pyvrp.Solution(data, [[int(sid[1:]) - 1 for sid in seq] for _, seq in start])
+    three = pyvrp_solution(data, start)
     calls = []
     best, spent, _, closed = _search_and_close(data, _closing_run(three, calls), three, None, 200)
     assert best.is_feasible() and best.num_routes() == 2 and closed == 1
@@ -361,3 +366,67 @@ def test_a_route_whose_pickups_only_its_type_reaches_is_not_tried_without_that_t
     assert tries and all(3_000_00 in c[6] for c in tries)
     assert tries[0][6] == [2_000_00, 3_000_00] and tries[0][1] == 1  # a truck's route taken out
     assert best.is_feasible() and any(r.vehicle_type() == 1 for r in best.routes())
+
+
+def test_a_try_whose_fleet_cannot_carry_the_day_is_not_run():
+    """Trucks of 900 kg: two carry 1,800 kg of the 2,000 the three routes collect, so no try
+    can close one; none is run, and the plan stays on three trucks."""
+    from routing.engine_pyvrp import _can_carry, _search_and_close
+
+    problem, start = far_clusters()
+    data = _far_clusters_data(problem, capacity=900)
+    three = pyvrp_solution(data, start)
+    everything = set(range(20))
+    assert not _can_carry(data, everything, [0], [2]) and _can_carry(data, everything, [0], [3])
+    calls = []
+    best, _, _, closed = _search_and_close(data, _closing_run(three, calls), three, None, 200)
+    assert [c[3] for c in calls if c[0] > 0] == [None]  # the final search alone: no try
+    assert closed == 0 and best.num_routes() == 3
+
+
+def test_what_a_fleet_carries_counts_its_trips_and_which_pickups_each_type_reaches():
+    """far_clusters on two trucks of type 0 and a vehicle of type 1 that alone reaches the third
+    cluster (600 kg): the trucks alone carry 2,000 kg but cannot reach those six pickups; with the
+    van they can; a van of 500 kg cannot take them, unless it makes a second trip."""
+    from routing.engine_pyvrp import _can_carry
+
+    problem, _ = far_clusters()
+    data = _two_types_data(problem, van_only=set(range(15, 21)))
+    everything = set(range(20))
+    assert _can_carry(data, everything, [0, 1], [2, 1])
+    assert not _can_carry(data, everything, [0], [2])  # nobody reaches the third cluster
+    assert _can_carry(data, set(range(14)), [0], [2])  # the first two clusters alone
+    small = [data.vehicle_type(0), data.vehicle_type(1).replace(capacity=[500])]
+    assert not _can_carry(data.replace(vehicle_types=small), everything, [0, 1], [2, 1])
+    twice = [small[0], small[1].replace(reload_depots=[0], max_reloads=1)]
+    assert _can_carry(data.replace(vehicle_types=twice), everything, [0, 1], [2, 1])
+
+
+def test_a_search_from_a_plan_missing_required_pickups_starts_from_them_placed(monkeypatch):
+    """PyVRP prices a plan without some of its required pickups below any plan with them all, so
+    the search's late acceptance would keep going back to such a start. The search starts from
+    the start with the missing pickups placed."""
+    import pyvrp
+
+    from pyvrp.stop import MaxIterations
+
+    from routing.engine_pyvrp import _pyvrp_search
+
+    problem, start = far_clusters()
+    data = _far_clusters_data(problem)
+    two = pyvrp.Solution(data, [[int(sid[1:]) - 1 for sid in seq] for _, seq in start[:2]])
+    three = pyvrp_solution(data, start)
+    assert two.num_missing_clients() == 6 and three.is_feasible()
+    evaluator = pyvrp.CostEvaluator([1000.0], 1000.0, 1000.0)
+    assert evaluator.penalised_cost(two) < evaluator.penalised_cost(three)  # why
+    starts = []
+    real = pyvrp.IteratedLocalSearch
+
+    def spy(data, pm, ls, initial, params):
+        starts.append(initial)
+        return real(data, pm, ls, initial, params)
+
+    monkeypatch.setattr(pyvrp, "IteratedLocalSearch", spy)
+    result = _pyvrp_search(data, MaxIterations(20), 1, pyvrp.SolveParams(), [], two)
+    assert starts[0].num_missing_clients() == 0
+    assert result.best.is_feasible() and result.best.num_missing_clients() == 0
