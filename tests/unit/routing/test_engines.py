@@ -430,3 +430,58 @@ def test_a_search_from_a_plan_missing_required_pickups_starts_from_them_placed(m
     result = _pyvrp_search(data, MaxIterations(20), 1, pyvrp.SolveParams(), [], two)
     assert starts[0].num_missing_clients() == 0
     assert result.best.is_feasible() and result.best.num_missing_clients() == 0
+
+
+def test_a_day_with_every_pickup_required_starts_from_penalties_priced_like_its_roads():
+    """far_clusters, every pickup required and trucks that cost to use: an average pickup's load
+    over capacity, an average drive's lateness and an average drive's length over the limit are
+    each priced as an average road, far below the halfway start PyVRP uses elsewhere; where
+    pickups are optional (prizes) or vehicles cost nothing to use, the start stays halfway."""
+    import pyvrp
+
+    from routing.engine_pyvrp import _initial_penalties
+
+    problem, _ = far_clusters()
+    params = pyvrp.PenaltyParams(max_penalty=1e9)
+    data = _far_clusters_data(problem)
+    (load,), warp, distance = _initial_penalties(data, params)
+    midpoint = params.midpoint_penalties(data)
+    assert load < midpoint[0][0] / 1000 and warp < midpoint[1] / 1000
+    durations = data.duration_matrix(0)
+    real = data.distance_matrix(0) < data.distance_matrix(0).max()
+    road = 100 * data.distance_matrix(0)[real].mean()  # 100 a unit of distance
+    assert load * 100 == pytest.approx(road) and warp * durations[real].mean() == pytest.approx(road)
+    assert distance * data.distance_matrix(0)[real].mean() == pytest.approx(road)
+    assert _initial_penalties(_far_clusters_data(problem, prize=5_000_00), params) == midpoint
+    free = data.replace(vehicle_types=[data.vehicle_type(0).replace(fixed_cost=0)])
+    assert _initial_penalties(free, params) == midpoint
+
+
+@pytest.mark.parametrize("priced", [True, False])
+def test_a_short_search_starts_its_penalties_halfway(monkeypatch, priced):
+    """_pyvrp_search starts the penalty manager from the penalties priced like the roads, or, for
+    a search too short for the manager to find its level, halfway between the bounds."""
+    import sys
+
+    import pyvrp
+    from pyvrp.stop import MaxIterations
+
+    from routing.engine_pyvrp import _initial_penalties, _pyvrp_search
+
+    problem, start = far_clusters()
+    data = _far_clusters_data(problem)
+    params = pyvrp.SolveParams()
+    started = []
+    manager = sys.modules["pyvrp.PenaltyManager"]  # the module: pyvrp.PenaltyManager is the class
+    real = manager.PenaltyManager
+
+    def spy(penalties, penalty_params):
+        started.append(penalties)
+        return real(penalties, penalty_params)
+
+    monkeypatch.setattr(manager, "PenaltyManager", spy)
+    _pyvrp_search(data, MaxIterations(5), 1, params, [], pyvrp_solution(data, start), priced)
+    expected = (_initial_penalties(data, params.penalty) if priced
+                else params.penalty.midpoint_penalties(data))
+    assert started == [expected]
+    assert _initial_penalties(data, params.penalty) != params.penalty.midpoint_penalties(data)
