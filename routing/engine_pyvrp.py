@@ -714,7 +714,8 @@ def _can_carry(data, served: set[int], types: list[int], available: list[int]) -
                           if by_profile[vt.profile][0, loc] <= day and by_profile[vt.profile][loc, 0] <= day)
         need[reach] = np.add(need.get(reach, 0), data.client(k).pickup)
     for reach in need:
-        room[reach] = sum(a * (np.asarray(vt.capacity) * _trips(vt, len(served)) - np.asarray(vt.initial_load))
+        room[reach] = sum(a * (np.asarray(vt.capacity) * _trips(vt, len(served))
+                               - np.asarray(vt.initial_load))
                           for j, (vt, a) in enumerate(zip(vts, available)) if j in reach)
     return all(np.all(sum((n for r, n in need.items() if r <= reach), start=0) <= room[reach])
                for reach in need)
@@ -839,20 +840,21 @@ def _cannot_all_fit(problem: Problem, pieces: list[_Piece]) -> bool:
 
 # Where every pickup is required and vehicles cost something to use (the cooperative's days that
 # fit: beatty-150, andorra-pass-300), the search starts from penalties that weigh an average
-# excess or lateness as much as an average road (as PyVRP 0.13's ``PenaltyManager.init_from``),
-# and the penalty manager raises them while too few plans are feasible. PyVRP 0.14 starts halfway
-# between the bounds, and ours is 10 times the largest prize (1e9 on beatty-150, 5e8 to start:
-# a kilogram over capacity weighed 25 times the whole plan), so the search never crossed an
-# infeasible plan and closing tries, which start over capacity, rarely got back: at 45 s, seeds
-# 0-2, the same hour, beatty-150 -0.2%, +0.2%, -0.7% from the best known then (212,972; before
-# +0.9%, +3.8%, +1.7%) and andorra-pass-300 +1.5%, -0.3%, +0.3% (before +1.3%, +2.2%, +1.7%). Where pickups
-# are optional the start stays halfway: low penalties let the search carry more than the trucks
-# hold to collect prizes (demo-300 +13.1% against +0.4%); the textbook instances (no fixed
-# costs) keep PyVRP's default, with which its published results were made. A short search keeps
-# it too (``_PRICED_START_ITERATIONS``, ``_PRICED_START_S``: twenty of the penalty manager's
-# updates of 500 plans, about 10 s on beatty-150): started low, it spends its few iterations
-# among plans over capacity. beatty-150, seeds 0-2, the same hour, halfway against priced like the
-# roads: 5 s +8.9% and +10.4%, 10 s +7.1% and +5.7%, 20 s +5.7% and +2.9% from the best known
+# excess or lateness as much as an average road (as earlier PyVRP releases'
+# ``PenaltyManager.init_from``), and the penalty manager raises them while too few plans are
+# feasible. PyVRP 0.14 starts halfway between the bounds, and our bound is 10 times the largest
+# prize (1e9 on beatty-150, so 5e8 to start: a kilogram over capacity weighed 25 times the whole
+# plan), so the search never crossed an infeasible plan and closing tries, which start over
+# capacity, rarely got back. At 45 s, seeds 0-2, the same hour: beatty-150 -0.2%, +0.2%, -0.7%
+# from the best known then (212,972; before: +0.9%, +3.8%, +1.7%), andorra-pass-300 +1.5%,
+# -0.3%, +0.3% (before: +1.3%, +2.2%, +1.7%). Where pickups are optional the start stays
+# halfway: low penalties let the search carry more than the trucks hold to collect prizes
+# (demo-300 +13.1% against +0.4%); the textbook instances (no fixed costs) keep PyVRP's default,
+# with which its published results were made. A short search keeps it too
+# (``_PRICED_START_ITERATIONS``, ``_PRICED_START_S``: twenty of the penalty manager's updates of
+# 500 plans, about 10 s on beatty-150): started low, it spends its few iterations among plans
+# over capacity. beatty-150, seeds 0-2, the same hour, halfway against priced like the roads:
+# 5 s +8.9% and +10.4%, 10 s +7.1% and +5.7%, 20 s +5.7% and +2.9% from the best known
 # (206,961); at 150 iterations the planned mornings of the re-plan tests cost up to 18% more.
 _PRICED_START_ITERATIONS = 10_000
 _PRICED_START_S = 10.0

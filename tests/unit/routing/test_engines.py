@@ -407,18 +407,18 @@ def test_a_search_from_a_plan_missing_required_pickups_starts_from_them_placed(m
     the search's late acceptance would keep going back to such a start. The search starts from
     the start with the missing pickups placed."""
     import pyvrp
-
     from pyvrp.stop import MaxIterations
 
     from routing.engine_pyvrp import _pyvrp_search
 
     problem, start = far_clusters()
     data = _far_clusters_data(problem)
-    two = pyvrp.Solution(data, [[int(sid[1:]) - 1 for sid in seq] for _, seq in start[:2]])
+    two = pyvrp_solution(data, start[:2])  # the third cluster's six pickups missing
     three = pyvrp_solution(data, start)
     assert two.num_missing_clients() == 6 and three.is_feasible()
     evaluator = pyvrp.CostEvaluator([1000.0], 1000.0, 1000.0)
-    assert evaluator.penalised_cost(two) < evaluator.penalised_cost(three)  # why
+    # Why the start is placed first: missing, the six cost nothing, penalised or not.
+    assert evaluator.penalised_cost(two) < evaluator.penalised_cost(three)
     starts = []
     real = pyvrp.IteratedLocalSearch
 
