@@ -616,7 +616,7 @@ def _search_and_close(data, run, start, limit_s: float | None, iterations: int |
         if last and not _others_reach(data, routes[drop], gone):
             continue  # only its type reaches some of its pickups (cold chain on the one van)
         types = [t for t in range(data.num_vehicle_types) if not (last and t == gone)]
-        served = {a.idx for r in routes for a in r.schedule() if a.is_client()}
+        served = _served(best)
         available = [max(1, used[t]) for t in types]
         if not _can_carry(data, served, types, available):
             continue  # the fleet left cannot carry what the plan collects, on any route
@@ -695,7 +695,18 @@ def _others_reach(data, route, gone: int) -> bool:
     matrices = [data.duration_matrix(p) for p in
                 {data.vehicle_type(t).profile for t in range(data.num_vehicle_types) if t != gone}]
     locations = [data.client(a.idx).location for a in route.schedule() if a.is_client()]
-    return all(any(m[0, loc] <= day and m[loc, 0] <= day for m in matrices) for loc in locations)
+    return all(any(_reaches(m, loc, day) for m in matrices) for loc in locations)
+
+
+def _reaches(durations, loc: int, day: int) -> bool:
+    """Whether a vehicle with these durations goes from the hub to ``loc`` and back, each way
+    within ``day`` (a prohibited arc takes longer: ``_pyvrp_data``)."""
+    return durations[0, loc] <= day and durations[loc, 0] <= day
+
+
+def _served(solution) -> set[int]:
+    """The pickups (client indices) the solution's routes visit."""
+    return {a.idx for r in solution.routes() for a in r.schedule() if a.is_client()}
 
 
 def _can_carry(data, served: set[int], types: list[int], available: list[int]) -> bool:
@@ -710,8 +721,7 @@ def _can_carry(data, served: set[int], types: list[int], available: list[int]) -
     room, need = {}, {}
     for k in served:
         loc = data.client(k).location
-        reach = frozenset(j for j, vt in enumerate(vts)
-                          if by_profile[vt.profile][0, loc] <= day and by_profile[vt.profile][loc, 0] <= day)
+        reach = frozenset(j for j, vt in enumerate(vts) if _reaches(by_profile[vt.profile], loc, day))
         need[reach] = np.add(need.get(reach, 0), data.client(k).pickup)
     for reach in need:
         room[reach] = sum(a * (np.asarray(vt.capacity) * _trips(vt, len(served))
@@ -887,7 +897,7 @@ def _initial_penalties(data, params) -> tuple[list[float], float, float]:
 
 
 def _misses_required(data, solution) -> bool:
-    served = {a.idx for r in solution.routes() for a in r.schedule() if a.is_client()}
+    served = _served(solution)
     return any(c.required and k not in served for k, c in enumerate(data.clients()))
 
 
